@@ -1,0 +1,102 @@
+//===- ShapeInference.h - shape rules of the pp ops -------------*- C++ -*-===//
+//
+// One function per shape rule. The op verifiers check declared result types
+// against them and the ONNX importer builds result types from them, so each
+// rule is written once. Errors go to the emitter the caller passes: the op's
+// own diagnostic in a verifier, the ONNX node's location in the importer.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PPC_DIALECT_PP_IR_SHAPEINFERENCE_H
+#define PPC_DIALECT_PP_IR_SHAPEINFERENCE_H
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/Support/LLVM.h"
+#include "llvm/ADT/SmallVector.h"
+
+namespace ppc::pp {
+
+using Shape = llvm::SmallVector<int64_t, 6>;
+using EmitErrorFn = llvm::function_ref<mlir::InFlightDiagnostic()>;
+
+/// Largest element count a tensor may have; products past it are an error.
+constexpr int64_t kMaxElements = int64_t(1) << 48;
+
+/// Number of elements, or failure (with a diagnostic) when a dimension is
+/// negative or the product exceeds kMaxElements. (Empty tensors are legal:
+/// slices produce them. Model inputs are checked for positive sizes apart.)
+mlir::FailureOr<int64_t> checkedNumElements(llvm::ArrayRef<int64_t> shape,
+                                            EmitErrorFn emitError);
+
+/// Multidirectional (numpy) broadcast of any number of shapes.
+mlir::FailureOr<Shape> broadcastShapes(llvm::ArrayRef<llvm::ArrayRef<int64_t>> shapes,
+                                       EmitErrorFn emitError);
+
+mlir::FailureOr<Shape> matmulShape(llvm::ArrayRef<int64_t> lhs,
+                                   llvm::ArrayRef<int64_t> rhs,
+                                   EmitErrorFn emitError);
+
+mlir::FailureOr<Shape> gemmShape(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b,
+                                 std::optional<llvm::ArrayRef<int64_t>> c,
+                                 bool transA, bool transB, EmitErrorFn emitError);
+
+/// Output spatial size of a window op along one axis.
+mlir::FailureOr<int64_t> windowOutputSize(int64_t input, int64_t kernel,
+                                          int64_t stride, int64_t padBegin,
+                                          int64_t padEnd, int64_t dilation,
+                                          bool ceilMode, EmitErrorFn emitError);
+
+mlir::FailureOr<Shape> convShape(llvm::ArrayRef<int64_t> input,
+                                 llvm::ArrayRef<int64_t> filter,
+                                 llvm::ArrayRef<int64_t> strides,
+                                 llvm::ArrayRef<int64_t> pads,
+                                 llvm::ArrayRef<int64_t> dilations,
+                                 int64_t group, EmitErrorFn emitError);
+
+mlir::FailureOr<Shape> poolShape(llvm::ArrayRef<int64_t> input,
+                                 llvm::ArrayRef<int64_t> kernel,
+                                 llvm::ArrayRef<int64_t> strides,
+                                 llvm::ArrayRef<int64_t> pads,
+                                 llvm::ArrayRef<int64_t> dilations,
+                                 bool ceilMode, EmitErrorFn emitError);
+
+mlir::FailureOr<Shape> reduceShape(llvm::ArrayRef<int64_t> input,
+                                   llvm::ArrayRef<int64_t> axes, bool keepdims,
+                                   EmitErrorFn emitError);
+
+mlir::FailureOr<Shape> transposeShape(llvm::ArrayRef<int64_t> input,
+                                      llvm::ArrayRef<int64_t> perm,
+                                      EmitErrorFn emitError);
+
+/// Size of one sliced axis for normalised bounds.
+int64_t sliceAxisSize(int64_t start, int64_t end, int64_t step);
+
+/// Normalises ONNX Slice bounds of one axis in place (negative indices count
+/// from the end; clamping as the ONNX spec says).
+void normalizeSliceBounds(int64_t dim, int64_t &start, int64_t &end,
+                          int64_t step);
+
+mlir::FailureOr<Shape> sliceShape(llvm::ArrayRef<int64_t> input,
+                                  llvm::ArrayRef<int64_t> starts,
+                                  llvm::ArrayRef<int64_t> ends,
+                                  llvm::ArrayRef<int64_t> steps,
+                                  EmitErrorFn emitError);
+
+mlir::FailureOr<Shape> concatShape(llvm::ArrayRef<llvm::ArrayRef<int64_t>> inputs,
+                                   int64_t axis, EmitErrorFn emitError);
+
+mlir::FailureOr<Shape> gatherShape(llvm::ArrayRef<int64_t> data,
+                                   llvm::ArrayRef<int64_t> indices,
+                                   int64_t axis, EmitErrorFn emitError);
+
+mlir::FailureOr<Shape> padShape(llvm::ArrayRef<int64_t> input,
+                                llvm::ArrayRef<int64_t> pads,
+                                EmitErrorFn emitError);
+
+/// Shape of layer_norm's mean and inv_std_dev results.
+mlir::FailureOr<Shape> layerNormStatsShape(llvm::ArrayRef<int64_t> input,
+                                           int64_t axis, EmitErrorFn emitError);
+
+} // namespace ppc::pp
+
+#endif // PPC_DIALECT_PP_IR_SHAPEINFERENCE_H

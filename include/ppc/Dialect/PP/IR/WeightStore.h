@@ -1,0 +1,67 @@
+//===- WeightStore.h - bytes of pp.param symbols ----------------*- C++ -*-===//
+//
+// Parameters' bytes never live in the IR. The weight store maps a pp.param
+// symbol name to its bytes, which stay where they were loaded: the buffer the
+// ONNX importer took over from the protobuf (moved, not copied), or a
+// memory-mapped external-data file. Passes share the one store through the pp
+// dialect; nothing is copied per pass.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PPC_DIALECT_PP_IR_WEIGHTSTORE_H
+#define PPC_DIALECT_PP_IR_WEIGHTSTORE_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace ppc {
+
+/// Holds the storage a weight's bytes point into; kept alive by shared owners.
+class WeightBuffer {
+public:
+  virtual ~WeightBuffer();
+};
+
+/// Bytes owned by a std::string (taken over from a protobuf field by swap).
+class StringWeightBuffer : public WeightBuffer {
+public:
+  explicit StringWeightBuffer(std::string bytes) : bytes(std::move(bytes)) {}
+  llvm::StringRef data() const { return bytes; }
+
+private:
+  std::string bytes;
+};
+
+class WeightStore {
+public:
+  struct Entry {
+    /// Little-endian element bytes in row-major order.
+    llvm::ArrayRef<uint8_t> bytes;
+    std::shared_ptr<WeightBuffer> owner;
+  };
+
+  /// Registers `name`. Returns false if the name is already present.
+  bool add(llvm::StringRef name, llvm::ArrayRef<uint8_t> bytes,
+           std::shared_ptr<WeightBuffer> owner);
+  /// Registers bytes that the store owns from now on.
+  bool addOwned(llvm::StringRef name, std::string bytes);
+
+  const Entry *lookup(llvm::StringRef name) const;
+  bool contains(llvm::StringRef name) const { return entries.count(name); }
+  size_t size() const { return entries.size(); }
+  /// Sum of the bytes of every entry.
+  uint64_t totalBytes() const;
+  void clear() { entries.clear(); }
+
+private:
+  llvm::StringMap<Entry> entries;
+};
+
+} // namespace ppc
+
+#endif // PPC_DIALECT_PP_IR_WEIGHTSTORE_H

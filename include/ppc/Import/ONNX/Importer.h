@@ -1,0 +1,39 @@
+//===- Importer.h - ONNX model to pp dialect --------------------*- C++ -*-===//
+
+#ifndef PPC_IMPORT_ONNX_IMPORTER_H
+#define PPC_IMPORT_ONNX_IMPORTER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ppc {
+
+struct ImportOptions {
+  /// Value of a symbolic leading (batch) dimension of the model inputs.
+  std::optional<int64_t> batch;
+  /// Values of named symbolic dimensions (`-dim NAME=VALUE`).
+  llvm::StringMap<int64_t> dims;
+  /// Graph inputs frozen to constants: (input name, TensorProto .pb file).
+  std::vector<std::pair<std::string, std::string>> bindings;
+};
+
+/// Lowest and highest default-domain opsets the importer accepts.
+constexpr int64_t kMinOpset = 7;
+constexpr int64_t kMaxOpset = 17;
+
+/// Imports the ONNX model at `path` into a module holding `pp.param` symbols
+/// and `func.func @main`. Parameter bytes go to the pp dialect's weight store.
+/// Errors are emitted as diagnostics on `context`; returns null on failure.
+mlir::OwningOpRef<mlir::ModuleOp>
+importONNXModel(llvm::StringRef path, mlir::MLIRContext &context,
+                const ImportOptions &options);
+
+} // namespace ppc
+
+#endif // PPC_IMPORT_ONNX_IMPORTER_H

@@ -1,0 +1,234 @@
+//===- Importer.cpp - load, check and import an ONNX model ----------------===//
+//
+// Parse (streaming, so the model's bytes are held once), check the opset,
+// run onnx::checker, give symbolic dimensions their values, run ONNX shape
+// inference (used to cross-check ppc's own shape rules), then import.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ppc/Import/ONNX/Importer.h"
+
+#include "GraphImporter.h"
+
+#include "ppc/Dialect/PP/IR/PPDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/Path.h"
+
+#include "onnx/checker.h"
+#include "onnx/shape_inference/implementation.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+using namespace mlir;
+
+namespace ppc {
+namespace {
+
+/// The first line of an exception message from libonnx.
+std::string firstLine(const std::string &message) {
+  std::string line = message.substr(0, message.find('\n'));
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\r'))
+    line.pop_back();
+  return line;
+}
+
+LogicalResult parseModel(StringRef path, Location loc, onnx::ModelProto &model) {
+  int fd = ::open(path.str().c_str(), O_RDONLY);
+  if (fd < 0)
+    return emitError(loc) << "cannot open: " << std::strerror(errno);
+  bool ok;
+  {
+    google::protobuf::io::FileInputStream stream(fd);
+    google::protobuf::io::CodedInputStream coded(&stream);
+    coded.SetTotalBytesLimit(INT_MAX);
+    ok = model.ParseFromCodedStream(&coded) && coded.ConsumedEntireMessage();
+  }
+  ::close(fd);
+  if (!ok)
+    return emitError(loc) << "not an ONNX model: the file does not parse as "
+                             "an ONNX protobuf (is it truncated?)";
+  if (!model.has_graph() || model.ir_version() == 0)
+    return emitError(loc) << "not an ONNX model: it has no "
+                          << (model.has_graph() ? "IR version" : "graph");
+  return success();
+}
+
+FailureOr<int64_t> checkOpset(const onnx::ModelProto &model, Location loc) {
+  int64_t opset = -1;
+  for (const onnx::OperatorSetIdProto &id : model.opset_import())
+    if (id.domain().empty() || id.domain() == "ai.onnx")
+      opset = id.version();
+  if (opset < 0)
+    return emitError(loc) << "the model imports no default-domain ONNX opset";
+  if (opset < kMinOpset || opset > kMaxOpset)
+    return emitError(loc) << "the model uses ONNX opset " << opset
+                          << "; ppc supports opsets " << kMinOpset << " to "
+                          << kMaxOpset;
+  return opset;
+}
+
+/// Gives every symbolic dimension of the graph inputs its value (-batch for a
+/// leading one, -dim NAME=VALUE by name) and checks fixed ones.
+LogicalResult resolveInputDims(onnx::GraphProto &graph,
+                               const ImportOptions &options, Location loc,
+                               const llvm::StringSet<> &frozen) {
+  llvm::StringSet<> initializers;
+  for (const onnx::TensorProto &t : graph.initializer())
+    initializers.insert(t.name());
+  llvm::StringMap<int64_t> named;
+  for (const auto &d : options.dims)
+    named[d.getKey()] = d.getValue();
+  for (onnx::ValueInfoProto &vi : *graph.mutable_input()) {
+    if (initializers.contains(vi.name()) || frozen.contains(vi.name()))
+      continue;
+    if (!vi.type().has_tensor_type())
+      return emitError(loc) << "input '" << vi.name()
+                            << "' is not a tensor; ppc imports tensor inputs";
+    auto *tensor = vi.mutable_type()->mutable_tensor_type();
+    if (!tensor->has_shape())
+      return emitError(loc) << "input '" << vi.name()
+                            << "' has no shape (not even a rank)";
+    for (auto [axis, dim] : llvm::enumerate(*tensor->mutable_shape()->mutable_dim())) {
+      std::string where =
+          "input '" + vi.name() + "' dimension " + std::to_string(axis);
+      if (dim.has_dim_value()) {
+        if (dim.dim_value() <= 0)
+          return emitError(loc) << where << " is " << dim.dim_value()
+                                << "; dimensions must be positive";
+        if (axis == 0 && options.batch && dim.dim_value() != *options.batch)
+          return emitError(loc)
+                 << where << " is fixed at " << dim.dim_value()
+                 << " but -batch=" << *options.batch << " asks for "
+                 << *options.batch;
+        continue;
+      }
+      std::string name = dim.has_dim_param() ? dim.dim_param() : "";
+      std::optional<int64_t> value;
+      if (!name.empty() && named.count(name))
+        value = named.lookup(name);
+      else if (axis == 0 && options.batch)
+        value = *options.batch;
+      if (!value) {
+        auto diag = emitError(loc) << where;
+        if (name.empty())
+          return diag << " is symbolic and unnamed; give its value with "
+                         "-batch=N (leading axis only)";
+        return diag << " ('" << name << "') is symbolic; give its value with "
+                    << (axis == 0 ? "-batch=N or " : "") << "-dim " << name
+                    << "=N";
+      }
+      if (*value <= 0)
+        return emitError(loc) << where << " is given the value " << *value
+                              << "; dimensions must be positive";
+      if (!name.empty())
+        named[name] = *value;
+      dim.clear_dim_param();
+      dim.set_dim_value(*value);
+    }
+    pp::Shape shape;
+    for (const auto &d : tensor->shape().dim())
+      shape.push_back(d.dim_value());
+    auto errors = [&]() { return emitError(loc) << "input '" << vi.name() << "': "; };
+    if (failed(pp::checkedNumElements(shape, errors)))
+      return failure();
+  }
+  return success();
+}
+
+LogicalResult loadBindings(const ImportOptions &options, Location loc,
+                           std::vector<onnx::TensorProto> &bound,
+                           llvm::StringSet<> &names) {
+  for (const auto &[name, file] : options.bindings) {
+    onnx::TensorProto t;
+    int fd = ::open(file.c_str(), O_RDONLY);
+    bool ok = fd >= 0;
+    if (ok) {
+      google::protobuf::io::FileInputStream stream(fd);
+      ok = t.ParseFromZeroCopyStream(&stream);
+      ::close(fd);
+    }
+    if (!ok)
+      return emitError(loc) << "-bind " << name << "=" << file
+                            << ": not a readable ONNX TensorProto file";
+    t.set_name(name);
+    bound.push_back(std::move(t));
+    names.insert(name);
+  }
+  return success();
+}
+
+} // namespace
+
+OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
+                                      const ImportOptions &options) {
+  context.loadDialect<pp::PPDialect, func::FuncDialect>();
+  Location loc = FileLineColLoc::get(&context, path, 0, 0);
+  onnx::ModelProto model;
+  if (failed(parseModel(path, loc, model)))
+    return nullptr;
+  FailureOr<int64_t> opset = checkOpset(model, loc);
+  if (failed(opset))
+    return nullptr;
+  try {
+    onnx::checker::check_model(model);
+  } catch (const std::exception &e) {
+    emitError(loc) << "invalid ONNX model: " << firstLine(e.what());
+    return nullptr;
+  }
+
+  std::vector<onnx::TensorProto> bound;
+  llvm::StringSet<> boundNames;
+  if (failed(loadBindings(options, loc, bound, boundNames)))
+    return nullptr;
+  onnx::GraphProto &graph = *model.mutable_graph();
+  for (const auto &name : boundNames) {
+    bool found = llvm::any_of(graph.input(), [&](const onnx::ValueInfoProto &vi) {
+      return vi.name() == name.getKey();
+    });
+    if (!found) {
+      emitError(loc) << "-bind names '" << name.getKey()
+                     << "', which is not an input of the model";
+      return nullptr;
+    }
+  }
+  if (failed(resolveInputDims(graph, options, loc, boundNames)))
+    return nullptr;
+
+  // Shape inference sees frozen inputs as initializers.
+  for (const onnx::TensorProto &t : bound)
+    *graph.add_initializer() = t;
+  try {
+    onnx::ShapeInferenceOptions inferOptions(/*check_type=*/false,
+                                             /*strict_mode=*/0,
+                                             /*data_prop=*/true);
+    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
+                                       inferOptions);
+  } catch (const std::exception &e) {
+    emitError(loc) << "ONNX shape inference failed: " << firstLine(e.what());
+    return nullptr;
+  }
+  for (const onnx::TensorProto &t : bound) {
+    (void)t;
+    graph.mutable_initializer()->RemoveLast();
+  }
+
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  WeightStore &store = context.getLoadedDialect<pp::PPDialect>()->getWeightStore();
+  llvm::SmallString<256> dir(path);
+  llvm::sys::path::remove_filename(dir);
+  onnximport::GraphImporter importer(*module, store, path, dir, *opset);
+  if (failed(importer.import(graph, bound)))
+    return nullptr;
+  if (failed(verify(*module)))
+    return nullptr;
+  return module;
+}
+
+} // namespace ppc

@@ -1,0 +1,122 @@
+//===- NodeContext.h - what an op importer sees of its node ------*- C++ -*-===//
+//
+// Each ONNX op type has one handler (OpImporters*.cpp) that reads its node
+// through a NodeContext: inputs as SSA values or host constants, attributes
+// with defaults, and the node's location for diagnostics.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PPC_LIB_IMPORT_ONNX_NODECONTEXT_H
+#define PPC_LIB_IMPORT_ONNX_NODECONTEXT_H
+
+#include "HostTensor.h"
+
+#include "ppc/Dialect/PP/IR/PPOps.h"
+#include "ppc/Dialect/PP/IR/ShapeInference.h"
+
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringMap.h"
+
+namespace ppc::onnximport {
+
+class GraphImporter;
+
+/// Maps an ONNX element type to its MLIR type; null if unsupported.
+mlir::Type elementTypeFor(mlir::MLIRContext *ctx, int32_t onnxType);
+/// Maps back (for folding in a result's type).
+int32_t onnxTypeFor(mlir::Type type);
+
+class NodeContext {
+public:
+  NodeContext(GraphImporter &graph, const onnx::NodeProto &node, int64_t opset,
+              mlir::Location loc, mlir::OpBuilder &builder);
+
+  const onnx::NodeProto &node;
+  const int64_t opset;
+  const mlir::Location loc;
+  mlir::OpBuilder &b;
+
+  mlir::MLIRContext *getContext() { return b.getContext(); }
+  mlir::InFlightDiagnostic emitError();
+  /// An error emitter for the shared shape rules.
+  pp::EmitErrorFn errors() {
+    return [this]() { return emitError(); };
+  }
+
+  // Inputs. An input is present when it is listed with a non-empty name.
+  unsigned numInputs() const { return node.input_size(); }
+  bool hasInput(unsigned i) const;
+  /// The input as an SSA value (a constant or parameter is materialized).
+  mlir::FailureOr<mlir::Value> input(unsigned i);
+  /// The input's type, without materializing it.
+  mlir::RankedTensorType inputType(unsigned i);
+  llvm::ArrayRef<int64_t> inputShape(unsigned i) {
+    return inputType(i).getShape();
+  }
+  /// The input's value when known at import time, else null.
+  const HostTensor *constant(unsigned i);
+  /// The input's value, or an error saying it must be a constant.
+  mlir::FailureOr<const HostTensor *> requireConstant(unsigned i,
+                                                      llvm::StringRef what);
+  /// True when every present input is a constant that may be folded through
+  /// (not a trainable parameter).
+  bool allFoldable();
+
+  // Attributes.
+  const onnx::AttributeProto *attribute(llvm::StringRef name) const;
+  int64_t intAttr(llvm::StringRef name, int64_t dflt) const;
+  double floatAttr(llvm::StringRef name, double dflt) const;
+  std::string stringAttr(llvm::StringRef name, llvm::StringRef dflt) const;
+  std::optional<llvm::SmallVector<int64_t>> intsAttr(llvm::StringRef name) const;
+  std::optional<llvm::SmallVector<double>> floatsAttr(llvm::StringRef name) const;
+
+  // Outputs.
+  unsigned numOutputs() const { return node.output_size(); }
+  /// True when output `i` is listed and something reads it.
+  bool outputUsed(unsigned i) const;
+  void setOutput(unsigned i, mlir::Value value);
+  void setConstant(unsigned i, HostTensor value);
+
+  /// Builds a tensor type, checking the shape for negative sizes and
+  /// overflow.
+  mlir::FailureOr<mlir::RankedTensorType> tensorType(llvm::ArrayRef<int64_t> shape,
+                                                     mlir::Type elementType);
+  mlir::Type elementType(unsigned input) { return inputType(input).getElementType(); }
+  /// Normalises an axis attribute or input in [-rank, rank) to [0, rank).
+  mlir::FailureOr<int64_t> normalizeAxis(int64_t axis, int64_t rank);
+
+private:
+  GraphImporter &graph;
+};
+
+using OpHandler = mlir::LogicalResult (*)(NodeContext &);
+
+/// Op type (default ONNX domain) to handler.
+class OpRegistry {
+public:
+  void add(llvm::StringRef opType, OpHandler handler) {
+    handlers[opType] = handler;
+  }
+  OpHandler lookup(llvm::StringRef opType) const {
+    auto it = handlers.find(opType);
+    return it == handlers.end() ? nullptr : it->second;
+  }
+  const llvm::StringMap<OpHandler> &all() const { return handlers; }
+
+private:
+  llvm::StringMap<OpHandler> handlers;
+};
+
+/// The registry with every supported op (built once).
+const OpRegistry &opRegistry();
+
+// One function per op family, each in its own file.
+void registerElementwiseOps(OpRegistry &registry);
+void registerContractionOps(OpRegistry &registry);
+void registerNormalizationOps(OpRegistry &registry);
+void registerShapeOps(OpRegistry &registry);
+void registerConstantOps(OpRegistry &registry);
+
+} // namespace ppc::onnximport
+
+#endif // PPC_LIB_IMPORT_ONNX_NODECONTEXT_H
