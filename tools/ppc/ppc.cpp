@@ -166,6 +166,9 @@ static void printSummary(ModuleOp module, ppc::WeightStore &store,
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // MLIR's printing flags (-mlir-print-debuginfo, ...) work, under --help-hidden.
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
   cl::HideUnrelatedOptions(ppcCategory);
   cl::ParseCommandLineOptions(argc, argv,
                               "ppc: pipeline-parallel compiler for ONNX models\n");

@@ -176,6 +176,36 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
   FailureOr<int64_t> opset = checkOpset(model, loc);
   if (failed(opset))
     return nullptr;
+  // Name an unsupported op or an undefined input before libonnx's checker
+  // does, with the node at fault.
+  llvm::StringSet<> defined;
+  for (const onnx::TensorProto &t : model.graph().initializer())
+    defined.insert(t.name());
+  for (const onnx::ValueInfoProto &vi : model.graph().input())
+    defined.insert(vi.name());
+  for (auto [i, node] : llvm::enumerate(model.graph().node())) {
+    std::string name = node.name().empty()
+                           ? node.op_type() + "_" + std::to_string(i)
+                           : node.name();
+    Location nodeLoc = NameLoc::get(StringAttr::get(&context, name), loc);
+    bool defaultDomain = node.domain().empty() || node.domain() == "ai.onnx";
+    if (!defaultDomain || !onnximport::opRegistry().lookup(node.op_type())) {
+      emitError(nodeLoc) << "op '"
+                         << (defaultDomain ? "" : node.domain() + ".")
+                         << node.op_type() << "' (opset " << *opset
+                         << ") is not supported";
+      return nullptr;
+    }
+    for (const std::string &in : node.input())
+      if (!in.empty() && !defined.contains(in)) {
+        emitError(nodeLoc) << node.op_type() << ": input '" << in
+                           << "' is not an initializer, a graph input or the "
+                              "output of an earlier node";
+        return nullptr;
+      }
+    for (const std::string &out : node.output())
+      defined.insert(out);
+  }
   try {
     onnx::checker::check_model(model);
   } catch (const std::exception &e) {

@@ -82,6 +82,12 @@ LogicalResult importIdentity(NodeContext &ctx) {
   if (ctx.outputUsed(1))
     return ctx.emitError() << "the mask output is not supported (ppc imports "
                               "Dropout for inference)";
+  if (ctx.node.op_type() == "Dropout" && ctx.hasInput(2)) {
+    const HostTensor *training = ctx.constant(2);
+    if (!training || training->getInt(0) != 0)
+      return ctx.emitError() << "training_mode must be a constant false: ppc "
+                                "imports Dropout for inference";
+  }
   if (ctx.allFoldable()) {
     ctx.setConstant(0, *ctx.constant(0));
     return success();

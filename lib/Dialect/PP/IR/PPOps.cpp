@@ -283,8 +283,14 @@ LogicalResult LayerNormOp::verify() {
   for (Value v : {getScale(), getBias()}) {
     if (!v)
       continue;
-    FailureOr<Shape> b = broadcastShapes({normalized, shapeOf(v)}, errorsOf(*this));
-    if (failed(b) || ArrayRef<int64_t>(*b) != normalized)
+    // Unidirectional broadcast of scale/bias to the normalised axes.
+    ArrayRef<int64_t> s = shapeOf(v);
+    bool fits = s.size() <= normalized.size();
+    for (size_t i = 0; fits && i < s.size(); ++i) {
+      int64_t n = normalized[normalized.size() - s.size() + i];
+      fits = s[i] == n || s[i] == 1;
+    }
+    if (!fits)
       return emitOpError("scale and bias must broadcast to the normalised "
                          "axes");
     if (tensorType(v).getElementType() != tensorType(getInput()).getElementType())

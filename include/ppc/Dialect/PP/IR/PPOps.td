@@ -22,8 +22,7 @@ include "mlir/IR/BuiltinAttributeInterfaces.td"
 def PP_ElementType : AnyTypeOf<[AnyFloat, AnyInteger]>;
 def PP_Tensor : StaticShapeTensorOf<[PP_ElementType]>;
 def PP_FloatTensor : StaticShapeTensorOf<[AnyFloat]>;
-def PP_NumericTensor : StaticShapeTensorOf<[AnyFloat, AnySignlessInteger,
-                                            AnySignedInteger]>;
+def PP_NumericTensor : StaticShapeTensorOf<[AnyFloat, AnyInteger]>;
 def PP_BoolTensor : StaticShapeTensorOf<[I1]>;
 def PP_IndexTensor : StaticShapeTensorOf<[I32, I64]>;
 
@@ -267,19 +266,20 @@ def PP_ConvOp : PP_Op<"conv", [Pure], ["getFlops"]> {
 class PP_PoolOp<string mnemonic, string what>
     : PP_Op<mnemonic, [Pure], ["getFlops"]> {
   let summary = what # " pooling over the spatial axes, NCHW";
-  let results = (outs PP_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
 }
 
 def PP_MaxPoolOp : PP_PoolOp<"max_pool", "max"> {
-  let arguments = (ins PP_FloatTensor:$input,
+  let results = (outs PP_NumericTensor:$result);
+  let arguments = (ins PP_NumericTensor:$input,
                        DenseI64ArrayAttr:$kernel_shape,
                        DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
                        DenseI64ArrayAttr:$dilations, UnitAttr:$ceil_mode);
 }
 
 def PP_AvgPoolOp : PP_PoolOp<"avg_pool", "average"> {
+  let results = (outs PP_FloatTensor:$result);
   let arguments = (ins PP_FloatTensor:$input,
                        DenseI64ArrayAttr:$kernel_shape,
                        DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,

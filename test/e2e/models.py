@@ -1,0 +1,121 @@
+"""Models in plain PyTorch that ppc's tests and benchmarks export to ONNX.
+
+GPT: a GPT-2-style decoder (token and position embeddings, pre-LayerNorm
+blocks of causal self-attention and a GELU MLP, tied LM head).
+ViT: a ViT-style encoder (patch convolution, class token, pre-LN blocks).
+Both write attention out in matmuls, as most user models do.
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, d, heads, seq, causal=True):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+        self.causal = causal
+        if causal:
+            self.register_buffer(
+                "mask", torch.tril(torch.ones(seq, seq, dtype=torch.bool))
+                .view(1, 1, seq, seq), persistent=False)
+
+    def forward(self, x):
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).split(d, dim=2)
+        q = q.view(b, t, self.heads, d // self.heads).transpose(1, 2)
+        k = k.view(b, t, self.heads, d // self.heads).transpose(1, 2)
+        v = v.view(b, t, self.heads, d // self.heads).transpose(1, 2)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+        if self.causal:
+            att = att.masked_fill(~self.mask[:, :, :t, :t], float("-inf"))
+        att = F.softmax(att, dim=-1)
+        y = (att @ v).transpose(1, 2).reshape(b, t, d)
+        return self.proj(y)
+
+
+class Block(nn.Module):
+    def __init__(self, d, heads, seq, causal=True):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d)
+        self.attn = CausalSelfAttention(d, heads, seq, causal)
+        self.ln2 = nn.LayerNorm(d)
+        self.fc = nn.Linear(d, 4 * d)
+        self.out = nn.Linear(4 * d, d)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln1(x))
+        return x + self.out(F.gelu(self.fc(self.ln2(x))))
+
+
+class GPT(nn.Module):
+    def __init__(self, layers=2, d=64, heads=4, vocab=256, seq=32):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, d)
+        self.wpe = nn.Embedding(seq, d)
+        self.blocks = nn.ModuleList(Block(d, heads, seq) for _ in range(layers))
+        self.ln_f = nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab, bias=False)
+        self.head.weight = self.wte.weight  # tied, as GPT-2
+
+    def forward(self, idx):
+        t = idx.shape[1]
+        pos = torch.arange(0, t, dtype=torch.long, device=idx.device)
+        x = self.wte(idx) + self.wpe(pos)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.ln_f(x))
+
+
+class ViT(nn.Module):
+    def __init__(self, layers=2, d=64, heads=4, image=32, patch=8, classes=10):
+        super().__init__()
+        n = (image // patch) ** 2
+        self.patch = nn.Conv2d(3, d, patch, stride=patch)
+        self.cls = nn.Parameter(torch.zeros(1, 1, d))
+        self.pos = nn.Parameter(torch.randn(1, n + 1, d) * 0.02)
+        self.blocks = nn.ModuleList(
+            Block(d, heads, n + 1, causal=False) for _ in range(layers))
+        self.ln = nn.LayerNorm(d)
+        self.head = nn.Linear(d, classes)
+
+    def forward(self, img):
+        x = self.patch(img).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], dim=1)
+        x = x + self.pos
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.ln(x)[:, 0])
+
+
+def make(name):
+    """(module in eval mode, example input, input name) for a model name."""
+    torch.manual_seed(0)
+    if name == "gpt":
+        return GPT().eval(), torch.randint(0, 256, (2, 32)), "tokens"
+    if name == "gpt2-small":
+        m = GPT(layers=12, d=768, heads=12, vocab=50257, seq=1024).eval()
+        return m, torch.randint(0, 50257, (1, 1024)), "tokens"
+    if name.startswith("gpt-l"):
+        layers = int(name[len("gpt-l"):])
+        m = GPT(layers=layers, d=768, heads=12, vocab=50257, seq=1024).eval()
+        return m, torch.randint(0, 50257, (1, 1024)), "tokens"
+    if name == "vit":
+        return ViT().eval(), torch.randn(2, 3, 32, 32), "image"
+    import torchvision
+    ctor = getattr(torchvision.models, name)
+    return ctor().eval(), torch.randn(1, 3, 224, 224), "image"
+
+
+def export(name, path, opset=17, dynamic_batch=True):
+    model, example, input_name = make(name)
+    dynamic = {input_name: {0: "batch"}, "output": {0: "batch"}} \
+        if dynamic_batch else None
+    with torch.no_grad():
+        torch.onnx.export(model, (example,), path, opset_version=opset,
+                          input_names=[input_name], output_names=["output"],
+                          dynamic_axes=dynamic)
