@@ -148,6 +148,9 @@ static void printSummary(ModuleOp module, ppc::WeightStore &store,
   llvm::MapVector<StringRef, int64_t> counts;
   int64_t ops = 0, flops = 0;
   func.walk([&](Operation *op) {
+    // Parameter reads and constants are not work.
+    if (isa<ppc::pp::GetParamOp, ppc::pp::ConstantOp>(op))
+      return;
     if (auto cost = dyn_cast<ppc::pp::CostOpInterface>(op)) {
       ++counts[op->getName().getStringRef()];
       ++ops;

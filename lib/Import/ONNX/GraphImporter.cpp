@@ -131,7 +131,10 @@ bool NodeContext::allFoldable() {
     if (!hasInput(i))
       continue;
     Slot *slot = graph.lookup(node.input(i));
-    if (!slot->foldable || !graph.hostValue(*slot, loc))
+    // Large constants (a causal mask) are left to run time: folding them
+    // would cost compile time and duplicate their bytes per use.
+    if (!slot->foldable || slot->type.getNumElements() > kMaxFoldElements ||
+        !graph.hostValue(*slot, loc))
       return false;
   }
   return true;

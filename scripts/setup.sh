@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ppc needs (quietly; nothing when they are
+# there), then configures and builds into build/.
+#   scripts/setup.sh [--no-build]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build
+  llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
+  libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata python3-onnx
+  libgtest-dev python3-numpy python3-torch python3-torchvision
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" > /tmp/ppc-apt.log 2>&1 || { tail -20 /tmp/ppc-apt.log; exit 1; }
+fi
+
+[ "${1:-}" = "--no-build" ] && exit 0
+cmake -G Ninja -S . -B build > /dev/null
+ninja -C build
