@@ -126,6 +126,14 @@ FailureOr<const HostTensor *> NodeContext::requireConstant(unsigned i,
                         "-bind NAME=FILE.pb)";
 }
 
+FailureOr<const HostTensor *> NodeContext::requireScalar(unsigned i,
+                                                         StringRef what) {
+  FailureOr<const HostTensor *> c = requireConstant(i, what);
+  if (succeeded(c) && (*c)->numElements() != 1)
+    return emitError() << what << " must hold one value";
+  return c;
+}
+
 bool NodeContext::allFoldable() {
   for (unsigned i = 0; i < numInputs(); ++i) {
     if (!hasInput(i))

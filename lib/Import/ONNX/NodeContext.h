@@ -48,6 +48,10 @@ public:
   bool hasInput(unsigned i) const;
   /// The input as an SSA value (a constant or parameter is materialized).
   mlir::FailureOr<mlir::Value> input(unsigned i);
+  /// Like input(), but a null Value when the optional input is absent.
+  mlir::FailureOr<mlir::Value> optionalInput(unsigned i) {
+    return hasInput(i) ? input(i) : mlir::FailureOr<mlir::Value>(mlir::Value());
+  }
   /// The input's type, without materializing it.
   mlir::RankedTensorType inputType(unsigned i);
   llvm::ArrayRef<int64_t> inputShape(unsigned i) {
@@ -58,6 +62,9 @@ public:
   /// The input's value, or an error saying it must be a constant.
   mlir::FailureOr<const HostTensor *> requireConstant(unsigned i,
                                                       llvm::StringRef what);
+  /// A one-element constant input, or an error naming `what`.
+  mlir::FailureOr<const HostTensor *> requireScalar(unsigned i,
+                                                    llvm::StringRef what);
   /// True when every present input is a constant that may be folded through
   /// (not a trainable parameter).
   bool allFoldable();

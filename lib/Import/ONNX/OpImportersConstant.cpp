@@ -108,11 +108,9 @@ LogicalResult importRange(NodeContext &ctx) {
   const HostTensor *bounds[3];
   for (unsigned i = 0; i < 3; ++i) {
     FailureOr<const HostTensor *> c =
-        ctx.requireConstant(i, i == 0 ? "start" : i == 1 ? "limit" : "delta");
+        ctx.requireScalar(i, i == 0 ? "start" : i == 1 ? "limit" : "delta");
     if (failed(c))
       return failure();
-    if ((*c)->numElements() != 1)
-      return ctx.emitError() << "start, limit and delta must be scalars";
     bounds[i] = *c;
   }
   int32_t type = bounds[0]->onnxType();

@@ -30,18 +30,12 @@ LogicalResult importGemm(NodeContext &ctx) {
   if (failed(shape))
     return failure();
   FailureOr<RankedTensorType> type = ctx.tensorType(*shape, ctx.elementType(0));
-  FailureOr<Value> a = ctx.input(0), b = ctx.input(1);
-  if (failed(type) || failed(a) || failed(b))
+  FailureOr<Value> a = ctx.input(0), b = ctx.input(1),
+                   c = ctx.optionalInput(2);
+  if (failed(type) || failed(a) || failed(b) || failed(c))
     return failure();
-  Value c;
-  if (ctx.hasInput(2)) {
-    FailureOr<Value> cv = ctx.input(2);
-    if (failed(cv))
-      return failure();
-    c = *cv;
-  }
   ctx.setOutput(0, pp::GemmOp::create(
-                       ctx.b, ctx.loc, *type, *a, *b, c, transA, transB,
+                       ctx.b, ctx.loc, *type, *a, *b, *c, transA, transB,
                        APFloat(ctx.floatAttr("alpha", 1.0)),
                        APFloat(ctx.floatAttr("beta", 1.0))));
   return success();
@@ -106,17 +100,11 @@ LogicalResult importConv(NodeContext &ctx) {
   if (failed(shape))
     return failure();
   FailureOr<RankedTensorType> type = ctx.tensorType(*shape, ctx.elementType(0));
-  FailureOr<Value> x = ctx.input(0), f = ctx.input(1);
-  if (failed(type) || failed(x) || failed(f))
+  FailureOr<Value> x = ctx.input(0), f = ctx.input(1),
+                   bias = ctx.optionalInput(2);
+  if (failed(type) || failed(x) || failed(f) || failed(bias))
     return failure();
-  Value bias;
-  if (ctx.hasInput(2)) {
-    FailureOr<Value> bv = ctx.input(2);
-    if (failed(bv))
-      return failure();
-    bias = *bv;
-  }
-  ctx.setOutput(0, pp::ConvOp::create(ctx.b, ctx.loc, *type, *x, *f, bias,
+  ctx.setOutput(0, pp::ConvOp::create(ctx.b, ctx.loc, *type, *x, *f, *bias,
                                       w->strides, w->pads, w->dilations,
                                       group));
   return success();

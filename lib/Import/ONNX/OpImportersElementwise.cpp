@@ -121,11 +121,9 @@ LogicalResult importClip(NodeContext &ctx) {
       if (!ctx.hasInput(i))
         continue;
       FailureOr<const HostTensor *> bound =
-          ctx.requireConstant(i, i == 1 ? "the min bound" : "the max bound");
+          ctx.requireScalar(i, i == 1 ? "the min bound" : "the max bound");
       if (failed(bound))
         return failure();
-      if ((*bound)->numElements() != 1)
-        return ctx.emitError() << "bounds must be scalars";
       (i == 1 ? lo : hi) = (*bound)->getFloat(0);
     }
   }

@@ -48,18 +48,12 @@ LogicalResult importLayerNorm(NodeContext &ctx) {
                           ? Float32Type::get(ctx.getContext())
                           : inType.getElementType();
   auto statsType = RankedTensorType::get(*stats, statsElement);
-  FailureOr<Value> x = ctx.input(0), scale = ctx.input(1);
-  if (failed(x) || failed(scale))
+  FailureOr<Value> x = ctx.input(0), scale = ctx.input(1),
+                   bias = ctx.optionalInput(2);
+  if (failed(x) || failed(scale) || failed(bias))
     return failure();
-  Value bias;
-  if (ctx.hasInput(2)) {
-    FailureOr<Value> b = ctx.input(2);
-    if (failed(b))
-      return failure();
-    bias = *b;
-  }
   auto op = pp::LayerNormOp::create(
-      ctx.b, ctx.loc, inType, statsType, statsType, *x, *scale, bias,
+      ctx.b, ctx.loc, inType, statsType, statsType, *x, *scale, *bias,
       (uint64_t)*axis, APFloat(ctx.floatAttr("epsilon", 1e-5)));
   ctx.setOutput(0, op.getResult());
   ctx.setOutput(1, op.getMean());

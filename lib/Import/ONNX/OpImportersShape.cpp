@@ -567,11 +567,9 @@ LogicalResult importResize(NodeContext &ctx) {
 LogicalResult importTrilu(NodeContext &ctx) {
   int64_t k = 0;
   if (ctx.hasInput(1)) {
-    FailureOr<const HostTensor *> c = ctx.requireConstant(1, "k");
+    FailureOr<const HostTensor *> c = ctx.requireScalar(1, "k");
     if (failed(c))
       return failure();
-    if ((*c)->numElements() != 1)
-      return ctx.emitError() << "k must be a scalar";
     k = (*c)->getInt(0);
   }
   if (ctx.inputType(0).getRank() < 2)
