@@ -249,11 +249,12 @@ void GraphImporter::define(StringRef name, Slot slot) {
   slots[name] = std::move(slot);
 }
 
-Location GraphImporter::nodeLoc(const onnx::NodeProto &node, unsigned index) {
+Location nodeLocation(const onnx::NodeProto &node, unsigned index,
+                      Location file) {
   std::string name = node.name();
   if (name.empty())
     name = node.op_type() + "_" + std::to_string(index);
-  return NameLoc::get(StringAttr::get(module.getContext(), name), fileLocation);
+  return NameLoc::get(StringAttr::get(file.getContext(), name), file);
 }
 
 LogicalResult GraphImporter::loadExternal(TensorProto &tensor, Slot &slot) {
@@ -420,21 +421,10 @@ static RankedTensorType staticTypeOf(MLIRContext *ctx,
 
 LogicalResult GraphImporter::importNode(const onnx::NodeProto &node,
                                         unsigned index) {
-  Location loc = nodeLoc(node, index);
-  if (!node.domain().empty() && node.domain() != "ai.onnx")
-    return emitError(loc) << "op '" << node.domain() << "." << node.op_type()
-                          << "' is not supported (ppc imports the default "
-                             "ONNX domain, opsets "
-                          << kMinOpset << " to " << kMaxOpset << ")";
+  Location loc = nodeLocation(node, index, fileLocation);
+  // importONNXModel's pre-scan has checked that every op has a handler and
+  // every input is defined by an earlier node, an initializer or an input.
   OpHandler handler = opRegistry().lookup(node.op_type());
-  if (!handler)
-    return emitError(loc) << "op '" << node.op_type() << "' (opset " << opset
-                          << ") is not supported";
-  for (const std::string &in : node.input())
-    if (!in.empty() && (!lookup(in) || !lookup(in)->type))
-      return emitError(loc) << "input '" << in
-                            << "' is not produced by any node, initializer "
-                               "or graph input";
   NodeContext ctx(*this, node, opset, loc, bodyBuilder);
   if (failed(handler(ctx)))
     return failure();

@@ -56,7 +56,6 @@ private:
   mlir::LogicalResult importNode(const onnx::NodeProto &node, unsigned index);
   mlir::LogicalResult addInitializer(onnx::TensorProto &tensor, bool foldable);
   mlir::LogicalResult loadExternal(onnx::TensorProto &tensor, Slot &slot);
-  mlir::Location nodeLoc(const onnx::NodeProto &node, unsigned index);
 
   mlir::ModuleOp module;
   WeightStore &store;

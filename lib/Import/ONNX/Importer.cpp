@@ -184,10 +184,7 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
   for (const onnx::ValueInfoProto &vi : model.graph().input())
     defined.insert(vi.name());
   for (auto [i, node] : llvm::enumerate(model.graph().node())) {
-    std::string name = node.name().empty()
-                           ? node.op_type() + "_" + std::to_string(i)
-                           : node.name();
-    Location nodeLoc = NameLoc::get(StringAttr::get(&context, name), loc);
+    Location nodeLoc = onnximport::nodeLocation(node, i, loc);
     bool defaultDomain = node.domain().empty() || node.domain() == "ai.onnx";
     if (!defaultDomain || !onnximport::opRegistry().lookup(node.op_type())) {
       emitError(nodeLoc) << "op '"

@@ -25,6 +25,10 @@ class GraphImporter;
 mlir::Type elementTypeFor(mlir::MLIRContext *ctx, int32_t onnxType);
 /// Maps back (for folding in a result's type).
 int32_t onnxTypeFor(mlir::Type type);
+/// NameLoc(node name, file) for the `index`-th node; unnamed nodes are named
+/// "<OpType>_<index>".
+mlir::Location nodeLocation(const onnx::NodeProto &node, unsigned index,
+                            mlir::Location file);
 
 class NodeContext {
 public:
