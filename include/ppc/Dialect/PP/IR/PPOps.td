@@ -464,4 +464,6 @@ def PP_TriluOp : PP_Op<"trilu", [Pure, SameOperandsAndResultType]> {
   let hasVerifier = 1;
 }
 
+include "ppc/Dialect/PP/IR/PPPipelineOps.td"
+
 #endif // PPC_DIALECT_PP_IR_PPOPS_TD

@@ -1,0 +1,118 @@
+//===- Schedule.h - pipeline schedules: generate, verify, simulate -*- C++ -*-===//
+//
+// A schedule is, per rank, the ordered list of actions that rank performs.
+// The generators write one for each schedule family; one interpreter runs any
+// list over all ranks with blocking receives and buffered sends, and either
+// proves that it completes (every recv matched in order, no rank waits
+// forever, every forward before its backward, every micro-batch once per
+// stage) or says where it goes wrong; given costs it also times it. The
+// verifier pass, the simulator and the partitioner all use this one model.
+//
+// Plain C++ over LLVM's ADTs: no MLIR, so that it is tested directly.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PPC_SCHEDULE_SCHEDULE_H
+#define PPC_SCHEDULE_SCHEDULE_H
+
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ppc::sched {
+
+enum class Kind { Inference, GPipe, OneFOneB, Interleaved, ZBH1 };
+enum class Op { Fwd, Bwd, BwdB, BwdW, SendAct, RecvAct, SendGrad, RecvGrad };
+
+llvm::StringRef kindName(Kind kind);
+std::optional<Kind> parseKind(llvm::StringRef name);
+llvm::StringRef opName(Op op);
+/// Whether the schedule runs backward passes (everything but inference).
+bool isTraining(Kind kind);
+
+struct Action {
+  Op op;
+  int stage;
+  int mb;
+  int peer = -1; // the other stage of a transfer
+  bool operator==(const Action &o) const {
+    return op == o.op && stage == o.stage && mb == o.mb && peer == o.peer;
+  }
+};
+std::string describe(const Action &a);
+
+/// The stages, where they run and which stages feed which.
+struct Topology {
+  std::vector<int> stageRank;             // stage -> rank
+  std::vector<std::vector<int>> consumers; // stage -> stages it sends to
+  int numStages() const { return (int)stageRank.size(); }
+  int numRanks() const;
+  std::vector<std::vector<int>> producers() const;
+  /// A chain s -> s+1 of `stages` stages, stage s on rank s mod `ranks`.
+  static Topology chain(int stages, int ranks);
+};
+
+struct Schedule {
+  Kind kind = Kind::Inference;
+  int microbatches = 1;
+  std::vector<std::vector<Action>> ranks;
+};
+
+/// Costs the simulator needs, in seconds and bytes.
+struct Costs {
+  std::vector<double> fwd, bwdB, bwdW; // per stage
+  /// Activation bytes a stage keeps per micro-batch until its backward.
+  std::vector<int64_t> stashBytes;
+  /// Transfer time of one message, stage `from` -> stage `to` (activations;
+  /// gradients travel the same bytes the other way).
+  std::function<double(int from, int to)> transfer;
+};
+
+/// Builds the schedule of `kind` for `microbatches` micro-batches. Interleaved
+/// takes its virtual stages from the topology (stages / ranks). Returns an
+/// error message when the combination cannot be scheduled. ZB-H1 orders its
+/// actions by the costs when given (unit costs otherwise).
+std::optional<Schedule> generate(Kind kind, const Topology &topo,
+                                 int microbatches, std::string &error,
+                                 const Costs *costs = nullptr);
+
+/// One interval of the simulated timeline.
+struct Event {
+  int rank;
+  Action action;
+  double start, end;
+};
+
+struct RunResult {
+  bool ok = true;
+  // When !ok: where it went wrong and why, and the rank x step table.
+  int rank = -1, step = -1;
+  std::string message;
+  std::string table;
+  // When ok and costs were given:
+  double stepTime = 0;
+  double bubble = 0; // idle fraction of ranks x step time
+  std::vector<double> busy;              // per rank, compute seconds
+  std::vector<int64_t> peakStashBytes;   // per rank
+  std::vector<int> peakInflight;         // per stage, micro-batches held
+  std::vector<Event> events;
+};
+
+/// Runs `s` over `topo`: blocking receives, buffered sends, messages matched
+/// in order per (sender, receiver, activation|gradient) channel. With costs it
+/// also times every action.
+RunResult run(const Schedule &s, const Topology &topo,
+              const Costs *costs = nullptr);
+
+/// The rank x step table of `s`, marking (rank, step) when given.
+std::string formatTable(const Schedule &s, int markRank = -1,
+                        int markStep = -1);
+
+} // namespace ppc::sched
+
+#endif // PPC_SCHEDULE_SCHEDULE_H
