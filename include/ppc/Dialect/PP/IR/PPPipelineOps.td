@@ -47,13 +47,16 @@ def PP_RecvOp : Op<PP_Dialect, "recv"> {
 def PP_ScheduleKind : I32EnumAttr<"ScheduleKind", "pipeline schedule", [
     I32EnumAttrCase<"Inference", 0, "inference">,
     I32EnumAttrCase<"GPipe", 1, "gpipe">,
-    I32EnumAttrCase<"OneFOneB", 2, "1f1b">,
+    I32EnumAttrCase<"OneFOneB", 2, "one_f_one_b">,
     I32EnumAttrCase<"Interleaved", 3, "interleaved">,
-    I32EnumAttrCase<"ZBH1", 4, "zb-h1">]> {
+    I32EnumAttrCase<"ZBH1", 4, "zb_h1">]> {
   let cppNamespace = "::ppc::pp";
   let genSpecializedAttr = 0;
 }
-def PP_ScheduleKindAttr : EnumAttr<PP_Dialect, PP_ScheduleKind, "schedule_kind">;
+def PP_ScheduleKindAttr : EnumAttr<PP_Dialect, PP_ScheduleKind, "schedule_kind"> {
+  // No leading space: the op printer already separates.
+  let assemblyFormat = "`` $value";
+}
 
 def PP_ActionKind : I32EnumAttr<"ActionKind", "one step of a rank", [
     I32EnumAttrCase<"Fwd", 0, "fwd">,
@@ -67,7 +70,10 @@ def PP_ActionKind : I32EnumAttr<"ActionKind", "one step of a rank", [
   let cppNamespace = "::ppc::pp";
   let genSpecializedAttr = 0;
 }
-def PP_ActionKindAttr : EnumAttr<PP_Dialect, PP_ActionKind, "action_kind">;
+def PP_ActionKindAttr : EnumAttr<PP_Dialect, PP_ActionKind, "action_kind"> {
+  // No leading space: the op printer already separates.
+  let assemblyFormat = "`` $value";
+}
 
 def PP_ScheduleOp : Op<PP_Dialect, "schedule",
     [NoTerminator, SingleBlock, IsolatedFromAbove]> {
@@ -78,7 +84,7 @@ def PP_ScheduleOp : Op<PP_Dialect, "schedule",
     order it performs them. `-pp-verify-schedule` proves it runs.
 
     ```mlir
-    pp.schedule gpipe {microbatches = 2 : i64, stage_ranks = array<i64: 0, 1>} {
+    pp.schedule gpipe attributes {microbatches = 2 : i64, stage_ranks = array<i64: 0, 1>} {
       pp.rank 0 {
         pp.action fwd 0 mb 0
         pp.action send_act 0 mb 0 peer 1

@@ -18,4 +18,78 @@ def PPCanonicalizePass : Pass<"pp-canonicalize", "mlir::ModuleOp"> {
   let dependentDialects = ["ppc::pp::PPDialect"];
 }
 
+def PPAnnotateCostPass : Pass<"pp-annotate-cost", "mlir::ModuleOp"> {
+  let summary = "Annotate every op with FLOPs, bytes, parameters and time";
+  let description = [{
+    Puts `pp.cost = {flops, bytes, param_bytes, activation_bytes, time}` on
+    every compute op, from the op's cost interface on a device profile: time
+    is max(FLOPs / peak, bytes / memory bandwidth) in seconds. A profiled
+    table (`cost-table`) overrides the time of the ops it names. The module
+    gets `pp.device` with the profile's link and memory figures.
+  }];
+  let options = [
+    Option<"device", "device", "std::string", "\"h100\"",
+           "h100, h200, a100, cpu, or a device JSON file">,
+    Option<"costTable", "cost-table", "std::string", "\"\"",
+           "JSON table of measured per-op times that override the model">,
+  ];
+  let dependentDialects = ["ppc::pp::PPDialect"];
+}
+
+def PPPartitionPass : Pass<"pp-partition", "mlir::ModuleOp"> {
+  let summary = "Assign every op of @main a pipeline stage";
+  let description = [{
+    Cuts a topological order of the op DAG into `stages` x `virtual-stages`
+    contiguous stages by `method` (uniform, parameters, type:REGEX,
+    manual:NODE,NODE,..., cost) and writes `pp.stage` on every op. Parameters
+    used on several stages get `pp.tied` (the stages that replicate them).
+  }];
+  let options = [
+    Option<"stages", "stages", "int64_t", "2", "Pipeline ranks">,
+    Option<"virtualStages", "virtual-stages", "int64_t", "1",
+           "Stages per rank (interleaved)">,
+    Option<"method", "method", "std::string", "\"cost\"",
+           "uniform, parameters, type:REGEX, manual:NODE,..., cost">,
+    Option<"schedule", "schedule", "std::string", "\"inference\"",
+           "The schedule the cost method optimises for">,
+    Option<"microbatches", "microbatches", "int64_t", "0",
+           "Micro-batches per step (0: one per rank)">,
+    Option<"memoryLimit", "memory-limit", "double", "0",
+           "Bytes per device (0: the device's memory)">,
+  ];
+}
+
+def PPSplitStagesPass : Pass<"pp-split-stages", "mlir::ModuleOp"> {
+  let summary = "Outline each stage into a function joined by send/recv";
+  let description = [{
+    Replaces @main by one function per stage, `@stage<k>_fwd`, that takes the
+    model inputs it reads and returns the model outputs it computes. Every
+    tensor that crosses to a later stage is sent directly to the stage that
+    uses it (also past stages in between); all tensors from one stage to
+    another travel as one `pp.send`/`pp.recv` message. Parameters and
+    constants are read where they are used, so tied parameters are replicated.
+  }];
+}
+
+def PPBuildSchedulePass : Pass<"pp-build-schedule", "mlir::ModuleOp"> {
+  let summary = "Build the per-rank action lists of a pipeline schedule";
+  let options = [
+    Option<"schedule", "schedule", "std::string", "\"inference\"",
+           "inference, gpipe, 1f1b, interleaved, zb-h1">,
+    Option<"microbatches", "microbatches", "int64_t", "0",
+           "Micro-batches per step (0: one per rank)">,
+  ];
+}
+
+def PPVerifySchedulePass : Pass<"pp-verify-schedule", "mlir::ModuleOp"> {
+  let summary = "Prove that the pp.schedule runs to completion";
+  let description = [{
+    Runs every rank's action list with blocking receives: every recv has its
+    send, in order; no rank waits forever; every forward precedes its
+    backward; every micro-batch runs exactly once on every stage. A broken
+    schedule is an error on the action at fault, naming rank and step, with
+    the rank x step table as a note.
+  }];
+}
+
 #endif // PPC_DIALECT_PP_TRANSFORMS_PASSES_TD

@@ -1,0 +1,87 @@
+//===- Partition.cpp - -pp-partition --------------------------------------===//
+
+#include "ppc/Dialect/PP/IR/PPOps.h"
+#include "ppc/Dialect/PP/Transforms/Passes.h"
+#include "ppc/Partition/Partition.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+namespace ppc::pp {
+#define GEN_PASS_DEF_PPPARTITIONPASS
+#include "ppc/Dialect/PP/Transforms/Passes.h.inc"
+} // namespace ppc::pp
+
+using namespace mlir;
+using namespace ppc;
+using namespace ppc::pp;
+
+namespace {
+struct Partition : ppc::pp::impl::PPPartitionPassBase<Partition> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto fail = [&](Operation *at, const llvm::Twine &message) {
+      at->emitError(message);
+      signalPassFailure();
+    };
+    auto func = module.lookupSymbol<func::FuncOp>("main");
+    if (!func)
+      return fail(module, "has no @main to partition");
+    if (stages < 1)
+      return fail(module, "-stages=" + llvm::Twine(stages) +
+                              ": needs at least one stage");
+    if (virtualStages < 1)
+      return fail(module, "-virtual-stages must be at least 1");
+    std::optional<sched::Kind> kind = sched::parseKind(schedule);
+    if (!kind)
+      return fail(module, "unknown schedule '" + schedule +
+                              "' (inference, gpipe, 1f1b, interleaved, zb-h1)");
+    if (virtualStages > 1 && *kind != sched::Kind::Interleaved)
+      return fail(module, "-virtual-stages=" + llvm::Twine(virtualStages) +
+                              " needs -schedule=interleaved");
+    std::optional<OpGraph> graph = OpGraph::build(func);
+    if (!graph)
+      return signalPassFailure();
+    PartitionOptions options;
+    options.ranks = stages;
+    options.virtualStages = virtualStages;
+    options.microbatches = microbatches > 0 ? microbatches : stages;
+    options.schedule = *kind;
+    options.memoryLimit = memoryLimit;
+    PartitionResult result = partitionBy(method, *graph, options);
+    if (!result.ok())
+      return fail(func, result.error);
+    Evaluation e = evaluate(*graph, result.assignment, options);
+    if (!e.error.empty())
+      return fail(func, e.error);
+
+    Builder b(module.getContext());
+    std::vector<llvm::SmallVector<int64_t>> paramStages(graph->paramBytes.size());
+    for (auto [i, node] : llvm::enumerate(graph->nodes)) {
+      int stage = result.assignment[i];
+      node.op->setAttr(kStageAttr, b.getI64IntegerAttr(stage));
+      for (int p : node.params)
+        if (!llvm::is_contained(paramStages[p], stage))
+          paramStages[p].push_back(stage);
+    }
+    for (auto [p, list] : llvm::enumerate(paramStages))
+      if (list.size() > 1 && graph->paramOps[p]) {
+        llvm::sort(list);
+        graph->paramOps[p]->setAttr(kTiedAttr, b.getDenseI64ArrayAttr(list));
+      }
+    module->setAttr(
+        kPartitionAttr,
+        b.getDictionaryAttr({
+            b.getNamedAttr("bubble", b.getF64FloatAttr(e.bubble)),
+            b.getNamedAttr("method", b.getStringAttr(method)),
+            b.getNamedAttr("microbatches",
+                           b.getI64IntegerAttr(options.microbatches)),
+            b.getNamedAttr("ranks", b.getI64IntegerAttr(stages)),
+            b.getNamedAttr("schedule", b.getStringAttr(schedule)),
+            b.getNamedAttr("stages", b.getI64IntegerAttr(options.numStages())),
+            b.getNamedAttr("step_time", b.getF64FloatAttr(e.stepTime)),
+        }));
+  }
+};
+} // namespace

@@ -1,0 +1,84 @@
+//===- OpGraph.cpp - the op DAG a partition cuts --------------------------===//
+
+#include "ppc/Dialect/PP/IR/PPOps.h"
+#include "ppc/Partition/Partition.h"
+#include "ppc/Partition/PipelineIR.h"
+
+#include "llvm/ADT/StringMap.h"
+
+using namespace mlir;
+using namespace ppc;
+
+static std::string nodeName(Operation *op, size_t index) {
+  if (auto name = dyn_cast<NameLoc>(op->getLoc()))
+    return name.getName().str();
+  return (op->getName().getStringRef() + "#" + llvm::Twine(index)).str();
+}
+
+std::optional<OpGraph> OpGraph::build(func::FuncOp func) {
+  OpGraph graph;
+  auto module = func->getParentOfType<ModuleOp>();
+  if (auto device = module->getAttrOfType<DictionaryAttr>(kDeviceAttr)) {
+    if (auto bw = device.getAs<FloatAttr>("link_bandwidth"))
+      graph.linkBandwidth = bw.getValueAsDouble();
+    if (auto lat = device.getAs<FloatAttr>("link_latency"))
+      graph.linkLatency = lat.getValueAsDouble();
+    if (auto mem = device.getAs<FloatAttr>("memory_bytes"))
+      graph.memoryBytes = mem.getValueAsDouble();
+  }
+  llvm::StringMap<int> paramIndex;
+  DenseMap<Operation *, int> nodeOf;
+  for (Operation &op : func.getBody().front()) {
+    if (isa<pp::GetParamOp, pp::ConstantOp, func::ReturnOp>(op))
+      continue;
+    auto cost = op.getAttrOfType<DictionaryAttr>(kCostAttr);
+    if (!cost) {
+      op.emitError("has no cost: run -pp-annotate-cost before partitioning");
+      return std::nullopt;
+    }
+    OpNode node;
+    node.op = &op;
+    node.name = nodeName(&op, graph.nodes.size());
+    if (auto t = cost.getAs<FloatAttr>("time"))
+      node.time = t.getValueAsDouble();
+    if (auto f = cost.getAs<IntegerAttr>("flops"))
+      node.flops = f.getInt();
+    if (auto a = cost.getAs<IntegerAttr>("activation_bytes"))
+      node.activationBytes = a.getInt();
+    for (Value operand : op.getOperands()) {
+      Operation *def = operand.getDefiningOp();
+      if (auto get = dyn_cast_or_null<pp::GetParamOp>(def)) {
+        auto [it, inserted] =
+            paramIndex.try_emplace(get.getName(), graph.paramBytes.size());
+        if (inserted) {
+          graph.paramBytes.push_back(tensorBytes(get.getType()));
+          graph.paramOps.push_back(
+              SymbolTable::lookupNearestSymbolFrom(func, get.getNameAttr()));
+        }
+        if (!llvm::is_contained(node.params, it->second))
+          node.params.push_back(it->second);
+        continue;
+      }
+      auto producer = nodeOf.find(def);
+      if (producer != nodeOf.end() &&
+          !llvm::is_contained(node.producers, producer->second))
+        node.producers.push_back(producer->second);
+    }
+    nodeOf[&op] = graph.nodes.size();
+    graph.nodes.push_back(std::move(node));
+  }
+  // One edge per result that another node uses.
+  for (auto [index, node] : llvm::enumerate(graph.nodes)) {
+    for (Value result : node.op->getResults()) {
+      Edge edge{(int)index, {}, tensorBytes(result.getType()), result};
+      for (Operation *user : result.getUsers()) {
+        auto it = nodeOf.find(user);
+        if (it != nodeOf.end() && !llvm::is_contained(edge.users, it->second))
+          edge.users.push_back(it->second);
+      }
+      if (!edge.users.empty())
+        graph.edges.push_back(std::move(edge));
+    }
+  }
+  return graph;
+}

@@ -1,0 +1,117 @@
+//===- PipelineIR.cpp - stage functions and pp.schedule <-> sched:: -------===//
+
+#include "ppc/Partition/PipelineIR.h"
+#include "ppc/Partition/Partition.h"
+
+using namespace mlir;
+using namespace ppc;
+
+int64_t ppc::tensorBytes(Type type) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!tensor || !tensor.hasStaticShape())
+    return 0;
+  int64_t bits = std::max<int64_t>(tensor.getElementTypeBitWidth(), 8);
+  return tensor.getNumElements() * bits / 8;
+}
+
+std::optional<StagePipeline> ppc::readStages(ModuleOp module) {
+  StagePipeline p;
+  std::map<int64_t, func::FuncOp> byStage;
+  for (auto func : module.getOps<func::FuncOp>())
+    if (auto stage = func->getAttrOfType<IntegerAttr>("pp.stage"))
+      byStage[stage.getInt()] = func;
+  if (byStage.empty()) {
+    module.emitError("has no stage functions: run -pp-split-stages first");
+    return std::nullopt;
+  }
+  int n = byStage.size();
+  if (byStage.rbegin()->first != n - 1) {
+    module.emitError("stage functions are not numbered 0..") << n - 1;
+    return std::nullopt;
+  }
+  double bandwidth = 1, latency = 0;
+  if (auto device = module->getAttrOfType<DictionaryAttr>(kDeviceAttr)) {
+    if (auto bw = device.getAs<FloatAttr>("link_bandwidth"))
+      bandwidth = bw.getValueAsDouble();
+    if (auto lat = device.getAs<FloatAttr>("link_latency"))
+      latency = lat.getValueAsDouble();
+  }
+  p.topology.consumers.resize(n);
+  for (auto &[stage, func] : byStage) {
+    p.stages.push_back(func);
+    auto rank = func->getAttrOfType<IntegerAttr>("pp.rank");
+    p.topology.stageRank.push_back(rank ? rank.getInt() : stage);
+    double time = 0;
+    int64_t act = 0;
+    func.walk([&](Operation *op) {
+      if (auto cost = op->getAttrOfType<DictionaryAttr>(kCostAttr)) {
+        if (auto t = cost.getAs<FloatAttr>("time"))
+          time += t.getValueAsDouble();
+        if (auto a = cost.getAs<IntegerAttr>("activation_bytes"))
+          act += a.getInt();
+      }
+      if (auto send = dyn_cast<pp::SendOp>(op)) {
+        int64_t bytes = 0;
+        for (Value v : send.getValues())
+          bytes += tensorBytes(v.getType());
+        p.messages[{(int)stage, (int)send.getTo()}] += bytes;
+        p.topology.consumers[stage].push_back(send.getTo());
+      }
+    });
+    p.costs.fwd.push_back(time);
+    // Backward taken as twice the forward, split evenly into B and W.
+    p.costs.bwdB.push_back(time);
+    p.costs.bwdW.push_back(time);
+    p.costs.stashBytes.push_back(act);
+  }
+  for (auto &[key, bytes] : p.messages)
+    if (key.second >= n || key.second == key.first) {
+      p.stages[key.first].emitError("sends to stage ")
+          << key.second << ", which does not exist";
+      return std::nullopt;
+    }
+  auto messages = p.messages;
+  p.costs.transfer = [messages, bandwidth, latency](int from, int to) {
+    auto it = messages.find({from, to});
+    return it == messages.end() ? 0.0 : latency + it->second / bandwidth;
+  };
+  return p;
+}
+
+sched::Schedule ppc::readSchedule(pp::ScheduleOp op) {
+  sched::Schedule s;
+  s.kind = static_cast<sched::Kind>(op.getKind());
+  s.microbatches = op.getMicrobatches();
+  for (auto rank : op.getBody().front().getOps<pp::RankOp>()) {
+    auto &list = s.ranks.emplace_back();
+    for (auto action : rank.getBody().front().getOps<pp::ActionOp>())
+      list.push_back({static_cast<sched::Op>(action.getKind()),
+                      (int)action.getStage(), (int)action.getMicrobatch(),
+                      action.getPeer() ? (int)*action.getPeer() : -1});
+  }
+  return s;
+}
+
+pp::ScheduleOp ppc::writeSchedule(OpBuilder &builder, Location loc,
+                                  const sched::Schedule &s,
+                                  llvm::ArrayRef<int> stageRanks) {
+  SmallVector<int64_t> ranks(stageRanks.begin(), stageRanks.end());
+  auto op = pp::ScheduleOp::create(builder, loc,
+                                   static_cast<pp::ScheduleKind>(s.kind),
+                                   s.microbatches, ranks);
+  OpBuilder::InsertionGuard guard(builder);
+  builder.createBlock(&op.getBody());
+  for (auto [r, list] : llvm::enumerate(s.ranks)) {
+    builder.setInsertionPointToEnd(&op.getBody().front());
+    auto rank = pp::RankOp::create(builder, loc, r);
+    builder.createBlock(&rank.getBody());
+    for (const sched::Action &a : list) {
+      IntegerAttr peer;
+      if (a.peer >= 0)
+        peer = builder.getI64IntegerAttr(a.peer);
+      pp::ActionOp::create(builder, loc, static_cast<pp::ActionKind>(a.op),
+                           a.stage, a.mb, peer);
+    }
+  }
+  return op;
+}
