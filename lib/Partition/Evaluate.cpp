@@ -3,11 +3,24 @@
 #include "ppc/Partition/Partition.h"
 
 #include <algorithm>
+#include <cstdio>
 
 using namespace ppc;
 
 int64_t ppc::stateBytes(int64_t paramBytes, sched::Kind kind) {
   return sched::isTraining(kind) ? 4 * paramBytes : paramBytes;
+}
+
+std::string ppc::formatBytes(double b) {
+  const char *units[] = {"B", "KB", "MB", "GB", "TB"};
+  int u = 0;
+  while (b >= 1000 && u < 4) {
+    b /= 1000;
+    ++u;
+  }
+  char buf[32];
+  snprintf(buf, sizeof buf, u ? "%.3g %s" : "%.0f %s", b, units[u]);
+  return buf;
 }
 
 double Evaluation::slowestStage() const {

@@ -401,12 +401,10 @@ PartitionResult ppc::partitionCost(const OpGraph &g,
                    stages, 0, &best))
       smallest = std::min(smallest, best);
   }
-  char buf[160];
-  snprintf(buf, sizeof buf,
-           "no partition into %d stages fits -memory-limit=%.4g GB per device; "
-           "the smallest that fits is %.4g GB",
-           stages, limit / 1e9, std::ceil(smallest / 1e6) / 1e3);
-  r.error = buf;
+  r.error = "no partition into " + std::to_string(stages) +
+            " stages fits -memory-limit=" + formatBytes(limit) +
+            " per device; the smallest that fits is " +
+            formatBytes(smallest * 1.001);
   return r;
 }
 

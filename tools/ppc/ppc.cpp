@@ -1,13 +1,19 @@
 //===- ppc.cpp - the ppc compiler driver ----------------------------------===//
 //
 // ppc MODEL.onnx [-batch=N] [-dim NAME=N] [-emit=summary|mlir] [-o FILE]
+// ppc MODEL.onnx -stages=K [-microbatches=M] [-schedule=S] [-partition=P]
+//     [-device=D] [-memory-limit=SIZE] -o DIR
 //
-// Imports the model into the pp dialect and, for now, prints a summary of it
-// or the module itself. Errors are one line each, and the exit code is 1.
+// Without -stages: imports the model and prints a summary or the module.
+// With -stages: compiles the pipeline (canonicalize, annotate cost,
+// partition, split stages, build and verify the schedule) and writes DIR.
+// Errors are one line each, and the exit code is 1.
 //
 //===----------------------------------------------------------------------===//
 
 #include "ppc/Dialect/PP/IR/PPOps.h"
+#include "ppc/Emit/Emit.h"
+#include "ppc/Partition/Partition.h"
 #include "ppc/Dialect/PP/Transforms/Passes.h"
 #include "ppc/Import/ONNX/Importer.h"
 
@@ -57,6 +63,44 @@ static cl::list<std::string>
 static cl::opt<bool> runCanonicalize("canonicalize",
                                   cl::desc("Run -pp-canonicalize after import"),
                                   cl::init(false), cl::cat(ppcCategory));
+
+static cl::OptionCategory pipelineCategory("pipeline options (with -stages)");
+static cl::opt<int64_t> stages("stages",
+                               cl::desc("Pipeline ranks; compiles a pipeline "
+                                        "into the directory -o"),
+                               cl::value_desc("K"), cl::init(0),
+                               cl::cat(pipelineCategory));
+static cl::opt<int64_t>
+    microbatches("microbatches",
+                 cl::desc("Micro-batches per step; -batch is split into them "
+                          "(default: -stages)"),
+                 cl::value_desc("M"), cl::init(0), cl::cat(pipelineCategory));
+static cl::opt<std::string>
+    scheduleName("schedule",
+                 cl::desc("inference (default), gpipe, 1f1b, interleaved, "
+                          "zb-h1, or auto (the best predicted that fits)"),
+                 cl::init("inference"), cl::cat(pipelineCategory));
+static cl::opt<int64_t>
+    virtualStages("virtual-stages",
+                  cl::desc("Stages per rank for interleaved (default 2)"),
+                  cl::value_desc("V"), cl::init(0), cl::cat(pipelineCategory));
+static cl::opt<std::string>
+    partitionMethod("partition",
+                    cl::desc("cost (default), uniform, parameters, "
+                             "type:REGEX, manual:NODE,NODE,..."),
+                    cl::init("cost"), cl::cat(pipelineCategory));
+static cl::opt<std::string> device("device",
+                                   cl::desc("h100 (default), h200, a100, cpu, "
+                                            "or a device JSON file"),
+                                   cl::init("h100"), cl::cat(pipelineCategory));
+static cl::opt<std::string>
+    costTable("cost-table", cl::desc("Measured per-op times (JSON)"),
+              cl::value_desc("FILE"), cl::init(""), cl::cat(pipelineCategory));
+static cl::opt<std::string>
+    memoryLimit("memory-limit",
+                cl::desc("Memory per device, e.g. 40GB (default: the "
+                         "device's)"),
+                cl::value_desc("SIZE"), cl::init(""), cl::cat(pipelineCategory));
 
 /// One line per diagnostic: "error: FILE: node 'NAME': message".
 static void printDiagnostic(Diagnostic &diag) {
@@ -167,12 +211,214 @@ static void printSummary(ModuleOp module, ppc::WeightStore &store,
     os << "    " << llvm::left_justify(name, 20) << " " << n << "\n";
 }
 
+/// "40GB", "512MiB", "1e9" -> bytes.
+static std::optional<double> parseSize(StringRef text) {
+  StringRef number = text.take_while(
+      [](char c) { return isdigit(c) || c == '.' || c == 'e' || c == 'E'; });
+  StringRef unit = text.drop_front(number.size()).trim().lower() == ""
+                       ? ""
+                       : text.drop_front(number.size()).trim();
+  double value;
+  if (number.empty() || number.getAsDouble(value) || value <= 0)
+    return std::nullopt;
+  std::string u = unit.lower();
+  static const std::pair<const char *, double> units[] = {
+      {"", 1},          {"b", 1},           {"kb", 1e3},
+      {"mb", 1e6},      {"gb", 1e9},        {"tb", 1e12},
+      {"kib", 1024.0},  {"mib", 1048576.0}, {"gib", 1073741824.0},
+      {"tib", 1099511627776.0}};
+  for (auto &[name, factor] : units)
+    if (u == name)
+      return value * factor;
+  return std::nullopt;
+}
+
+static int fail(const Twine &message) {
+  llvm::errs() << "error: " << inputFile << ": " << message << "\n";
+  return 1;
+}
+
+/// ppc MODEL -stages=K -o DIR: the whole pipeline compiler.
+static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
+  if (stages < 1)
+    return fail("-stages=" + Twine(stages) + ": needs at least one stage");
+  if (microbatches.getNumOccurrences() && microbatches < 1)
+    return fail("-microbatches=" + Twine(microbatches) +
+                ": needs at least one micro-batch");
+  int64_t m = microbatches > 0 ? microbatches : stages;
+  bool autoSchedule = scheduleName == "auto";
+  std::optional<ppc::sched::Kind> kind = ppc::sched::parseKind(scheduleName);
+  if (!kind && !autoSchedule)
+    return fail("-schedule=" + scheduleName +
+                ": expected inference, gpipe, 1f1b, interleaved, zb-h1 or auto");
+  if (virtualStages.getNumOccurrences() &&
+      (virtualStages < 1 ||
+       (virtualStages > 1 && kind != ppc::sched::Kind::Interleaved)))
+    return fail("-virtual-stages=" + Twine(virtualStages) +
+                " needs -schedule=interleaved and a value of at least 1");
+  double limit = 0;
+  if (!memoryLimit.empty()) {
+    auto size = parseSize(memoryLimit);
+    if (!size)
+      return fail("-memory-limit=" + memoryLimit +
+                  ": expected a size such as 40GB or 512MiB");
+    limit = *size;
+  }
+  if (outputFile == "-")
+    return fail("-stages writes a directory: give it with -o DIR");
+  // The model's batch dimension is the micro-batch (shared/DESIGN.md §2).
+  int64_t batchSize = 0;
+  if (options.batch) {
+    if (*options.batch % m != 0)
+      return fail("-microbatches=" + Twine(m) + " does not divide -batch=" +
+                  Twine(*options.batch));
+    batchSize = *options.batch;
+    options.batch = batchSize / m;
+  }
+
+  OwningOpRef<ModuleOp> module =
+      ppc::importONNXModel(inputFile, context, options);
+  if (!module)
+    return 1;
+  {
+    PassManager pm(&context);
+    pm.addPass(ppc::pp::createPPCanonicalizePass());
+    ppc::pp::PPAnnotateCostPassOptions cost;
+    cost.device = device;
+    cost.costTable = costTable;
+    pm.addPass(ppc::pp::createPPAnnotateCostPass(cost));
+    if (failed(pm.run(*module)))
+      return 1;
+  }
+  auto main = module->lookupSymbol<func::FuncOp>("main");
+  if (!batchSize) {
+    auto first = main.getNumArguments()
+                     ? dyn_cast<RankedTensorType>(main.getArgumentTypes()[0])
+                     : RankedTensorType();
+    batchSize = m * (first && first.getRank() ? first.getDimSize(0) : 1);
+  }
+  std::optional<ppc::OpGraph> graph = ppc::OpGraph::build(main);
+  if (!graph)
+    return 1;
+
+  // Every method (and, for auto, every schedule) side by side.
+  using Kind = ppc::sched::Kind;
+  SmallVector<std::pair<Kind, int>> schedules;
+  if (autoSchedule)
+    schedules = {{Kind::GPipe, 1}, {Kind::OneFOneB, 1}, {Kind::ZBH1, 1},
+                 {Kind::Interleaved, 2}};
+  else
+    schedules = {{*kind, virtualStages > 0 ? (int)virtualStages
+                         : *kind == Kind::Interleaved ? 2 : 1}};
+  SmallVector<std::string> methods = {"uniform", "parameters", "cost"};
+  if (!llvm::is_contained(methods, partitionMethod))
+    methods.push_back(partitionMethod);
+  std::vector<ppc::PipelineSummary::Alternative> alternatives;
+  int chosen = -1;
+  for (auto [k, v] : schedules) {
+    for (const std::string &method : methods) {
+      ppc::PipelineSummary::Alternative alt;
+      alt.method = method;
+      alt.schedule = ppc::sched::kindName(k).str();
+      if (k == Kind::Interleaved)
+        alt.schedule += " v" + std::to_string(v);
+      ppc::PartitionOptions opts;
+      opts.ranks = stages;
+      opts.virtualStages = v;
+      opts.microbatches = m;
+      opts.schedule = k;
+      opts.memoryLimit = limit;
+      ppc::PartitionResult result = ppc::partitionBy(method, *graph, opts);
+      if (!result.ok()) {
+        alt.error = result.error;
+      } else {
+        alt.evaluation = ppc::evaluate(*graph, result.assignment, opts);
+        alt.error = alt.evaluation.error;
+        double cap = limit > 0 ? limit : graph->memoryBytes;
+        if (alt.error.empty() && cap > 0 && alt.evaluation.peakMemory > cap)
+          alt.error = "does not fit the memory limit";
+      }
+      if (method == partitionMethod) {
+        bool better =
+            chosen < 0 ||
+            (alt.error.empty() &&
+             (!alternatives[chosen].error.empty() ||
+              alt.evaluation.stepTime <
+                  alternatives[chosen].evaluation.stepTime));
+        if (better)
+          chosen = alternatives.size();
+      }
+      alternatives.push_back(std::move(alt));
+    }
+  }
+  if (!alternatives[chosen].error.empty())
+    return fail(alternatives[chosen].error);
+  alternatives[chosen].chosen = true;
+  Kind chosenKind = schedules[0].first;
+  int chosenV = schedules[0].second;
+  for (auto [k, v] : schedules) {
+    std::string name = ppc::sched::kindName(k).str();
+    if (k == Kind::Interleaved)
+      name += " v" + std::to_string(v);
+    if (name == alternatives[chosen].schedule)
+      chosenKind = k, chosenV = v;
+  }
+
+  // The pipeline itself, pass by pass, as ppc-opt would run it.
+  PassManager pm(&context);
+  ppc::pp::PPPartitionPassOptions part;
+  part.stages = stages;
+  part.virtualStages = chosenV;
+  part.method = partitionMethod;
+  part.schedule = ppc::sched::kindName(chosenKind).str();
+  part.microbatches = m;
+  part.memoryLimit = limit;
+  pm.addPass(ppc::pp::createPPPartitionPass(part));
+  pm.addPass(ppc::pp::createPPSplitStagesPass());
+  ppc::pp::PPBuildSchedulePassOptions build;
+  build.schedule = part.schedule;
+  build.microbatches = m;
+  pm.addPass(ppc::pp::createPPBuildSchedulePass(build));
+  pm.addPass(ppc::pp::createPPVerifySchedulePass());
+  if (failed(pm.run(*module)))
+    return 1;
+
+  std::string error;
+  std::optional<ppc::PipelineSummary> summary = ppc::summarize(*module, error);
+  if (!summary)
+    return fail(error);
+  summary->model = inputFile;
+  summary->batch = batchSize;
+  summary->alternatives = std::move(alternatives);
+
+  std::string mlirText;
+  llvm::raw_string_ostream mlirStream(mlirText);
+  module->print(mlirStream);
+  if (std::error_code ec = llvm::sys::fs::create_directories(outputFile))
+    return fail("-o " + outputFile + ": " + ec.message());
+  std::pair<const char *, std::string> files[] = {
+      {"pipeline.json", ppc::pipelineJson(*summary, *module)},
+      {"report.txt", ppc::reportText(*summary)},
+      {"report.json", ppc::reportJson(*summary)},
+      {"timeline.svg", ppc::timelineSvg(*summary)},
+      {"trace.json", ppc::chromeTrace(*summary)},
+      {"pipeline.mlir", mlirText},
+  };
+  for (auto &[name, contents] : files)
+    if (llvm::Error err = ppc::writeAtomically(outputFile, name, contents))
+      return fail(llvm::toString(std::move(err)));
+  llvm::outs() << ppc::reportText(*summary) << "wrote " << outputFile
+               << "/{pipeline.json,report.txt,report.json,timeline.svg,"
+                  "trace.json,pipeline.mlir}\n";
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   // MLIR's printing flags (-mlir-print-debuginfo, ...) work, under --help-hidden.
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
-  cl::HideUnrelatedOptions(ppcCategory);
+  cl::HideUnrelatedOptions({&ppcCategory, &pipelineCategory});
   cl::ParseCommandLineOptions(argc, argv,
                               "ppc: pipeline-parallel compiler for ONNX models\n");
   ppc::ImportOptions options;
@@ -190,6 +436,8 @@ int main(int argc, char **argv) {
     llvm::errs() << "error: " << inputFile << ": no such file\n";
     return 1;
   }
+  if (stages.getNumOccurrences())
+    return compilePipeline(context, options);
   OwningOpRef<ModuleOp> module =
       ppc::importONNXModel(inputFile, context, options);
   if (!module)

@@ -127,6 +127,9 @@ PartitionResult partitionCost(const OpGraph &graph,
 PartitionResult partitionBy(llvm::StringRef method, const OpGraph &graph,
                             const PartitionOptions &options);
 
+/// "1.5 GB", "640 KB": decimal units, three digits.
+std::string formatBytes(double bytes);
+
 /// Stage memory in the simulator's model: parameters (four copies when
 /// training: weights, gradients, two AdamW moments) plus the activations of
 /// every micro-batch in flight.

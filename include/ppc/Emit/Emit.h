@@ -1,0 +1,57 @@
+//===- Emit.h - the output directory of `ppc -stages=K -o DIR` --*- C++ -*-===//
+
+#ifndef PPC_EMIT_EMIT_H
+#define PPC_EMIT_EMIT_H
+
+#include "ppc/Partition/Partition.h"
+#include "ppc/Partition/PipelineIR.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <string>
+#include <vector>
+
+namespace ppc {
+
+/// Everything the emitters describe, gathered once from the final module.
+struct PipelineSummary {
+  std::string model, device, method, schedule;
+  int64_t batch = 0, microbatches = 1;
+  int ranks = 1, virtualStages = 1;
+  StagePipeline pipeline;
+  sched::Schedule plan;
+  sched::RunResult run; // the simulated plan, with events
+  struct StageFigures {
+    int ops = 0;
+    int64_t flops = 0, paramBytes = 0, activationBytes = 0, memory = 0;
+    double time = 0;
+  };
+  std::vector<StageFigures> stages;
+  /// One line per partition method (and schedule, for -schedule=auto).
+  struct Alternative {
+    std::string method, schedule, error;
+    Evaluation evaluation;
+    bool chosen = false;
+  };
+  std::vector<Alternative> alternatives;
+};
+
+/// Gathers the summary of a split and scheduled module.
+std::optional<PipelineSummary> summarize(mlir::ModuleOp module,
+                                         std::string &error);
+
+std::string pipelineJson(const PipelineSummary &s, mlir::ModuleOp module);
+std::string reportText(const PipelineSummary &s);
+std::string reportJson(const PipelineSummary &s);
+std::string timelineSvg(const PipelineSummary &s);
+std::string chromeTrace(const PipelineSummary &s);
+
+/// Writes `contents` to DIR/NAME through a temporary file and a rename, so a
+/// reader never sees half a file.
+llvm::Error writeAtomically(llvm::StringRef dir, llvm::StringRef name,
+                            llvm::StringRef contents);
+
+} // namespace ppc
+
+#endif // PPC_EMIT_EMIT_H

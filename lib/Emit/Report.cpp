@@ -1,0 +1,146 @@
+//===- Report.cpp - DIR/report.txt and DIR/report.json --------------------===//
+
+#include "ppc/Emit/Emit.h"
+
+#include "llvm/Support/Format.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace ppc;
+
+namespace {
+std::string bytes(double b) { return formatBytes(b); }
+
+std::string seconds(double t) {
+  char buf[32];
+  if (t >= 1)
+    snprintf(buf, sizeof buf, "%.3g s", t);
+  else if (t >= 1e-3)
+    snprintf(buf, sizeof buf, "%.3g ms", t * 1e3);
+  else
+    snprintf(buf, sizeof buf, "%.3g us", t * 1e6);
+  return buf;
+}
+} // namespace
+
+std::string ppc::reportText(const PipelineSummary &s) {
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  os << "ppc pipeline report: " << s.model << "\n"
+     << "  device " << s.device << ", " << s.ranks << " ranks x "
+     << s.virtualStages << " virtual stages, schedule " << s.schedule
+     << ", batch " << s.batch << " = " << s.microbatches
+     << " micro-batches of " << s.batch / std::max<int64_t>(s.microbatches, 1)
+     << ", partition " << s.method << "\n\n";
+  os << llvm::format("%-6s %-5s %6s %10s %10s %11s %11s %11s %8s\n", "stage",
+                     "rank", "ops", "params", "GFLOP", "fwd time",
+                     "activations", "memory", "in-flight");
+  for (auto [i, f] : llvm::enumerate(s.stages))
+    os << llvm::format("%-6d %-5d %6d %10s %10.4g %11s %11s %11s %8d\n", (int)i,
+                       s.pipeline.topology.stageRank[i], f.ops,
+                       bytes(f.paramBytes).c_str(), f.flops / 1e9,
+                       seconds(f.time).c_str(),
+                       bytes(f.activationBytes).c_str(),
+                       bytes(f.memory).c_str(), s.run.peakInflight[i]);
+  os << "\n  predicted step " << seconds(s.run.stepTime) << ", bubble "
+     << llvm::format("%.1f%%", 100 * s.run.bubble) << "; per-rank utilisation";
+  for (double b : s.run.busy)
+    os << llvm::format(" %.0f%%", 100 * b / s.run.stepTime);
+  os << "\n  peak in-flight activations per rank:";
+  for (int64_t b : s.run.peakStashBytes)
+    os << " " << bytes(b);
+  os << "\n  messages per micro-batch:";
+  for (auto &[key, b] : s.pipeline.messages)
+    os << " " << key.first << "->" << key.second << " " << bytes(b)
+       << (key.second != key.first + 1 ? " (skip)" : "");
+  os << "\n\n";
+  if (!s.alternatives.empty()) {
+    os << "partition methods and schedules compared:\n";
+    os << llvm::format("  %-24s %-12s %12s %12s %12s %8s %11s %11s\n", "method",
+                       "schedule", "step", "slowest", "total/K", "bubble",
+                       "peak memory", "crossing");
+    for (const auto &alt : s.alternatives) {
+      const Evaluation &e = alt.evaluation;
+      if (!alt.error.empty()) {
+        os << llvm::format("  %-24s %-12s ", alt.method.c_str(),
+                           alt.schedule.c_str())
+           << alt.error << "\n";
+        continue;
+      }
+      os << llvm::format(
+          "  %-24s %-12s %12s %12s %12s %7.1f%% %11s %11s%s\n",
+          alt.method.c_str(), alt.schedule.c_str(),
+          seconds(e.stepTime).c_str(), seconds(e.slowestStage()).c_str(),
+          seconds(e.totalStageTime() / e.stages.size()).c_str(),
+          100 * e.bubble, bytes(e.peakMemory).c_str(),
+          bytes(e.crossingBytes).c_str(), alt.chosen ? "  <- chosen" : "");
+    }
+  }
+  return out;
+}
+
+std::string ppc::reportJson(const PipelineSummary &s) {
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  llvm::json::OStream j(os, 2);
+  j.object([&] {
+    j.attribute("model", s.model);
+    j.attribute("device", s.device);
+    j.attribute("schedule", s.schedule);
+    j.attribute("partition", s.method);
+    j.attribute("ranks", s.ranks);
+    j.attribute("virtual_stages", s.virtualStages);
+    j.attribute("batch", s.batch);
+    j.attribute("microbatches", s.microbatches);
+    j.attribute("step_time", s.run.stepTime);
+    j.attribute("bubble", s.run.bubble);
+    j.attributeArray("stages", [&] {
+      for (auto [i, f] : llvm::enumerate(s.stages))
+        j.object([&] {
+          j.attribute("stage", (int64_t)i);
+          j.attribute("rank", s.pipeline.topology.stageRank[i]);
+          j.attribute("ops", f.ops);
+          j.attribute("param_bytes", f.paramBytes);
+          j.attribute("flops", f.flops);
+          j.attribute("time", f.time);
+          j.attribute("activation_bytes", f.activationBytes);
+          j.attribute("memory", f.memory);
+          j.attribute("peak_inflight", s.run.peakInflight[i]);
+        });
+    });
+    j.attributeArray("ranks", [&] {
+      for (size_t r = 0; r < s.run.busy.size(); ++r)
+        j.object([&] {
+          j.attribute("rank", (int64_t)r);
+          j.attribute("utilisation", s.run.busy[r] / s.run.stepTime);
+          j.attribute("peak_activation_bytes", s.run.peakStashBytes[r]);
+        });
+    });
+    j.attributeArray("alternatives", [&] {
+      for (const auto &alt : s.alternatives)
+        j.object([&] {
+          j.attribute("method", alt.method);
+          j.attribute("schedule", alt.schedule);
+          j.attribute("chosen", alt.chosen);
+          if (!alt.error.empty()) {
+            j.attribute("error", alt.error);
+            return;
+          }
+          const Evaluation &e = alt.evaluation;
+          j.attribute("step_time", e.stepTime);
+          j.attribute("bubble", e.bubble);
+          j.attribute("slowest_stage", e.slowestStage());
+          j.attribute("total_stage_time", e.totalStageTime());
+          j.attribute("peak_memory", e.peakMemory);
+          j.attribute("crossing_bytes", e.crossingBytes);
+          j.attribute("skip_messages", e.skipMessages);
+          j.attributeArray("stage_times", [&] {
+            for (const auto &st : e.stages)
+              j.value(st.time);
+          });
+        });
+    });
+  });
+  os << "\n";
+  return out;
+}

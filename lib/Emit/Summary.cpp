@@ -1,0 +1,86 @@
+//===- Summary.cpp - gather the figures of a scheduled module -------------===//
+
+#include "ppc/Emit/Emit.h"
+
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace ppc;
+
+std::optional<PipelineSummary> ppc::summarize(ModuleOp module,
+                                              std::string &error) {
+  PipelineSummary s;
+  auto pipeline = readStages(module);
+  auto ops = llvm::to_vector(module.getOps<pp::ScheduleOp>());
+  if (!pipeline || ops.size() != 1) {
+    error = "the module has no stage functions and schedule";
+    return std::nullopt;
+  }
+  s.pipeline = std::move(*pipeline);
+  s.plan = readSchedule(ops.front());
+  s.run = sched::run(s.plan, s.pipeline.topology, &s.pipeline.costs);
+  if (!s.run.ok) {
+    error = s.run.message;
+    return std::nullopt;
+  }
+  s.microbatches = s.plan.microbatches;
+  s.schedule = sched::kindName(s.plan.kind).str();
+  s.ranks = s.pipeline.numRanks();
+  s.virtualStages = s.pipeline.topology.numStages() / s.ranks;
+  if (auto device = module->getAttrOfType<DictionaryAttr>(kDeviceAttr))
+    if (auto name = device.getAs<StringAttr>("name"))
+      s.device = name.str();
+  if (auto info = module->getAttrOfType<DictionaryAttr>(kPartitionAttr))
+    if (auto method = info.getAs<StringAttr>("method"))
+      s.method = method.str();
+  for (auto [index, stageFunc] : llvm::enumerate(s.pipeline.stages)) {
+    func::FuncOp func = stageFunc;
+    PipelineSummary::StageFigures f;
+    llvm::StringSet<> params;
+    func.walk([&](Operation *op) {
+      if (auto get = dyn_cast<pp::GetParamOp>(op))
+        if (params.insert(get.getName()).second)
+          f.paramBytes += tensorBytes(get.getType());
+      auto cost = op->getAttrOfType<DictionaryAttr>(kCostAttr);
+      if (!cost)
+        return;
+      ++f.ops;
+      if (auto v = cost.getAs<IntegerAttr>("flops"))
+        f.flops += v.getInt();
+      if (auto v = cost.getAs<IntegerAttr>("activation_bytes"))
+        f.activationBytes += v.getInt();
+      if (auto v = cost.getAs<FloatAttr>("time"))
+        f.time += v.getValueAsDouble();
+    });
+    f.memory = stateBytes(f.paramBytes, s.plan.kind) +
+               (int64_t)s.run.peakInflight[index] * f.activationBytes;
+    s.stages.push_back(f);
+  }
+  return s;
+}
+
+llvm::Error ppc::writeAtomically(llvm::StringRef dir, llvm::StringRef name,
+                                 llvm::StringRef contents) {
+  llvm::SmallString<256> path(dir), temp(dir);
+  llvm::sys::path::append(path, name);
+  llvm::sys::path::append(temp, "." + name + ".tmp");
+  std::error_code ec;
+  {
+    llvm::raw_fd_ostream os(temp, ec);
+    if (ec)
+      return llvm::createStringError(ec, "%s: %s", temp.c_str(),
+                                     ec.message().c_str());
+    os << contents;
+    os.close();
+    if (os.has_error())
+      return llvm::createStringError(os.error(), "%s: write failed",
+                                     temp.c_str());
+  }
+  if ((ec = llvm::sys::fs::rename(temp, path)))
+    return llvm::createStringError(ec, "%s: %s", path.c_str(),
+                                   ec.message().c_str());
+  return llvm::Error::success();
+}
