@@ -231,29 +231,48 @@ Step Interpreter::exec(int rank, const Action &a) {
 }
 
 RunResult Interpreter::deadlock(const std::vector<size_t> &pc) {
+  // Every blocked rank waits at a receive. The culprit is one whose sender
+  // has no matching send left to do; without one, the ranks wait in a cycle
+  // and the first is reported.
+  auto sendsLater = [&](const Action &recv) {
+    int peerRank = topo.stageRank[recv.peer];
+    Op send = recv.op == Op::RecvAct ? Op::SendAct : Op::SendGrad;
+    const auto &list = sched.ranks[peerRank];
+    for (size_t i = pc[peerRank]; i < list.size(); ++i)
+      if (list[i].op == send && list[i].stage == recv.peer &&
+          list[i].peer == recv.stage && list[i].mb == recv.mb)
+        return true;
+    return false;
+  };
+  int culprit = -1;
+  for (size_t rank = 0; rank < pc.size(); ++rank)
+    if (pc[rank] < sched.ranks[rank].size() && culprit < 0)
+      if (!sendsLater(sched.ranks[rank][pc[rank]]))
+        culprit = rank;
+  for (size_t rank = 0; rank < pc.size() && culprit < 0; ++rank)
+    if (pc[rank] < sched.ranks[rank].size())
+      culprit = rank;
+
   RunResult r;
   r.ok = false;
+  r.rank = culprit;
+  r.step = pc[culprit];
+  const Action &a = sched.ranks[culprit][pc[culprit]];
+  int peerRank = topo.stageRank[a.peer];
+  r.message = "deadlock: rank " + std::to_string(culprit) + " step " +
+              std::to_string(r.step) + " (" + describe(a) +
+              ") waits forever: rank " + std::to_string(peerRank);
+  if (!sendsLater(a))
+    r.message += " never sends it";
+  else
+    r.message += " sends it only after its own step " +
+                 std::to_string(pc[peerRank]) + ", which waits too";
   std::string others;
-  for (size_t rank = 0; rank < pc.size(); ++rank) {
-    if (pc[rank] >= sched.ranks[rank].size())
-      continue;
-    const Action &a = sched.ranks[rank][pc[rank]];
-    if (r.rank < 0) {
-      r.rank = rank;
-      r.step = pc[rank];
-      int peerRank = topo.stageRank[a.peer];
-      bool peerDone = pc[peerRank] >= sched.ranks[peerRank].size();
-      r.message = "deadlock: rank " + std::to_string(rank) + " step " +
-                  std::to_string(pc[rank]) + " (" + describe(a) +
-                  ") waits forever: rank " + std::to_string(peerRank) +
-                  (peerDone ? " finishes without sending it"
-                            : " is itself blocked at step " +
-                                  std::to_string(pc[peerRank]));
-    } else {
+  for (size_t rank = 0; rank < pc.size(); ++rank)
+    if ((int)rank != culprit && pc[rank] < sched.ranks[rank].size())
       others += "; rank " + std::to_string(rank) + " step " +
-                std::to_string(pc[rank]) + " (" + describe(a) + ")";
-    }
-  }
+                std::to_string(pc[rank]) + " (" +
+                describe(sched.ranks[rank][pc[rank]]) + ")";
   if (!others.empty())
     r.message += "; also blocked:" + others.substr(1);
   r.table = formatTable(sched, r.rank, r.step);
