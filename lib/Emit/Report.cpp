@@ -17,8 +17,10 @@ std::string seconds(double t) {
     snprintf(buf, sizeof buf, "%.3g s", t);
   else if (t >= 1e-3)
     snprintf(buf, sizeof buf, "%.3g ms", t * 1e3);
-  else
+  else if (t >= 1e-6 || t == 0)
     snprintf(buf, sizeof buf, "%.3g us", t * 1e6);
+  else
+    snprintf(buf, sizeof buf, "%.3g ns", t * 1e9);
   return buf;
 }
 } // namespace

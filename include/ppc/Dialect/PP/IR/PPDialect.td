@@ -40,10 +40,7 @@ def PP_PadMode : I32EnumAttr<"PadMode", "padding mode", [
   let cppNamespace = "::ppc::pp";
   let genSpecializedAttr = 0;
 }
-def PP_PadModeAttr : EnumAttr<PP_Dialect, PP_PadMode, "pad_mode"> {
-  // No leading space: the op printer already separates.
-  let assemblyFormat = "`` $value";
-}
+def PP_PadModeAttr : EnumAttr<PP_Dialect, PP_PadMode, "pad_mode">;
 
 def PP_ResizeMode : I32EnumAttr<"ResizeMode", "interpolation mode", [
     I32EnumAttrCase<"Nearest", 0, "nearest">,
@@ -52,10 +49,7 @@ def PP_ResizeMode : I32EnumAttr<"ResizeMode", "interpolation mode", [
   let cppNamespace = "::ppc::pp";
   let genSpecializedAttr = 0;
 }
-def PP_ResizeModeAttr : EnumAttr<PP_Dialect, PP_ResizeMode, "resize_mode"> {
-  // No leading space: the op printer already separates.
-  let assemblyFormat = "`` $value";
-}
+def PP_ResizeModeAttr : EnumAttr<PP_Dialect, PP_ResizeMode, "resize_mode">;
 
 def PP_CoordinateTransform : I32EnumAttr<"CoordinateTransform",
     "how output coordinates map to input coordinates", [
@@ -69,10 +63,7 @@ def PP_CoordinateTransform : I32EnumAttr<"CoordinateTransform",
   let genSpecializedAttr = 0;
 }
 def PP_CoordinateTransformAttr
-    : EnumAttr<PP_Dialect, PP_CoordinateTransform, "coordinate_transform"> {
-  // No leading space: the op printer already separates.
-  let assemblyFormat = "`` $value";
-}
+    : EnumAttr<PP_Dialect, PP_CoordinateTransform, "coordinate_transform">;
 
 def PP_NearestMode : I32EnumAttr<"NearestMode", "rounding of nearest resize", [
     I32EnumAttrCase<"RoundPreferFloor", 0, "round_prefer_floor">,
@@ -82,9 +73,6 @@ def PP_NearestMode : I32EnumAttr<"NearestMode", "rounding of nearest resize", [
   let cppNamespace = "::ppc::pp";
   let genSpecializedAttr = 0;
 }
-def PP_NearestModeAttr : EnumAttr<PP_Dialect, PP_NearestMode, "nearest_mode"> {
-  // No leading space: the op printer already separates.
-  let assemblyFormat = "`` $value";
-}
+def PP_NearestModeAttr : EnumAttr<PP_Dialect, PP_NearestMode, "nearest_mode">;
 
 #endif // PPC_DIALECT_PP_IR_PPDIALECT_TD

@@ -53,10 +53,7 @@ def PP_ScheduleKind : I32EnumAttr<"ScheduleKind", "pipeline schedule", [
   let cppNamespace = "::ppc::pp";
   let genSpecializedAttr = 0;
 }
-def PP_ScheduleKindAttr : EnumAttr<PP_Dialect, PP_ScheduleKind, "schedule_kind"> {
-  // No leading space: the op printer already separates.
-  let assemblyFormat = "`` $value";
-}
+def PP_ScheduleKindAttr : EnumAttr<PP_Dialect, PP_ScheduleKind, "schedule_kind">;
 
 def PP_ActionKind : I32EnumAttr<"ActionKind", "one step of a rank", [
     I32EnumAttrCase<"Fwd", 0, "fwd">,
@@ -70,10 +67,7 @@ def PP_ActionKind : I32EnumAttr<"ActionKind", "one step of a rank", [
   let cppNamespace = "::ppc::pp";
   let genSpecializedAttr = 0;
 }
-def PP_ActionKindAttr : EnumAttr<PP_Dialect, PP_ActionKind, "action_kind"> {
-  // No leading space: the op printer already separates.
-  let assemblyFormat = "`` $value";
-}
+def PP_ActionKindAttr : EnumAttr<PP_Dialect, PP_ActionKind, "action_kind">;
 
 def PP_ScheduleOp : Op<PP_Dialect, "schedule",
     [NoTerminator, SingleBlock, IsolatedFromAbove]> {
