@@ -8,30 +8,11 @@ and its ratio to the model's bytes. Goal: under 3 s and under 2x.
 """
 import argparse
 import os
-import resource
 import statistics
-import subprocess
 import sys
-import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "test", "e2e"))
-
-
-def measure(cmd):
-    """Wall time and peak RSS (bytes) of one run of cmd, in a fresh child."""
-    probe = ("import resource,subprocess,sys,time;"
-             "t=time.perf_counter();"
-             "r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL);"
-             "w=time.perf_counter()-t;"
-             "m=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
-             "print(r.returncode,w,m)")
-    out = subprocess.run([sys.executable, "-c", probe] + cmd,
-                         capture_output=True, text=True, check=True).stdout
-    rc, wall, maxrss = out.split()
-    if int(rc) != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed with {rc}")
-    return float(wall), int(maxrss) * 1024
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import measure, model_path  # noqa: E402
 
 
 def main():
@@ -41,17 +22,9 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--models", nargs="*", default=["gpt2-small"])
     args = ap.parse_args()
-    os.makedirs(args.cache, exist_ok=True)
     rows = []
     for name in args.models:
-        path = os.path.join(args.cache, f"{name}.onnx")
-        if not os.path.exists(path):
-            import models
-            t = time.perf_counter()
-            models.export(name, path + ".tmp", 17)
-            os.replace(path + ".tmp", path)
-            print(f"exported {path} in {time.perf_counter() - t:.0f} s",
-                  file=sys.stderr)
+        path = model_path(name, args.cache)
         size = os.path.getsize(path)
         cmd = [args.ppc, path, "-batch=1", "-emit=mlir", "-o", os.devnull]
         runs = [measure(cmd) for _ in range(args.runs)]

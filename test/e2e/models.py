@@ -101,9 +101,12 @@ def make(name):
         m = GPT(layers=12, d=768, heads=12, vocab=50257, seq=1024).eval()
         return m, torch.randint(0, 50257, (1, 1024)), "tokens"
     if name.startswith("gpt-l"):
-        layers = int(name[len("gpt-l"):])
-        m = GPT(layers=layers, d=768, heads=12, vocab=50257, seq=1024).eval()
-        return m, torch.randint(0, 50257, (1, 1024)), "tokens"
+        # gpt-lL: L GPT-2-small layers; gpt-lL-vV: with a vocabulary of V.
+        spec = name[len("gpt-l"):].split("-v")
+        layers = int(spec[0])
+        vocab = int(spec[1]) if len(spec) > 1 else 50257
+        m = GPT(layers=layers, d=768, heads=12, vocab=vocab, seq=1024).eval()
+        return m, torch.randint(0, vocab, (1, 1024)), "tokens"
     if name == "vit":
         return ViT().eval(), torch.randn(2, 3, 32, 32), "image"
     import torchvision
