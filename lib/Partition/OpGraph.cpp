@@ -4,7 +4,10 @@
 #include "ppc/Partition/Partition.h"
 #include "ppc/Partition/PipelineIR.h"
 
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/StringMap.h"
+
+#include <functional>
 
 using namespace mlir;
 using namespace ppc;
@@ -28,8 +31,14 @@ std::optional<OpGraph> OpGraph::build(func::FuncOp func) {
   }
   llvm::StringMap<int> paramIndex;
   DenseMap<Operation *, int> nodeOf;
+  FreeOps isFree;
+  auto costOf = [](Operation *op) {
+    auto cost = op->getAttrOfType<DictionaryAttr>(kCostAttr);
+    auto t = cost ? cost.getAs<FloatAttr>("time") : FloatAttr();
+    return t ? t.getValueAsDouble() : 0.0;
+  };
   for (Operation &op : func.getBody().front()) {
-    if (isa<pp::GetParamOp, pp::ConstantOp, func::ReturnOp>(op))
+    if (isFree(&op) || isa<func::ReturnOp>(op))
       continue;
     auto cost = op.getAttrOfType<DictionaryAttr>(kCostAttr);
     if (!cost) {
@@ -45,9 +54,13 @@ std::optional<OpGraph> OpGraph::build(func::FuncOp func) {
       node.flops = f.getInt();
     if (auto a = cost.getAs<IntegerAttr>("activation_bytes"))
       node.activationBytes = a.getInt();
-    for (Value operand : op.getOperands()) {
-      Operation *def = operand.getDefiningOp();
-      if (auto get = dyn_cast_or_null<pp::GetParamOp>(def)) {
+    // Free operands: the parameters they read count for this op, and so
+    // does the time to recompute them here.
+    llvm::SmallPtrSet<Operation *, 8> seen;
+    std::function<void(Operation *)> addFree = [&](Operation *def) {
+      if (!seen.insert(def).second)
+        return;
+      if (auto get = dyn_cast<pp::GetParamOp>(def)) {
         auto [it, inserted] =
             paramIndex.try_emplace(get.getName(), graph.paramBytes.size());
         if (inserted) {
@@ -55,8 +68,17 @@ std::optional<OpGraph> OpGraph::build(func::FuncOp func) {
           graph.paramOps.push_back(
               SymbolTable::lookupNearestSymbolFrom(func, get.getNameAttr()));
         }
-        if (!llvm::is_contained(node.params, it->second))
-          node.params.push_back(it->second);
+        node.params.push_back(it->second);
+        return;
+      }
+      node.time += costOf(def);
+      for (Value operand : def->getOperands())
+        addFree(operand.getDefiningOp());
+    };
+    for (Value operand : op.getOperands()) {
+      Operation *def = operand.getDefiningOp();
+      if (isFree(def)) {
+        addFree(def);
         continue;
       }
       auto producer = nodeOf.find(def);

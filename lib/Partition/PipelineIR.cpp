@@ -3,6 +3,8 @@
 #include "ppc/Partition/PipelineIR.h"
 #include "ppc/Partition/Partition.h"
 
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
 using namespace mlir;
 using namespace ppc;
 
@@ -12,6 +14,31 @@ int64_t ppc::tensorBytes(Type type) {
     return 0;
   int64_t bits = std::max<int64_t>(tensor.getElementTypeBitWidth(), 8);
   return tensor.getNumElements() * bits / 8;
+}
+
+bool FreeOps::operator()(Operation *op) {
+  if (!op || !isa<func::FuncOp>(op->getParentOp()))
+    return false;
+  if (isa<pp::GetParamOp, pp::ConstantOp>(op))
+    return true;
+  auto it = memo.find(op);
+  if (it != memo.end())
+    return it->second;
+  bool free = isa<pp::CostOpInterface>(op) && isMemoryEffectFree(op) &&
+              op->getNumOperands() > 0 && op->getNumRegions() == 0;
+  memo[op] = false; // no cycles in SSA, but keep the recursion finite
+  for (Value operand : op->getOperands())
+    free = free && (*this)(operand.getDefiningOp());
+  return memo[op] = free;
+}
+
+void FreeOps::cloneInto(Value v, OpBuilder &builder, IRMapping &map) {
+  if (map.contains(v) || !(*this)(v))
+    return;
+  Operation *op = v.getDefiningOp();
+  for (Value operand : op->getOperands())
+    cloneInto(operand, builder, map);
+  builder.clone(*op, map);
 }
 
 std::optional<StagePipeline> ppc::readStages(ModuleOp module) {

@@ -14,6 +14,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/IRMapping.h"
 
 #include <map>
 
@@ -39,6 +40,24 @@ pp::ScheduleOp writeSchedule(mlir::OpBuilder &builder, mlir::Location loc,
                              llvm::ArrayRef<int> stageRanks);
 
 int64_t tensorBytes(mlir::Type type);
+
+/// Ops a stage re-creates where it needs them instead of receiving them:
+/// parameter reads, constants, and side-effect-free ops computed from those
+/// alone (an exporter's mask Not, a weight Transpose). They get no stage of
+/// their own; each stage that uses one clones it with what it is computed
+/// from, and its cost counts towards every op that uses it.
+class FreeOps {
+public:
+  bool operator()(mlir::Operation *op);
+  bool operator()(mlir::Value v) { return (*this)(v.getDefiningOp()); }
+
+  /// Clones the free op defining `v` (and, first, its free operands) at the
+  /// builder's insertion point unless `map` has it already.
+  void cloneInto(mlir::Value v, mlir::OpBuilder &builder, mlir::IRMapping &map);
+
+private:
+  llvm::DenseMap<mlir::Operation *, bool> memo;
+};
 
 } // namespace ppc
 

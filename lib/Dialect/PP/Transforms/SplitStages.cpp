@@ -3,6 +3,7 @@
 #include "ppc/Dialect/PP/IR/PPOps.h"
 #include "ppc/Dialect/PP/Transforms/Passes.h"
 #include "ppc/Partition/Partition.h"
+#include "ppc/Partition/PipelineIR.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/IRMapping.h"
@@ -21,9 +22,6 @@ using namespace ppc;
 using namespace ppc::pp;
 
 namespace {
-/// Ops every stage re-creates where it needs them instead of receiving.
-bool isFree(Operation *op) { return op && isa<GetParamOp, ConstantOp>(op); }
-
 struct SplitStages : ppc::pp::impl::PPSplitStagesPassBase<SplitStages> {
   void runOnOperation() override;
 };
@@ -36,6 +34,7 @@ void SplitStages::runOnOperation() {
     return signalPassFailure();
   }
   Block &body = main.getBody().front();
+  FreeOps isFree;
   auto ret = cast<func::ReturnOp>(body.getTerminator());
 
   // The stage of every computed value.
@@ -150,8 +149,7 @@ void SplitStages::runOnOperation() {
     }
     auto cloneFree = [&](Operation *op) {
       for (Value operand : op->getOperands())
-        if (isFree(operand.getDefiningOp()) && !map.contains(operand))
-          b.clone(*operand.getDefiningOp(), map);
+        isFree.cloneInto(operand, b, map);
     };
     for (Operation &op : body) {
       if (&op == ret || isFree(&op) || stageOf[&op] != s)
@@ -170,8 +168,7 @@ void SplitStages::runOnOperation() {
     SmallVector<Value> results;
     for (unsigned i : outputsOf[s]) {
       Value v = ret.getOperand(i);
-      if (isFree(v.getDefiningOp()) && !map.contains(v))
-        b.clone(*v.getDefiningOp(), map);
+      isFree.cloneInto(v, b, map);
       results.push_back(map.lookup(v));
     }
     func::ReturnOp::create(b, ret.getLoc(), results);
