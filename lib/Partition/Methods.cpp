@@ -132,6 +132,19 @@ public:
     return 0;
   }
 
+  /// Whether growingBound() is a sum of per-op weights.
+  bool additive() const {
+    return metric == Metric::Count || metric == Metric::Matches ||
+           metric == Metric::Time;
+  }
+  double weight(int node) const {
+    switch (metric) {
+    case Metric::Count: return 1;
+    case Metric::Matches: return (*matches)[node];
+    default: return g.nodes[node].time;
+    }
+  }
+
   /// A lower bound on cost() for every longer segment: the DP stops growing
   /// a segment once it exceeds the best known answer.
   double growingBound() const {
@@ -162,9 +175,29 @@ private:
 /// partition has every stage within `memoryLimit` (0: unlimited).
 std::optional<Assignment> bottleneck(const OpGraph &g, const OrderInfo &o,
                                      Segment seg, int stages,
-                                     double memoryLimit, double *best = nullptr,
-                                     double upperBound = kInf) {
+                                     double memoryLimit,
+                                     double *best = nullptr) {
   int n = o.order.size();
+  // An upper bound from a feasible answer (equal op counts) lets segments
+  // stop growing early, and for additive metrics a prefix is skipped when
+  // the rest cannot fit in the stages left: each segment then spans about
+  // n/K ops, not n.
+  double upperBound = 0;
+  for (int k = 0; k < stages && upperBound < kInf; ++k) {
+    int begin = (int64_t)n * k / stages, end = (int64_t)n * (k + 1) / stages;
+    seg.reset(begin, k);
+    for (int p = begin; p < end; ++p)
+      seg.extend(p);
+    if (memoryLimit > 0 && seg.memory() > memoryLimit)
+      upperBound = kInf;
+    else
+      upperBound = std::max(upperBound, seg.cost());
+  }
+  std::vector<double> suffix(n + 1, 0); // additive lower bound of [j, n)
+  bool additive = seg.additive();
+  if (additive)
+    for (int p = n - 1; p >= 0; --p)
+      suffix[p] = suffix[p + 1] + seg.weight(o.order[p]);
   std::vector<std::vector<double>> dp(stages + 1,
                                       std::vector<double>(n + 1, kInf));
   std::vector<std::vector<int>> parent(stages + 1, std::vector<int>(n + 1, -1));
@@ -178,8 +211,10 @@ std::optional<Assignment> bottleneck(const OpGraph &g, const OrderInfo &o,
       for (int j = i + 1; j <= n - (stages - k); ++j) {
         seg.extend(j - 1);
         double bound = seg.growingBound();
-        if (bound > upperBound)
+        if (bound > upperBound * (1 + 1e-12))
           break;
+        if (additive && suffix[j] > (stages - k) * upperBound * (1 + 1e-12))
+          continue;
         if (memoryLimit > 0 && seg.memory() > memoryLimit) {
           // Parameters only grow with the segment.
           if (seg.paramState() > memoryLimit)
