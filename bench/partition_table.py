@@ -52,7 +52,7 @@ def main():
                 with open(os.path.join(out, "pipeline.mlir")) as f:
                     slowest_op = max(
                         (float(t) for t in __import__("re").findall(
-                            r"time = ([0-9.eE+-]+) : f64", f.read())),
+                            r"(?<![a-z_])time = ([0-9.eE+-]+) : f64", f.read())),
                         default=0)
             alts = {a["method"]: a for a in report["alternatives"]}
             step = {m: alts[m]["step_time"] for m in
