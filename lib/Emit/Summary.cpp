@@ -48,12 +48,9 @@ std::optional<PipelineSummary> ppc::summarize(ModuleOp module,
       if (!cost)
         return;
       ++f.ops;
-      if (auto v = cost.getAs<IntegerAttr>("flops"))
-        f.flops += v.getInt();
-      if (auto v = cost.getAs<IntegerAttr>("activation_bytes"))
-        f.activationBytes += v.getInt();
-      if (auto v = cost.getAs<FloatAttr>("time"))
-        f.time += v.getValueAsDouble();
+      f.flops += attrNumber(cost, "flops");
+      f.activationBytes += attrNumber(cost, "activation_bytes");
+      f.time += attrNumber(cost, "time");
     });
     f.memory = stateBytes(f.paramBytes, s.plan.kind) +
                (int64_t)s.run.peakInflight[index] * f.activationBytes;

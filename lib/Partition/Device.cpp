@@ -2,10 +2,28 @@
 
 #include "ppc/Partition/Device.h"
 
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 using namespace ppc;
+
+/// The JSON value in a file; `what` names it in errors.
+static std::optional<llvm::json::Value> readJson(llvm::StringRef path,
+                                                 llvm::StringRef what,
+                                                 std::string &error) {
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer) {
+    error = what.str() + path.str() + ": cannot read the file";
+    return std::nullopt;
+  }
+  auto json = llvm::json::parse((*buffer)->getBuffer());
+  if (!json) {
+    error = path.str() + ": " + llvm::toString(json.takeError());
+    return std::nullopt;
+  }
+  return std::move(*json);
+}
 
 double DeviceProfile::peakFor(llvm::StringRef dtype) const {
   auto it = peak.find(dtype);
@@ -23,58 +41,51 @@ double DeviceProfile::opTime(double flops, double bytes,
 // Datasheet figures (dense, no sparsity). fp32 matmuls run as TF32 on the
 // tensor cores, which is how the CUDA backend runs them.
 std::optional<DeviceProfile> DeviceProfile::builtin(llvm::StringRef name) {
-  DeviceProfile d;
-  d.name = name.str();
   constexpr double T = 1e12, G = 1e9;
-  if (name == "h100") { // SXM5, NVLink 4
-    d.peak = {{"f32", 494 * T}, {"bf16", 989 * T}, {"f16", 989 * T},
-              {"default", 67 * T}};
-    d.memoryBandwidth = 3.35e12;
-    d.memoryBytes = 80 * G;
-    d.linkBandwidth = 450 * G;
-    d.linkLatency = 5e-6;
-  } else if (name == "h200") {
-    d.peak = {{"f32", 494 * T}, {"bf16", 989 * T}, {"f16", 989 * T},
-              {"default", 67 * T}};
-    d.memoryBandwidth = 4.8e12;
-    d.memoryBytes = 141 * G;
-    d.linkBandwidth = 450 * G;
-    d.linkLatency = 5e-6;
-  } else if (name == "a100") { // SXM4 80GB, NVLink 3
-    d.peak = {{"f32", 156 * T}, {"bf16", 312 * T}, {"f16", 312 * T},
-              {"default", 19.5 * T}};
-    d.memoryBandwidth = 2.04e12;
-    d.memoryBytes = 80 * G;
-    d.linkBandwidth = 300 * G;
-    d.linkLatency = 5e-6;
-  } else if (name == "cpu") { // a few AVX2 cores; ranks share memory
-    d.peak = {{"f32", 100 * G}, {"default", 50 * G}};
-    d.memoryBandwidth = 20 * G;
-    d.memoryBytes = 16 * G;
-    d.linkBandwidth = 5 * G;
-    d.linkLatency = 20e-6;
-  } else {
-    return std::nullopt;
+  struct Row {
+    const char *name;
+    double f32, half, other, memoryBandwidth, memoryBytes, link, latency;
+  };
+  static const Row rows[] = {
+      // SXM5, NVLink 4.
+      {"h100", 494 * T, 989 * T, 67 * T, 3.35e12, 80 * G, 450 * G, 5e-6},
+      {"h200", 494 * T, 989 * T, 67 * T, 4.8e12, 141 * G, 450 * G, 5e-6},
+      // SXM4 80 GB, NVLink 3.
+      {"a100", 156 * T, 312 * T, 19.5 * T, 2.04e12, 80 * G, 300 * G, 5e-6},
+      // A few AVX2 cores; ranks share memory. No half-precision rate.
+      {"cpu", 100 * G, 0, 50 * G, 20 * G, 16 * G, 5 * G, 20e-6},
+  };
+  for (const Row &row : rows) {
+    if (name != row.name)
+      continue;
+    DeviceProfile d;
+    d.name = row.name;
+    d.peak["f32"] = row.f32;
+    d.peak["default"] = row.other;
+    if (row.half > 0)
+      d.peak["bf16"] = d.peak["f16"] = row.half;
+    d.memoryBandwidth = row.memoryBandwidth;
+    d.memoryBytes = row.memoryBytes;
+    d.linkBandwidth = row.link;
+    d.linkLatency = row.latency;
+    return d;
   }
-  return d;
+  return std::nullopt;
 }
 
 std::optional<DeviceProfile> DeviceProfile::load(llvm::StringRef nameOrPath,
                                                  std::string &error) {
   if (auto d = builtin(nameOrPath))
     return d;
-  auto buffer = llvm::MemoryBuffer::getFile(nameOrPath);
-  if (!buffer) {
+  if (!llvm::sys::fs::exists(nameOrPath)) {
     error = "-device=" + nameOrPath.str() +
             ": not a built-in device (h100, h200, a100, cpu) nor a readable "
             "file";
     return std::nullopt;
   }
-  auto json = llvm::json::parse((*buffer)->getBuffer());
-  if (!json) {
-    error = nameOrPath.str() + ": " + llvm::toString(json.takeError());
+  auto json = readJson(nameOrPath, "-device=", error);
+  if (!json)
     return std::nullopt;
-  }
   const llvm::json::Object *obj = json->getAsObject();
   DeviceProfile d;
   auto number = [&](llvm::StringRef key, double &out) {
@@ -109,16 +120,9 @@ std::optional<DeviceProfile> DeviceProfile::load(llvm::StringRef nameOrPath,
 
 std::optional<llvm::StringMap<double>>
 ppc::loadCostTable(llvm::StringRef path, std::string &error) {
-  auto buffer = llvm::MemoryBuffer::getFile(path);
-  if (!buffer) {
-    error = "-cost-table=" + path.str() + ": cannot read the file";
+  auto json = readJson(path, "-cost-table=", error);
+  if (!json)
     return std::nullopt;
-  }
-  auto json = llvm::json::parse((*buffer)->getBuffer());
-  if (!json) {
-    error = path.str() + ": " + llvm::toString(json.takeError());
-    return std::nullopt;
-  }
   const llvm::json::Object *obj = json->getAsObject();
   const llvm::json::Object *ops = obj ? obj->getObject("ops") : nullptr;
   if (!ops) {

@@ -175,8 +175,63 @@ private:
   int64_t params = 0, act = 0, in = 0, out = 0;
 };
 
-/// The bottleneck DP. Returns the stage of each node, or nothing when no
-/// partition has every stage within `memoryLimit` (0: unlimited).
+/// The DP over positions of the order shared by every method: best[k][j]
+/// is the best value when the first j ops form k stages, where a stage
+/// [i, j) adds `combine(best[k-1][i], segment)`. Segments whose growing
+/// bound passes `cap` stop, segments over `memoryLimit` are skipped, and so
+/// is a prefix whose rest (`suffix`, an additive lower bound) cannot fit in
+/// the stages left.
+std::optional<Assignment>
+segmentDP(const OrderInfo &o, Segment &seg, int stages, double memoryLimit,
+          double cap, const std::vector<double> &suffix,
+          llvm::function_ref<double(double, const Segment &)> combine,
+          double *best) {
+  int n = o.order.size();
+  std::vector<std::vector<double>> dp(stages + 1,
+                                      std::vector<double>(n + 1, kInf));
+  std::vector<std::vector<int>> parent(stages + 1, std::vector<int>(n + 1, -1));
+  dp[0][0] = 0;
+  double slack = cap * (1 + 1e-12);
+  for (int k = 1; k <= stages; ++k) {
+    for (int i = k - 1; i < n; ++i) {
+      if (dp[k - 1][i] == kInf)
+        continue;
+      seg.reset(i, k - 1);
+      // Leave at least one op for each later stage.
+      for (int j = i + 1; j <= n - (stages - k); ++j) {
+        seg.extend(j - 1);
+        if (seg.growingBound() > slack)
+          break;
+        if (!suffix.empty() && suffix[j] > (stages - k) * slack)
+          continue;
+        if (memoryLimit > 0 && seg.memory() > memoryLimit) {
+          // Parameters only grow with the segment.
+          if (seg.paramState() > memoryLimit)
+            break;
+          continue;
+        }
+        double c = combine(dp[k - 1][i], seg);
+        if (c < dp[k][j]) {
+          dp[k][j] = c;
+          parent[k][j] = i;
+        }
+      }
+    }
+  }
+  if (dp[stages][n] == kInf)
+    return std::nullopt;
+  if (best)
+    *best = dp[stages][n];
+  Assignment a(n);
+  for (int k = stages, j = n; k > 0; j = parent[k][j], --k)
+    for (int p = parent[k][j]; p < j; ++p)
+      a[o.order[p]] = k - 1;
+  return a;
+}
+
+/// The smallest possible largest stage cost. Returns the stage of each node,
+/// or nothing when no partition has every stage within `memoryLimit` (0:
+/// unlimited).
 std::optional<Assignment> bottleneck(const OpGraph &g, const OrderInfo &o,
                                      Segment seg, int stages,
                                      double memoryLimit,
@@ -197,51 +252,16 @@ std::optional<Assignment> bottleneck(const OpGraph &g, const OrderInfo &o,
     else
       upperBound = std::max(upperBound, seg.cost());
   }
-  std::vector<double> suffix(n + 1, 0); // additive lower bound of [j, n)
-  bool additive = seg.additive();
-  if (additive)
+  std::vector<double> suffix;
+  if (seg.additive()) {
+    suffix.assign(n + 1, 0);
     for (int p = n - 1; p >= 0; --p)
       suffix[p] = suffix[p + 1] + seg.weight(o.order[p]);
-  std::vector<std::vector<double>> dp(stages + 1,
-                                      std::vector<double>(n + 1, kInf));
-  std::vector<std::vector<int>> parent(stages + 1, std::vector<int>(n + 1, -1));
-  dp[0][0] = 0;
-  for (int k = 1; k <= stages; ++k) {
-    for (int i = k - 1; i < n; ++i) {
-      if (dp[k - 1][i] == kInf)
-        continue;
-      seg.reset(i, k - 1);
-      // Leave at least one op for each later stage.
-      for (int j = i + 1; j <= n - (stages - k); ++j) {
-        seg.extend(j - 1);
-        double bound = seg.growingBound();
-        if (bound > upperBound * (1 + 1e-12))
-          break;
-        if (additive && suffix[j] > (stages - k) * upperBound * (1 + 1e-12))
-          continue;
-        if (memoryLimit > 0 && seg.memory() > memoryLimit) {
-          // Parameters only grow with the segment.
-          if (seg.paramState() > memoryLimit)
-            break;
-          continue;
-        }
-        double c = std::max(dp[k - 1][i], seg.cost());
-        if (c < dp[k][j]) {
-          dp[k][j] = c;
-          parent[k][j] = i;
-        }
-      }
-    }
   }
-  if (dp[stages][n] == kInf)
-    return std::nullopt;
-  if (best)
-    *best = dp[stages][n];
-  Assignment a(n);
-  for (int k = stages, j = n; k > 0; j = parent[k][j], --k)
-    for (int p = parent[k][j]; p < j; ++p)
-      a[o.order[p]] = k - 1;
-  return a;
+  return segmentDP(
+      o, seg, stages, memoryLimit, upperBound, suffix,
+      [](double prev, const Segment &s) { return std::max(prev, s.cost()); },
+      best);
 }
 
 /// The partition with the least transfer time whose stages each compute
@@ -254,36 +274,10 @@ std::optional<Assignment> minTransfers(const OpGraph &g, const OrderInfo &o,
   std::vector<double> suffix(n + 1, 0);
   for (int p = n - 1; p >= 0; --p)
     suffix[p] = suffix[p + 1] + g.nodes[o.order[p]].time;
-  std::vector<std::vector<double>> dp(stages + 1,
-                                      std::vector<double>(n + 1, kInf));
-  std::vector<std::vector<int>> parent(stages + 1, std::vector<int>(n + 1, -1));
-  dp[0][0] = 0;
-  for (int k = 1; k <= stages; ++k)
-    for (int i = k - 1; i < n; ++i) {
-      if (dp[k - 1][i] == kInf)
-        continue;
-      seg.reset(i, k - 1);
-      for (int j = i + 1; j <= n - (stages - k); ++j) {
-        seg.extend(j - 1);
-        if (seg.growingBound() > cap)
-          break;
-        if (suffix[j] > (stages - k) * cap ||
-            (memoryLimit > 0 && seg.memory() > memoryLimit))
-          continue;
-        double c = dp[k - 1][i] + seg.sendTime();
-        if (c < dp[k][j]) {
-          dp[k][j] = c;
-          parent[k][j] = i;
-        }
-      }
-    }
-  if (dp[stages][n] == kInf)
-    return std::nullopt;
-  Assignment a(n);
-  for (int k = stages, j = n; k > 0; j = parent[k][j], --k)
-    for (int p = parent[k][j]; p < j; ++p)
-      a[o.order[p]] = k - 1;
-  return a;
+  return segmentDP(
+      o, seg, stages, memoryLimit, cap, suffix,
+      [](double prev, const Segment &s) { return prev + s.sendTime(); },
+      nullptr);
 }
 
 std::vector<int> blockOrder(const OpGraph &g) {

@@ -21,21 +21,15 @@ static std::string nodeName(Operation *op, size_t index) {
 std::optional<OpGraph> OpGraph::build(func::FuncOp func) {
   OpGraph graph;
   auto module = func->getParentOfType<ModuleOp>();
-  if (auto device = module->getAttrOfType<DictionaryAttr>(kDeviceAttr)) {
-    if (auto bw = device.getAs<FloatAttr>("link_bandwidth"))
-      graph.linkBandwidth = bw.getValueAsDouble();
-    if (auto lat = device.getAs<FloatAttr>("link_latency"))
-      graph.linkLatency = lat.getValueAsDouble();
-    if (auto mem = device.getAs<FloatAttr>("memory_bytes"))
-      graph.memoryBytes = mem.getValueAsDouble();
-  }
+  auto device = module->getAttrOfType<DictionaryAttr>(kDeviceAttr);
+  graph.linkBandwidth = attrNumber(device, "link_bandwidth", 1);
+  graph.linkLatency = attrNumber(device, "link_latency");
+  graph.memoryBytes = attrNumber(device, "memory_bytes");
   llvm::StringMap<int> paramIndex;
   DenseMap<Operation *, int> nodeOf;
   FreeOps isFree;
   auto costOf = [](Operation *op) {
-    auto cost = op->getAttrOfType<DictionaryAttr>(kCostAttr);
-    auto t = cost ? cost.getAs<FloatAttr>("time") : FloatAttr();
-    return t ? t.getValueAsDouble() : 0.0;
+    return attrNumber(op->getAttrOfType<DictionaryAttr>(kCostAttr), "time");
   };
   for (Operation &op : func.getBody().front()) {
     if (isFree(&op) || isa<func::ReturnOp>(op))
@@ -48,12 +42,9 @@ std::optional<OpGraph> OpGraph::build(func::FuncOp func) {
     OpNode node;
     node.op = &op;
     node.name = nodeName(&op, graph.nodes.size());
-    if (auto t = cost.getAs<FloatAttr>("time"))
-      node.time = t.getValueAsDouble();
-    if (auto f = cost.getAs<IntegerAttr>("flops"))
-      node.flops = f.getInt();
-    if (auto a = cost.getAs<IntegerAttr>("activation_bytes"))
-      node.activationBytes = a.getInt();
+    node.time = attrNumber(cost, "time");
+    node.flops = attrNumber(cost, "flops");
+    node.activationBytes = attrNumber(cost, "activation_bytes");
     // Free operands: the parameters they read count for this op, and so
     // does the time to recompute them here.
     llvm::SmallPtrSet<Operation *, 8> seen;

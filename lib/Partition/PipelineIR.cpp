@@ -16,6 +16,15 @@ int64_t ppc::tensorBytes(Type type) {
   return tensor.getNumElements() * bits / 8;
 }
 
+double ppc::attrNumber(DictionaryAttr dict, StringRef key, double otherwise) {
+  Attribute a = dict ? dict.get(key) : Attribute();
+  if (auto f = dyn_cast_or_null<FloatAttr>(a))
+    return f.getValueAsDouble();
+  if (auto i = dyn_cast_or_null<IntegerAttr>(a))
+    return i.getInt();
+  return otherwise;
+}
+
 bool FreeOps::operator()(Operation *op) {
   if (!op || !isa<func::FuncOp>(op->getParentOp()))
     return false;
@@ -56,13 +65,9 @@ std::optional<StagePipeline> ppc::readStages(ModuleOp module) {
     module.emitError("stage functions are not numbered 0..") << n - 1;
     return std::nullopt;
   }
-  double bandwidth = 1, latency = 0;
-  if (auto device = module->getAttrOfType<DictionaryAttr>(kDeviceAttr)) {
-    if (auto bw = device.getAs<FloatAttr>("link_bandwidth"))
-      bandwidth = bw.getValueAsDouble();
-    if (auto lat = device.getAs<FloatAttr>("link_latency"))
-      latency = lat.getValueAsDouble();
-  }
+  auto device = module->getAttrOfType<DictionaryAttr>(kDeviceAttr);
+  double bandwidth = attrNumber(device, "link_bandwidth", 1);
+  double latency = attrNumber(device, "link_latency");
   p.topology.consumers.resize(n);
   for (auto &[stage, func] : byStage) {
     p.stages.push_back(func);
@@ -71,12 +76,9 @@ std::optional<StagePipeline> ppc::readStages(ModuleOp module) {
     double time = 0;
     int64_t act = 0;
     func.walk([&](Operation *op) {
-      if (auto cost = op->getAttrOfType<DictionaryAttr>(kCostAttr)) {
-        if (auto t = cost.getAs<FloatAttr>("time"))
-          time += t.getValueAsDouble();
-        if (auto a = cost.getAs<IntegerAttr>("activation_bytes"))
-          act += a.getInt();
-      }
+      auto cost = op->getAttrOfType<DictionaryAttr>(kCostAttr);
+      time += attrNumber(cost, "time");
+      act += attrNumber(cost, "activation_bytes");
       if (auto send = dyn_cast<pp::SendOp>(op)) {
         int64_t bytes = 0;
         for (Value v : send.getValues())

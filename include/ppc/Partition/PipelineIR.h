@@ -41,6 +41,11 @@ pp::ScheduleOp writeSchedule(mlir::OpBuilder &builder, mlir::Location loc,
 
 int64_t tensorBytes(mlir::Type type);
 
+/// The number under `key` of a dictionary attribute (pp.cost, pp.device),
+/// integer or float; `otherwise` when the dictionary or the key is missing.
+double attrNumber(mlir::DictionaryAttr dict, llvm::StringRef key,
+                  double otherwise = 0);
+
 /// Ops a stage re-creates where it needs them instead of receiving them:
 /// parameter reads, constants, and side-effect-free ops computed from those
 /// alone (an exporter's mask Not, a weight Transpose). They get no stage of
