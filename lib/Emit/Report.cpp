@@ -136,9 +136,17 @@ std::string ppc::reportJson(const PipelineSummary &s) {
           j.attribute("peak_memory", e.peakMemory);
           j.attribute("crossing_bytes", e.crossingBytes);
           j.attribute("skip_messages", e.skipMessages);
-          j.attributeArray("stage_times", [&] {
+          j.attributeArray("stages", [&] {
             for (const auto &st : e.stages)
-              j.value(st.time);
+              j.object([&] {
+                j.attribute("rank", st.rank);
+                j.attribute("ops", st.ops);
+                j.attribute("param_bytes", st.paramBytes);
+                j.attribute("flops", st.flops);
+                j.attribute("time", st.time);
+                j.attribute("activation_bytes", st.activationBytes);
+                j.attribute("memory", st.memory);
+              });
           });
         });
     });
