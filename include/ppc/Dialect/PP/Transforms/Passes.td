@@ -92,4 +92,22 @@ def PPVerifySchedulePass : Pass<"pp-verify-schedule", "mlir::ModuleOp"> {
   }];
 }
 
+def PPPlanMemoryPass : Pass<"pp-plan-memory", "mlir::ModuleOp"> {
+  let summary = "Give every tensor of each stage function an arena offset";
+  let description = [{
+    For each stage function, every tensor that is not a parameter or a
+    constant (model inputs, received tensors, op results) gets a byte offset
+    in one arena, so that the runtime allocates once per stage and never in
+    steady state. Tensors whose lifetimes (definition to last use; sent and
+    returned tensors live to the end) do not overlap share bytes: offsets are
+    assigned largest first, each at the lowest offset that does not collide
+    with an already placed tensor whose lifetime overlaps. Results get
+    `pp.offsets`, arguments `pp.offset`, the function `pp.arena_bytes`.
+  }];
+  let options = [
+    Option<"alignment", "alignment", "int64_t", "64",
+           "Byte alignment of every offset">,
+  ];
+}
+
 #endif // PPC_DIALECT_PP_TRANSFORMS_PASSES_TD
