@@ -10,6 +10,8 @@ PACKAGES=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata python3-onnx
   libgtest-dev python3-numpy python3-torch python3-torchvision
+  libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev libopenblas-dev
+  libopenmpi-dev openmpi-bin
 )
 
 missing=()

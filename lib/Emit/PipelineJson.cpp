@@ -68,6 +68,9 @@ std::string ppc::pipelineJson(const PipelineSummary &s, ModuleOp module) {
           j.attribute("stage", (int64_t)index);
           j.attribute("rank", s.pipeline.topology.stageRank[index]);
           j.attribute("function", func.getSymName());
+          j.attribute("program", "stage" + std::to_string(index) + ".ppx");
+          j.attribute("weights",
+                      "stage" + std::to_string(index) + ".safetensors");
           j.attribute("ops", s.stages[index].ops);
           j.attribute("param_bytes", s.stages[index].paramBytes);
           auto named = [&](llvm::StringRef key, TypeRange types, auto nameOf) {

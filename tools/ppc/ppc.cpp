@@ -380,6 +380,7 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
   build.microbatches = m;
   pm.addPass(ppc::pp::createPPBuildSchedulePass(build));
   pm.addPass(ppc::pp::createPPVerifySchedulePass());
+  pm.addPass(ppc::pp::createPPPlanMemoryPass());
   if (failed(pm.run(*module)))
     return 1;
 
@@ -404,12 +405,17 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
       {"trace.json", ppc::chromeTrace(*summary)},
       {"pipeline.mlir", mlirText},
   };
+  ppc::WeightStore &store =
+      context.getLoadedDialect<ppc::pp::PPDialect>()->getWeightStore();
+  if (llvm::Error err = ppc::writeStagePrograms(*module, store, outputFile))
+    return fail(llvm::toString(std::move(err)));
   for (auto &[name, contents] : files)
     if (llvm::Error err = ppc::writeAtomically(outputFile, name, contents))
       return fail(llvm::toString(std::move(err)));
   llvm::outs() << ppc::reportText(*summary) << "wrote " << outputFile
-               << "/{pipeline.json,report.txt,report.json,timeline.svg,"
-                  "trace.json,pipeline.mlir}\n";
+               << "/{pipeline.json,stage<k>.ppx,stage<k>.safetensors,"
+                  "report.txt,report.json,timeline.svg,trace.json,"
+                  "pipeline.mlir}\n";
   return 0;
 }
 

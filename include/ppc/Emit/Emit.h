@@ -3,6 +3,7 @@
 #ifndef PPC_EMIT_EMIT_H
 #define PPC_EMIT_EMIT_H
 
+#include "ppc/Dialect/PP/IR/WeightStore.h"
 #include "ppc/Partition/Partition.h"
 #include "ppc/Partition/PipelineIR.h"
 
@@ -46,6 +47,11 @@ std::string reportText(const PipelineSummary &s);
 std::string reportJson(const PipelineSummary &s);
 std::string timelineSvg(const PipelineSummary &s);
 std::string chromeTrace(const PipelineSummary &s);
+
+/// DIR/stage<k>.ppx and DIR/stage<k>.safetensors for every stage function
+/// of a split, scheduled and memory-planned module.
+llvm::Error writeStagePrograms(mlir::ModuleOp module, const WeightStore &store,
+                               llvm::StringRef dir);
 
 /// Writes `contents` to DIR/NAME through a temporary file and a rename, so a
 /// reader never sees half a file.
