@@ -272,12 +272,13 @@ const char *safetensorsDType(Type type) {
 
 /// safetensors: u64 header length, a JSON header (name -> dtype, shape,
 /// data_offsets), padded with spaces to 8 bytes, then the tensors' bytes.
-llvm::Expected<std::string> safetensors(ModuleOp module,
-                                        llvm::ArrayRef<std::string> names,
-                                        const WeightStore &store) {
+/// Returns the header; `entries` gets the tensors to stream after it.
+llvm::Expected<std::string>
+safetensorsHeader(ModuleOp module, llvm::ArrayRef<std::string> names,
+                  const WeightStore &store,
+                  std::vector<const WeightStore::Entry *> &entries) {
   std::string header;
   llvm::raw_string_ostream hs(header);
-  std::vector<const WeightStore::Entry *> entries;
   {
     llvm::json::OStream j(hs);
     j.object([&] {
@@ -315,10 +316,7 @@ llvm::Expected<std::string> safetensors(ModuleOp module,
   uint64_t n = header.size();
   for (int i = 0; i < 8; ++i)
     out.push_back(char((n >> (8 * i)) & 0xff));
-  out += header;
-  for (const WeightStore::Entry *e : entries)
-    out.append(reinterpret_cast<const char *>(e->bytes.data()), e->bytes.size());
-  return out;
+  return out + header;
 }
 } // namespace
 
@@ -332,13 +330,20 @@ llvm::Error ppc::writeStagePrograms(ModuleOp module, const WeightStore &store,
     auto program = writer.write();
     if (!program)
       return program.takeError();
-    auto weights = safetensors(module, writer.params(), store);
-    if (!weights)
-      return weights.takeError();
+    std::vector<const WeightStore::Entry *> entries;
+    auto header = safetensorsHeader(module, writer.params(), store, entries);
+    if (!header)
+      return header.takeError();
     std::string base = "stage" + std::to_string(stage.getInt());
     if (llvm::Error e = writeAtomically(dir, base + ".ppx", pprt::stageProgramHeader(program->data(), program->size()) + *program))
       return e;
-    if (llvm::Error e = writeAtomically(dir, base + ".safetensors", *weights))
+    if (llvm::Error e = writeAtomically(
+            dir, base + ".safetensors", [&](llvm::raw_ostream &os) {
+              os << *header;
+              for (const WeightStore::Entry *entry : entries)
+                os.write(reinterpret_cast<const char *>(entry->bytes.data()),
+                         entry->bytes.size());
+            }))
       return e;
   }
   return llvm::Error::success();

@@ -61,6 +61,13 @@ std::optional<PipelineSummary> ppc::summarize(ModuleOp module,
 
 llvm::Error ppc::writeAtomically(llvm::StringRef dir, llvm::StringRef name,
                                  llvm::StringRef contents) {
+  return writeAtomically(dir, name,
+                         [&](llvm::raw_ostream &os) { os << contents; });
+}
+
+llvm::Error
+ppc::writeAtomically(llvm::StringRef dir, llvm::StringRef name,
+                     llvm::function_ref<void(llvm::raw_ostream &)> write) {
   llvm::SmallString<256> path(dir), temp(dir);
   llvm::sys::path::append(path, name);
   llvm::sys::path::append(temp, "." + name + ".tmp");
@@ -70,7 +77,7 @@ llvm::Error ppc::writeAtomically(llvm::StringRef dir, llvm::StringRef name,
     if (ec)
       return llvm::createStringError(ec, "%s: %s", temp.c_str(),
                                      ec.message().c_str());
-    os << contents;
+    write(os);
     os.close();
     if (os.has_error())
       return llvm::createStringError(os.error(), "%s: write failed",

@@ -24,6 +24,8 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/MapVector.h"
+
+#include <chrono>
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -101,6 +103,34 @@ static cl::opt<std::string>
                 cl::desc("Memory per device, e.g. 40GB (default: the "
                          "device's)"),
                 cl::value_desc("SIZE"), cl::init(""), cl::cat(pipelineCategory));
+
+static cl::opt<bool> timePhases("time-phases",
+                                cl::desc("Print the time of each phase"),
+                                cl::init(false), cl::cat(pipelineCategory));
+
+/// Wall time of the compiler's phases, printed with -time-phases.
+class PhaseTimer {
+public:
+  void mark(const char *phase) {
+    auto now = std::chrono::steady_clock::now();
+    phases.push_back({phase, std::chrono::duration<double>(now - last).count()});
+    last = now;
+  }
+  ~PhaseTimer() {
+    if (!timePhases)
+      return;
+    double total = 0;
+    for (auto &[name, t] : phases) {
+      llvm::errs() << llvm::format("  %-28s %8.3f s\n", name, t);
+      total += t;
+    }
+    llvm::errs() << llvm::format("  %-28s %8.3f s\n", "total", total);
+  }
+
+private:
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  std::vector<std::pair<const char *, double>> phases;
+};
 
 /// One line per diagnostic: "error: FILE: node 'NAME': message".
 static void printDiagnostic(Diagnostic &diag) {
@@ -276,10 +306,12 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
     options.batch = batchSize / m;
   }
 
+  PhaseTimer timer;
   OwningOpRef<ModuleOp> module =
       ppc::importONNXModel(inputFile, context, options);
   if (!module)
     return 1;
+  timer.mark("import");
   {
     PassManager pm(&context);
     pm.addPass(ppc::pp::createPPCanonicalizePass());
@@ -290,6 +322,7 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
     if (failed(pm.run(*module)))
       return 1;
   }
+  timer.mark("canonicalize, annotate cost");
   auto main = module->lookupSymbol<func::FuncOp>("main");
   if (!batchSize) {
     auto first = main.getNumArguments()
@@ -354,6 +387,7 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
   if (!alternatives[chosen].error.empty())
     return fail(alternatives[chosen].error);
   alternatives[chosen].chosen = true;
+  timer.mark("partition methods compared");
   Kind chosenKind = schedules[0].first;
   int chosenV = schedules[0].second;
   for (auto [k, v] : schedules) {
@@ -383,6 +417,7 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
   pm.addPass(ppc::pp::createPPPlanMemoryPass());
   if (failed(pm.run(*module)))
     return 1;
+  timer.mark("partition, split, schedule");
 
   std::string error;
   std::optional<ppc::PipelineSummary> summary = ppc::summarize(*module, error);
@@ -407,11 +442,14 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
   };
   ppc::WeightStore &store =
       context.getLoadedDialect<ppc::pp::PPDialect>()->getWeightStore();
+  timer.mark("summary, report");
   if (llvm::Error err = ppc::writeStagePrograms(*module, store, outputFile))
     return fail(llvm::toString(std::move(err)));
+  timer.mark("stage programs, weights");
   for (auto &[name, contents] : files)
     if (llvm::Error err = ppc::writeAtomically(outputFile, name, contents))
       return fail(llvm::toString(std::move(err)));
+  timer.mark("write the rest");
   llvm::outs() << ppc::reportText(*summary) << "wrote " << outputFile
                << "/{pipeline.json,stage<k>.ppx,stage<k>.safetensors,"
                   "report.txt,report.json,timeline.svg,trace.json,"

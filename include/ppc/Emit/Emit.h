@@ -57,6 +57,9 @@ llvm::Error writeStagePrograms(mlir::ModuleOp module, const WeightStore &store,
 /// reader never sees half a file.
 llvm::Error writeAtomically(llvm::StringRef dir, llvm::StringRef name,
                             llvm::StringRef contents);
+/// The same, with the contents streamed by `write`.
+llvm::Error writeAtomically(llvm::StringRef dir, llvm::StringRef name,
+                            llvm::function_ref<void(llvm::raw_ostream &)> write);
 
 } // namespace ppc
 
