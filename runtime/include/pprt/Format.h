@@ -31,8 +31,8 @@ inline uint64_t fnv1a(const void *data, size_t size) {
   return h;
 }
 
-/// The header of a body: magic, version (u32), flags (u32), checksum (u64),
-/// little-endian.
+/// The header of a body: magic, version (u32), flags (u32), reserved (u32),
+/// checksum (u64), little-endian; 24 bytes keep the FlatBuffer 8-aligned.
 inline std::string stageProgramHeader(const void *body, size_t size) {
   std::string out(kStageProgramMagic, 4);
   auto put = [&](uint64_t v, int bytes) {
@@ -40,6 +40,7 @@ inline std::string stageProgramHeader(const void *body, size_t size) {
       out.push_back(char((v >> (8 * i)) & 0xff));
   };
   put(kStageProgramVersion, 4);
+  put(0, 4);
   put(0, 4);
   put(fnv1a(body, size), 8);
   return out;

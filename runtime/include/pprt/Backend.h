@@ -1,0 +1,40 @@
+//===- Backend.h - where a stage program's instructions run -----*- C++ -*-===//
+//
+// One instruction set, one implementation per backend (cpu now, cuda
+// later). A backend prepares a loaded program once (kernels looked up,
+// operands resolved) and then runs it for every micro-batch.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PPRT_BACKEND_H
+#define PPRT_BACKEND_H
+
+#include "pprt/Program.h"
+
+#include <memory>
+
+namespace pprt {
+
+class PreparedStage {
+public:
+  virtual ~PreparedStage();
+  /// Runs every instruction once; the error names the stage, the ONNX node
+  /// and the kernel.
+  virtual Status run() = 0;
+};
+
+class Backend {
+public:
+  virtual ~Backend();
+  virtual const char *name() const = 0;
+  virtual StatusOr<std::unique_ptr<PreparedStage>>
+  prepare(StageProgram &program) = 0;
+};
+
+/// The reference backend: BLAS for GEMM and convolution, plain loops
+/// elsewhere; deterministic run to run. `threads` caps BLAS's threads.
+std::unique_ptr<Backend> createCpuBackend(int threads);
+
+} // namespace pprt
+
+#endif // PPRT_BACKEND_H

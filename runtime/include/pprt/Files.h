@@ -1,0 +1,68 @@
+//===- Files.h - reading the artifacts of a compiled pipeline ---*- C++ -*-===//
+//
+// A read-only memory map, the safetensors weights of a stage, and .npy
+// arrays (pprun's inputs and outputs).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PPRT_FILES_H
+#define PPRT_FILES_H
+
+#include "pprt/Status.h"
+#include "pprt/Tensor.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pprt {
+
+/// A file mapped read-only; unmapped when the last owner goes.
+class MappedFile {
+public:
+  static StatusOr<std::shared_ptr<MappedFile>> open(const std::string &path);
+  ~MappedFile();
+  const uint8_t *data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::string &path() const { return path_; }
+
+private:
+  MappedFile() = default;
+  const uint8_t *data_ = nullptr;
+  size_t size_ = 0;
+  std::string path_;
+};
+
+/// A stage's parameters, by ONNX initializer name, pointing into the map.
+class Weights {
+public:
+  struct Entry {
+    TensorDesc desc;
+    const uint8_t *data;
+  };
+  static StatusOr<Weights> load(const std::string &path);
+  const Entry *find(const std::string &name) const;
+  size_t size() const { return entries_.size(); }
+
+private:
+  std::shared_ptr<MappedFile> file_;
+  std::map<std::string, Entry> entries_;
+};
+
+/// A host tensor that owns its bytes.
+struct HostTensor {
+  TensorDesc desc;
+  std::vector<uint8_t> bytes;
+};
+
+StatusOr<HostTensor> readNpy(const std::string &path);
+Status writeNpy(const std::string &path, const HostTensor &tensor);
+
+/// Writes through a temporary file and a rename.
+Status writeFileAtomically(const std::string &path, const void *data,
+                           size_t size);
+
+} // namespace pprt
+
+#endif // PPRT_FILES_H

@@ -1,0 +1,76 @@
+//===- Program.h - a loaded stage program -----------------------*- C++ -*-===//
+//
+// stage<k>.ppx is checked (magic, schema version, checksum, FlatBuffer
+// verifier) before anything in it is trusted; its parameters come from
+// stage<k>.safetensors by name.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PPRT_PROGRAM_H
+#define PPRT_PROGRAM_H
+
+#include "pprt/Files.h"
+#include "pprt/Format.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pprt {
+namespace fb {
+struct StageProgram;
+struct Instr;
+} // namespace fb
+
+/// A tensor the kernels read or write: shape, type and where its bytes are.
+struct TensorRef {
+  TensorDesc desc;
+  uint8_t *data = nullptr;
+  int64_t numel = 0;
+  int64_t bytes = 0;
+  template <typename T> T *as() const { return reinterpret_cast<T *>(data); }
+};
+
+/// One stage: its instructions, and every buffer resolved to memory (arena
+/// slots in an arena this object owns, parameters in the mapped weights,
+/// constants in the program).
+class StageProgram {
+public:
+  static StatusOr<std::unique_ptr<StageProgram>>
+  load(const std::string &ppxPath, const std::string &weightsPath);
+
+  const fb::StageProgram &program() const { return *program_; }
+  int stage() const;
+  std::vector<TensorRef> &buffers() { return buffers_; }
+  /// Model inputs and outputs of this stage: (name, buffer index).
+  const std::vector<std::pair<std::string, int>> &inputs() const {
+    return inputs_;
+  }
+  const std::vector<std::pair<std::string, int>> &outputs() const {
+    return outputs_;
+  }
+  /// Messages: (peer stage, buffer indices).
+  const std::vector<std::pair<int, std::vector<int>>> &recvs() const {
+    return recvs_;
+  }
+  const std::vector<std::pair<int, std::vector<int>>> &sends() const {
+    return sends_;
+  }
+  int64_t arenaBytes() const { return (int64_t)arena_.size() * 64; }
+
+private:
+  std::shared_ptr<MappedFile> file_;
+  Weights weights_;
+  const fb::StageProgram *program_ = nullptr;
+  std::vector<TensorRef> buffers_;
+  std::vector<std::pair<std::string, int>> inputs_, outputs_;
+  std::vector<std::pair<int, std::vector<int>>> recvs_, sends_;
+  struct alignas(64) Line {
+    uint8_t bytes[64];
+  };
+  std::vector<Line> arena_;
+};
+
+} // namespace pprt
+
+#endif // PPRT_PROGRAM_H

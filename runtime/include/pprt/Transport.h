@@ -1,0 +1,53 @@
+//===- Transport.h - moving messages between ranks --------------*- C++ -*-===//
+//
+// The executor sees only this interface: `local` (every rank a thread of one
+// process) and `mpi` (one process per rank). Messages between a pair of
+// ranks arrive in the order they were sent. A receive that waits longer
+// than the timeout, or whose peer has failed, is an error naming the peer.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PPRT_TRANSPORT_H
+#define PPRT_TRANSPORT_H
+
+#include "pprt/Status.h"
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace pprt {
+
+class Transport {
+public:
+  virtual ~Transport();
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual Status send(int to, std::vector<uint8_t> message) = 0;
+  virtual StatusOr<std::vector<uint8_t>> recv(int from) = 0;
+  /// Tells the other ranks this one has failed, so that none waits for it.
+  virtual void abort(const std::string &why) = 0;
+};
+
+/// The shared state of a local (threaded) world of `size` ranks.
+class LocalWorld {
+public:
+  LocalWorld(int size, double timeoutSeconds);
+  ~LocalWorld();
+  std::unique_ptr<Transport> transport(int rank);
+  struct State;
+
+private:
+  std::shared_ptr<State> state;
+};
+
+/// True when this process was started by mpirun or srun.
+bool launchedByMpi();
+/// The MPI world (MPI_Init on first use); timeout as for local.
+StatusOr<std::unique_ptr<Transport>> createMpiTransport(double timeoutSeconds);
+/// MPI_Finalize, or MPI_Abort when `failed`.
+void finalizeMpi(bool failed);
+
+} // namespace pprt
+
+#endif // PPRT_TRANSPORT_H

@@ -1,0 +1,139 @@
+//===- CpuBackend.cpp - the reference backend -----------------------------===//
+
+#include "Kernels.h"
+#include "pprt/Backend.h"
+
+#include "pprt/stage_generated.h"
+
+#include <cblas.h>
+#include <cstring>
+
+namespace pprt {
+
+PreparedStage::~PreparedStage() = default;
+Backend::~Backend() = default;
+
+namespace cpu {
+
+static const fb::Attr *findAttr(const fb::Instr *instr, const char *name) {
+  if (instr->attrs())
+    for (const fb::Attr *a : *instr->attrs())
+      if (std::strcmp(a->name()->c_str(), name) == 0)
+        return a;
+  return nullptr;
+}
+
+bool Attrs::has(const char *name) const { return findAttr(instr, name); }
+
+int64_t Attrs::i(const char *name, int64_t otherwise) const {
+  const fb::Attr *a = findAttr(instr, name);
+  if (!a)
+    return otherwise;
+  return a->kind() == fb::AttrKind::Float ? (int64_t)a->f() : a->i();
+}
+
+double Attrs::f(const char *name, double otherwise) const {
+  const fb::Attr *a = findAttr(instr, name);
+  if (!a)
+    return otherwise;
+  return a->kind() == fb::AttrKind::Int ? (double)a->i() : a->f();
+}
+
+std::vector<int64_t> Attrs::ints(const char *name) const {
+  const fb::Attr *a = findAttr(instr, name);
+  if (!a || !a->ints())
+    return {};
+  return {a->ints()->begin(), a->ints()->end()};
+}
+
+std::vector<double> Attrs::floats(const char *name) const {
+  const fb::Attr *a = findAttr(instr, name);
+  if (!a || !a->floats())
+    return {};
+  return {a->floats()->begin(), a->floats()->end()};
+}
+
+std::string Attrs::s(const char *name, const std::string &otherwise) const {
+  const fb::Attr *a = findAttr(instr, name);
+  return a && a->s() ? a->s()->str() : otherwise;
+}
+
+namespace {
+const Registry &registry() {
+  static const Registry r = [] {
+    Registry r;
+    registerElementwise(r);
+    registerLinalg(r);
+    registerNn(r);
+    registerShape(r);
+    return r;
+  }();
+  return r;
+}
+
+class CpuStage : public PreparedStage {
+public:
+  struct Step {
+    const Kernel *kernel;
+    Tensors in, out;
+    Attrs attrs;
+    const fb::Instr *instr;
+  };
+  int stage = 0;
+  std::vector<Step> steps;
+
+  Status run() override {
+    for (Step &s : steps) {
+      Status st = (*s.kernel)(s.in, s.out, s.attrs);
+      if (!st.isOk())
+        return st.withContext(
+            "stage " + std::to_string(stage) + ": node '" +
+            (s.instr->node() ? s.instr->node()->str() : std::string("?")) +
+            "' (" + s.instr->kernel()->str() + ")");
+    }
+    return Status::ok();
+  }
+};
+
+class CpuBackend : public Backend {
+public:
+  explicit CpuBackend(int threads) {
+    if (threads > 0)
+      openblas_set_num_threads(threads);
+  }
+  const char *name() const override { return "cpu"; }
+
+  StatusOr<std::unique_ptr<PreparedStage>>
+  prepare(StageProgram &program) override {
+    auto stage = std::make_unique<CpuStage>();
+    stage->stage = program.stage();
+    auto &buffers = program.buffers();
+    if (program.program().instrs())
+      for (const fb::Instr *instr : *program.program().instrs()) {
+        auto it = registry().find(instr->kernel()->str());
+        if (it == registry().end())
+          return invalidArgument(
+              "stage " + std::to_string(program.stage()) + ": node '" +
+              (instr->node() ? instr->node()->str() : std::string("?")) +
+              "': kernel '" + instr->kernel()->str() +
+              "' is not implemented on the CPU backend");
+        CpuStage::Step step{&it->second, {}, {}, Attrs(instr), instr};
+        if (instr->operands())
+          for (int i : *instr->operands())
+            step.in.push_back(&buffers[i]);
+        if (instr->results())
+          for (int i : *instr->results())
+            step.out.push_back(&buffers[i]);
+        stage->steps.push_back(std::move(step));
+      }
+    return std::unique_ptr<PreparedStage>(std::move(stage));
+  }
+};
+} // namespace
+} // namespace cpu
+
+std::unique_ptr<Backend> createCpuBackend(int threads) {
+  return std::make_unique<cpu::CpuBackend>(threads);
+}
+
+} // namespace pprt

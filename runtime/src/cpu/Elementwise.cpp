@@ -1,0 +1,257 @@
+//===- Elementwise.cpp - unary, binary, compare, logic, where, cast -------===//
+//
+// Binary ops broadcast numpy-style: each operand is read through strides
+// that are 0 on its broadcast axes; equal shapes take a flat loop.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Kernels.h"
+
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+namespace pprt {
+namespace cpu {
+
+std::vector<int64_t> stridesOf(const std::vector<int64_t> &shape) {
+  std::vector<int64_t> s(shape.size(), 1);
+  for (int i = (int)shape.size() - 2; i >= 0; --i)
+    s[i] = s[i + 1] * shape[i + 1];
+  return s;
+}
+
+std::vector<int64_t> broadcastStrides(const std::vector<int64_t> &in,
+                                      const std::vector<int64_t> &out) {
+  std::vector<int64_t> strides(out.size(), 0);
+  std::vector<int64_t> own = stridesOf(in);
+  size_t offset = out.size() - in.size();
+  for (size_t i = 0; i < in.size(); ++i)
+    strides[offset + i] = in[i] == 1 ? 0 : own[i];
+  return strides;
+}
+
+Status unsupported(const TensorRef &t, const char *what) {
+  return invalidArgument(std::string(what) + " does not support " +
+                         t.desc.toString());
+}
+
+namespace {
+/// Visits every output element with the offsets of both operands.
+template <typename F>
+void forEachBroadcast(const TensorRef &a, const TensorRef &b,
+                      const TensorRef &out, F &&f) {
+  if (a.desc.shape == out.desc.shape && b.desc.shape == out.desc.shape) {
+    for (int64_t i = 0; i < out.numel; ++i)
+      f(i, i, i);
+    return;
+  }
+  if (a.desc.shape == out.desc.shape && b.numel == 1) {
+    for (int64_t i = 0; i < out.numel; ++i)
+      f(i, i, 0);
+    return;
+  }
+  const auto &shape = out.desc.shape;
+  auto sa = broadcastStrides(a.desc.shape, shape);
+  auto sb = broadcastStrides(b.desc.shape, shape);
+  int rank = shape.size();
+  std::vector<int64_t> idx(rank, 0);
+  int64_t oa = 0, ob = 0;
+  for (int64_t i = 0; i < out.numel; ++i) {
+    f(i, oa, ob);
+    for (int d = rank - 1; d >= 0; --d) {
+      if (++idx[d] < shape[d]) {
+        oa += sa[d];
+        ob += sb[d];
+        break;
+      }
+      oa -= sa[d] * (shape[d] - 1);
+      ob -= sb[d] * (shape[d] - 1);
+      idx[d] = 0;
+    }
+  }
+}
+
+template <typename Op> Kernel floatUnary(Op op) {
+  return [op](Tensors &in, Tensors &out, const Attrs &) {
+    return dispatch(
+        in[0]->desc.dtype,
+        [&](auto tag) {
+          using T = decltype(tag);
+          const T *x = in[0]->as<T>();
+          T *y = out[0]->as<T>();
+          for (int64_t i = 0; i < out[0]->numel; ++i)
+            y[i] = (T)op((double)x[i]);
+        },
+        /*floatOnly=*/true);
+  };
+}
+
+template <typename Op> Kernel numericUnary(Op op) {
+  return [op](Tensors &in, Tensors &out, const Attrs &a) {
+    return dispatch(in[0]->desc.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      const T *x = in[0]->as<T>();
+      T *y = out[0]->as<T>();
+      for (int64_t i = 0; i < out[0]->numel; ++i)
+        y[i] = op(x[i], a);
+    });
+  };
+}
+
+template <typename Op> Kernel arith(Op op) {
+  return [op](Tensors &in, Tensors &out, const Attrs &) {
+    return dispatch(in[0]->desc.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      const T *a = in[0]->as<T>(), *b = in[1]->as<T>();
+      T *y = out[0]->as<T>();
+      forEachBroadcast(*in[0], *in[1], *out[0],
+                       [&](int64_t i, int64_t ia, int64_t ib) {
+                         y[i] = op(a[ia], b[ib]);
+                       });
+    });
+  };
+}
+
+template <typename Op> Kernel compare(Op op) {
+  return [op](Tensors &in, Tensors &out, const Attrs &) {
+    return dispatch(in[0]->desc.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      const T *a = in[0]->as<T>(), *b = in[1]->as<T>();
+      bool *y = out[0]->as<bool>();
+      forEachBroadcast(*in[0], *in[1], *out[0],
+                       [&](int64_t i, int64_t ia, int64_t ib) {
+                         y[i] = op(a[ia], b[ib]);
+                       });
+    });
+  };
+}
+
+Status where(Tensors &in, Tensors &out, const Attrs &) {
+  const TensorRef &c = *in[0], &a = *in[1], &b = *in[2], &y = *out[0];
+  const auto &shape = y.desc.shape;
+  auto sc = broadcastStrides(c.desc.shape, shape);
+  auto sa = broadcastStrides(a.desc.shape, shape);
+  auto sb = broadcastStrides(b.desc.shape, shape);
+  size_t width = dtypeSize(y.desc.dtype);
+  int rank = shape.size();
+  std::vector<int64_t> idx(rank, 0);
+  int64_t oc = 0, oa = 0, ob = 0;
+  const bool *cond = c.as<bool>();
+  for (int64_t i = 0; i < y.numel; ++i) {
+    const uint8_t *src = cond[oc] ? a.data + oa * width : b.data + ob * width;
+    std::memcpy(y.data + i * width, src, width);
+    for (int d = rank - 1; d >= 0; --d) {
+      if (++idx[d] < shape[d]) {
+        oc += sc[d];
+        oa += sa[d];
+        ob += sb[d];
+        break;
+      }
+      oc -= sc[d] * (shape[d] - 1);
+      oa -= sa[d] * (shape[d] - 1);
+      ob -= sb[d] * (shape[d] - 1);
+      idx[d] = 0;
+    }
+  }
+  return Status::ok();
+}
+
+Status cast(Tensors &in, Tensors &out, const Attrs &) {
+  const TensorRef &x = *in[0];
+  TensorRef &y = *out[0];
+  return dispatch(x.desc.dtype, [&](auto from) {
+    using S = decltype(from);
+    const S *src = x.as<S>();
+    (void)dispatch(y.desc.dtype, [&](auto to) {
+      using D = decltype(to);
+      D *dst = y.as<D>();
+      for (int64_t i = 0; i < y.numel; ++i) {
+        if constexpr (std::is_same_v<D, bool>)
+          dst[i] = src[i] != S(0);
+        else if constexpr (std::is_floating_point_v<S> &&
+                           std::is_integral_v<D>)
+          dst[i] = std::isnan((double)src[i]) ? D(0) : (D)src[i];
+        else
+          dst[i] = (D)src[i];
+      }
+    });
+  });
+}
+
+double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
+double geluTanh(double x) {
+  return 0.5 * x *
+         (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+}
+} // namespace
+
+void registerElementwise(Registry &r) {
+  r["relu"] = floatUnary([](double x) { return x > 0 ? x : 0.0; });
+  r["sigmoid"] = floatUnary([](double x) { return 1.0 / (1.0 + std::exp(-x)); });
+  r["tanh"] = floatUnary([](double x) { return std::tanh(x); });
+  r["erf"] = floatUnary([](double x) { return std::erf(x); });
+  r["sqrt"] = floatUnary([](double x) { return std::sqrt(x); });
+  r["exp"] = floatUnary([](double x) { return std::exp(x); });
+  r["log"] = floatUnary([](double x) { return std::log(x); });
+  r["reciprocal"] = floatUnary([](double x) { return 1.0 / x; });
+  r["floor"] = floatUnary([](double x) { return std::floor(x); });
+  r["ceil"] = floatUnary([](double x) { return std::ceil(x); });
+  r["round"] = floatUnary([](double x) { return std::nearbyint(x); });
+  r["sin"] = floatUnary([](double x) { return std::sin(x); });
+  r["cos"] = floatUnary([](double x) { return std::cos(x); });
+  r["softplus"] = floatUnary([](double x) { return std::log1p(std::exp(x)); });
+  r["gelu"] = [](Tensors &in, Tensors &out, const Attrs &a) {
+    auto f = a.i("approximate") ? floatUnary(geluTanh) : floatUnary(gelu);
+    return f(in, out, a);
+  };
+  r["neg"] = numericUnary([](auto x, const Attrs &) { return decltype(x)(-x); });
+  r["abs"] = numericUnary([](auto x, const Attrs &) {
+    return decltype(x)(x < decltype(x)(0) ? -x : x);
+  });
+  r["sign"] = numericUnary([](auto x, const Attrs &) {
+    using T = decltype(x);
+    return T((x > T(0)) - (x < T(0)));
+  });
+  r["not"] = numericUnary([](auto x, const Attrs &) { return decltype(x)(!x); });
+  r["leaky_relu"] = numericUnary([](auto x, const Attrs &a) {
+    using T = decltype(x);
+    return x >= T(0) ? x : T(a.f("alpha", 0.01) * x);
+  });
+  r["clip"] = numericUnary([](auto x, const Attrs &a) {
+    using T = decltype(x);
+    if (a.has("min") && x < T(a.f("min")))
+      x = T(a.f("min"));
+    if (a.has("max") && x > T(a.f("max")))
+      x = T(a.f("max"));
+    return x;
+  });
+  r["add"] = arith([](auto a, auto b) { return decltype(a)(a + b); });
+  r["sub"] = arith([](auto a, auto b) { return decltype(a)(a - b); });
+  r["mul"] = arith([](auto a, auto b) { return decltype(a)(a * b); });
+  r["div"] = arith([](auto a, auto b) {
+    using T = decltype(a);
+    if constexpr (std::is_integral_v<T>)
+      return b == T(0) ? T(0) : T(a / b);
+    else
+      return T(a / b);
+  });
+  r["max"] = arith([](auto a, auto b) { return a > b ? a : b; });
+  r["min"] = arith([](auto a, auto b) { return a < b ? a : b; });
+  r["pow"] = arith([](auto a, auto b) {
+    return decltype(a)(std::pow((double)a, (double)b));
+  });
+  r["equal"] = compare([](auto a, auto b) { return a == b; });
+  r["less"] = compare([](auto a, auto b) { return a < b; });
+  r["less_equal"] = compare([](auto a, auto b) { return a <= b; });
+  r["greater"] = compare([](auto a, auto b) { return a > b; });
+  r["greater_equal"] = compare([](auto a, auto b) { return a >= b; });
+  r["and"] = compare([](auto a, auto b) { return a && b; });
+  r["or"] = compare([](auto a, auto b) { return a || b; });
+  r["xor"] = compare([](auto a, auto b) { return bool(a) != bool(b); });
+  r["where"] = where;
+  r["cast"] = cast;
+}
+
+} // namespace cpu
+} // namespace pprt

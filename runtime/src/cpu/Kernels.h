@@ -1,0 +1,77 @@
+//===- Kernels.h - the CPU kernels' shared interface ------------*- C++ -*-===//
+
+#ifndef PPRT_CPU_KERNELS_H
+#define PPRT_CPU_KERNELS_H
+
+#include "pprt/Program.h"
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace pprt {
+namespace fb {
+struct Instr;
+}
+namespace cpu {
+
+/// An instruction's attributes by name, with the defaults the op defines.
+class Attrs {
+public:
+  explicit Attrs(const fb::Instr *instr) : instr(instr) {}
+  bool has(const char *name) const;
+  int64_t i(const char *name, int64_t otherwise = 0) const;
+  double f(const char *name, double otherwise = 0) const;
+  std::vector<int64_t> ints(const char *name) const;
+  std::vector<double> floats(const char *name) const;
+  std::string s(const char *name, const std::string &otherwise = "") const;
+
+private:
+  const fb::Instr *instr;
+};
+
+using Tensors = std::vector<TensorRef *>;
+using Kernel = std::function<Status(Tensors &in, Tensors &out, const Attrs &)>;
+using Registry = std::map<std::string, Kernel>;
+
+void registerElementwise(Registry &r);
+void registerLinalg(Registry &r);
+void registerNn(Registry &r);
+void registerShape(Registry &r);
+
+/// Strides of `shape` (row-major), in elements.
+std::vector<int64_t> stridesOf(const std::vector<int64_t> &shape);
+/// Strides of `in` seen from the broadcast `out` shape: 0 on broadcast axes.
+std::vector<int64_t> broadcastStrides(const std::vector<int64_t> &in,
+                                      const std::vector<int64_t> &out);
+
+Status unsupported(const TensorRef &t, const char *what);
+
+/// Calls f(T{}) for the C++ type T of `dtype`.
+template <typename F> Status dispatch(DType dtype, F &&f, bool floatOnly = false) {
+  switch (dtype) {
+  case DType::F32: f(float{}); return Status::ok();
+  case DType::F64: f(double{}); return Status::ok();
+  default: break;
+  }
+  if (floatOnly)
+    return invalidArgument(std::string("element type ") + dtypeName(dtype) +
+                           " is not supported by this kernel");
+  switch (dtype) {
+  case DType::I64: f(int64_t{}); return Status::ok();
+  case DType::I32: f(int32_t{}); return Status::ok();
+  case DType::I16: f(int16_t{}); return Status::ok();
+  case DType::I8: f(int8_t{}); return Status::ok();
+  case DType::U8: f(uint8_t{}); return Status::ok();
+  case DType::Bool: f(bool{}); return Status::ok();
+  default:
+    return invalidArgument(std::string("element type ") + dtypeName(dtype) +
+                           " is not supported on the CPU backend");
+  }
+}
+
+} // namespace cpu
+} // namespace pprt
+
+#endif // PPRT_CPU_KERNELS_H

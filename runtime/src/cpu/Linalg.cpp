@@ -1,0 +1,201 @@
+//===- Linalg.cpp - matmul, gemm and convolution through BLAS -------------===//
+//
+// fp32 runs on cblas_sgemm (OpenBLAS); other float types on a plain loop.
+// Convolution is im2col + GEMM per image and group: on the models we run,
+// OpenBLAS's GEMM beats a direct loop by far (bench/README.md).
+//
+//===----------------------------------------------------------------------===//
+
+#include "Kernels.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace pprt {
+namespace cpu {
+namespace {
+
+/// C[m x n] = alpha * op(A) op(B) + beta * C, row-major.
+template <typename T>
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,
+          const T *a, int64_t lda, const T *b, int64_t ldb, T beta, T *c,
+          int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb,
+                beta, c, ldc);
+  } else if constexpr (std::is_same_v<T, double>) {
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb,
+                beta, c, ldc);
+  } else {
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        T sum = 0;
+        for (int64_t p = 0; p < k; ++p)
+          sum += (ta ? a[p * lda + i] : a[i * lda + p]) *
+                 (tb ? b[j * ldb + p] : b[p * ldb + j]);
+        c[i * ldc + j] = alpha * sum + (beta == T(0) ? T(0) : beta * c[i * ldc + j]);
+      }
+  }
+}
+
+/// numpy matmul: 1-D operands are promoted, batch axes broadcast.
+Status matmul(Tensors &in, Tensors &out, const Attrs &) {
+  const TensorRef &A = *in[0], &B = *in[1];
+  TensorRef &C = *out[0];
+  std::vector<int64_t> as = A.desc.shape, bs = B.desc.shape;
+  if (as.size() == 1)
+    as.insert(as.begin(), 1);
+  if (bs.size() == 1)
+    bs.push_back(1);
+  int64_t m = as[as.size() - 2], k = as.back(), n = bs.back();
+  std::vector<int64_t> abatch(as.begin(), as.end() - 2),
+      bbatch(bs.begin(), bs.end() - 2);
+  size_t rank = std::max(abatch.size(), bbatch.size());
+  abatch.insert(abatch.begin(), rank - abatch.size(), 1);
+  bbatch.insert(bbatch.begin(), rank - bbatch.size(), 1);
+  std::vector<int64_t> batch(rank);
+  for (size_t i = 0; i < rank; ++i)
+    batch[i] = std::max(abatch[i], bbatch[i]);
+  auto sa = broadcastStrides(abatch, batch), sb = broadcastStrides(bbatch, batch);
+  int64_t count = 1;
+  for (int64_t d : batch)
+    count *= d;
+  return dispatch(
+      C.desc.dtype,
+      [&](auto tag) {
+        using T = decltype(tag);
+        std::vector<int64_t> idx(rank, 0);
+        for (int64_t bi = 0; bi < count; ++bi) {
+          int64_t oa = 0, ob = 0, rem = bi;
+          for (int d = (int)rank - 1; d >= 0; --d) {
+            idx[d] = rem % batch[d];
+            rem /= batch[d];
+            oa += idx[d] * sa[d];
+            ob += idx[d] * sb[d];
+          }
+          gemm<T>(false, false, m, n, k, T(1), A.as<T>() + oa * m * k, k,
+                  B.as<T>() + ob * k * n, n, T(0), C.as<T>() + bi * m * n, n);
+        }
+      },
+      /*floatOnly=*/false);
+}
+
+/// ONNX Gemm: alpha op(A) op(B) + beta C, C broadcast to [M, N].
+Status gemmKernel(Tensors &in, Tensors &out, const Attrs &attrs) {
+  const TensorRef &A = *in[0], &B = *in[1];
+  TensorRef &Y = *out[0];
+  bool ta = attrs.i("trans_a"), tb = attrs.i("trans_b");
+  int64_t m = Y.desc.shape[0], n = Y.desc.shape[1];
+  int64_t k = ta ? A.desc.shape[0] : A.desc.shape[1];
+  double alpha = attrs.f("alpha", 1.0), beta = attrs.f("beta", 1.0);
+  return dispatch(
+      Y.desc.dtype,
+      [&](auto tag) {
+        using T = decltype(tag);
+        T *y = Y.as<T>();
+        bool withC = in.size() > 2 && beta != 0;
+        if (withC) {
+          const TensorRef &Cm = *in[2];
+          auto sc = broadcastStrides(Cm.desc.shape, Y.desc.shape);
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j)
+              y[i * n + j] = Cm.as<T>()[i * sc[0] + j * sc[1]];
+        }
+        gemm<T>(ta, tb, m, n, k, T(alpha), A.as<T>(), A.desc.shape[1],
+                B.as<T>(), B.desc.shape[1], withC ? T(beta) : T(0), y, n);
+      },
+      /*floatOnly=*/true);
+}
+
+/// N-d convolution (1-d, 2-d, 3-d) as im2col + GEMM.
+Status conv(Tensors &in, Tensors &out, const Attrs &attrs) {
+  const TensorRef &X = *in[0], &W = *in[1];
+  TensorRef &Y = *out[0];
+  if (X.desc.dtype != DType::F32)
+    return unsupported(X, "conv");
+  int spatial = X.desc.shape.size() - 2;
+  int64_t batch = X.desc.shape[0], cin = X.desc.shape[1];
+  int64_t cout = Y.desc.shape[1], group = attrs.i("group", 1);
+  std::vector<int64_t> strides = attrs.ints("strides"),
+                       pads = attrs.ints("pads"),
+                       dilations = attrs.ints("dilations");
+  strides.resize(spatial, 1);
+  dilations.resize(spatial, 1);
+  pads.resize(2 * spatial, 0);
+  std::vector<int64_t> inSize(X.desc.shape.begin() + 2, X.desc.shape.end()),
+      kSize(W.desc.shape.begin() + 2, W.desc.shape.end()),
+      outSize(Y.desc.shape.begin() + 2, Y.desc.shape.end());
+  int64_t inPlane = 1, kPlane = 1, outPlane = 1;
+  for (int d = 0; d < spatial; ++d) {
+    inPlane *= inSize[d];
+    kPlane *= kSize[d];
+    outPlane *= outSize[d];
+  }
+  int64_t cinG = cin / group, coutG = cout / group;
+  int64_t rows = cinG * kPlane;
+  std::vector<float> cols(rows * outPlane);
+  const float *x = X.as<float>(), *w = W.as<float>();
+  float *y = Y.as<float>();
+  std::vector<int64_t> kIdx(spatial), oIdx(spatial);
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t g = 0; g < group; ++g) {
+      // cols[(c, kernel offset), output position]
+      for (int64_t c = 0; c < cinG; ++c) {
+        const float *plane = x + ((b * cin) + g * cinG + c) * inPlane;
+        for (int64_t kp = 0; kp < kPlane; ++kp) {
+          int64_t rem = kp;
+          for (int d = spatial - 1; d >= 0; --d) {
+            kIdx[d] = rem % kSize[d];
+            rem /= kSize[d];
+          }
+          float *row = cols.data() + (c * kPlane + kp) * outPlane;
+          for (int64_t op = 0; op < outPlane; ++op) {
+            int64_t r2 = op, offset = 0;
+            bool inside = true;
+            for (int d = spatial - 1; d >= 0; --d) {
+              oIdx[d] = r2 % outSize[d];
+              r2 /= outSize[d];
+            }
+            for (int d = 0; d < spatial; ++d) {
+              int64_t pos =
+                  oIdx[d] * strides[d] - pads[d] + kIdx[d] * dilations[d];
+              if (pos < 0 || pos >= inSize[d]) {
+                inside = false;
+                break;
+              }
+              offset = offset * inSize[d] + pos;
+            }
+            row[op] = inside ? plane[offset] : 0.0f;
+          }
+        }
+      }
+      float *yg = y + (b * cout + g * coutG) * outPlane;
+      gemm<float>(false, false, coutG, outPlane, rows, 1.0f,
+                  w + g * coutG * rows, rows, cols.data(), outPlane, 0.0f, yg,
+                  outPlane);
+    }
+  if (in.size() > 2) {
+    const float *bias = in[2]->as<float>();
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t c = 0; c < cout; ++c) {
+        float *p = y + (b * cout + c) * outPlane;
+        for (int64_t i = 0; i < outPlane; ++i)
+          p[i] += bias[c];
+      }
+  }
+  return Status::ok();
+}
+} // namespace
+
+void registerLinalg(Registry &r) {
+  r["matmul"] = matmul;
+  r["gemm"] = gemmKernel;
+  r["conv"] = conv;
+}
+
+} // namespace cpu
+} // namespace pprt

@@ -1,0 +1,256 @@
+//===- Nn.cpp - pooling, normalisation, softmax, reductions ---------------===//
+
+#include "Kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace pprt {
+namespace cpu {
+namespace {
+
+int64_t normAxis(int64_t axis, size_t rank) {
+  return axis < 0 ? axis + (int64_t)rank : axis;
+}
+
+/// Max or average pooling over the trailing spatial axes.
+template <bool Max> Status pool(Tensors &in, Tensors &out, const Attrs &a) {
+  const TensorRef &X = *in[0];
+  TensorRef &Y = *out[0];
+  int spatial = X.desc.shape.size() - 2;
+  std::vector<int64_t> kernel = a.ints("kernel_shape"), strides = a.ints("strides"),
+                       pads = a.ints("pads"), dilations = a.ints("dilations");
+  strides.resize(spatial, 1);
+  dilations.resize(spatial, 1);
+  pads.resize(2 * spatial, 0);
+  bool includePad = a.i("count_include_pad");
+  std::vector<int64_t> inSize(X.desc.shape.begin() + 2, X.desc.shape.end()),
+      outSize(Y.desc.shape.begin() + 2, Y.desc.shape.end());
+  int64_t inPlane = 1, outPlane = 1, kPlane = 1;
+  for (int d = 0; d < spatial; ++d) {
+    inPlane *= inSize[d];
+    outPlane *= outSize[d];
+    kPlane *= kernel[d];
+  }
+  int64_t planes = X.desc.shape[0] * X.desc.shape[1];
+  std::vector<int64_t> o(spatial), k(spatial);
+  return dispatch(X.desc.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T *x = X.as<T>();
+    T *y = Y.as<T>();
+    for (int64_t p = 0; p < planes; ++p)
+      for (int64_t op = 0; op < outPlane; ++op) {
+        int64_t rem = op;
+        for (int d = spatial - 1; d >= 0; --d) {
+          o[d] = rem % outSize[d];
+          rem /= outSize[d];
+        }
+        double acc = Max ? -std::numeric_limits<double>::infinity() : 0;
+        int64_t count = 0, padded = 0;
+        for (int64_t kp = 0; kp < kPlane; ++kp) {
+          int64_t r2 = kp, offset = 0;
+          bool inside = true, inPadded = true;
+          for (int d = spatial - 1; d >= 0; --d) {
+            k[d] = r2 % kernel[d];
+            r2 /= kernel[d];
+          }
+          for (int d = 0; d < spatial; ++d) {
+            int64_t pos = o[d] * strides[d] - pads[d] + k[d] * dilations[d];
+            if (pos < 0 || pos >= inSize[d])
+              inside = false;
+            // Positions past the end padding (ceil_mode) never count.
+            if (pos < -pads[d] || pos >= inSize[d] + pads[spatial + d])
+              inPadded = false;
+            offset = offset * inSize[d] + pos;
+          }
+          padded += inPadded;
+          if (!inside)
+            continue;
+          double v = x[p * inPlane + offset];
+          acc = Max ? std::max(acc, v) : acc + v;
+          ++count;
+        }
+        if (!Max)
+          acc /= std::max<int64_t>(includePad ? padded : count, 1);
+        y[p * outPlane + op] = T(acc);
+      }
+  }, /*floatOnly=*/!Max);
+}
+
+Status batchNorm(Tensors &in, Tensors &out, const Attrs &a) {
+  const TensorRef &X = *in[0];
+  if (X.desc.dtype != DType::F32)
+    return unsupported(X, "batch_norm");
+  int64_t n = X.desc.shape[0], c = X.desc.shape[1], plane = X.numel / (n * c);
+  const float *x = X.as<float>(), *scale = in[1]->as<float>(),
+              *bias = in[2]->as<float>(), *mean = in[3]->as<float>(),
+              *var = in[4]->as<float>();
+  float *y = out[0]->as<float>();
+  double eps = a.f("epsilon", 1e-5);
+  for (int64_t ch = 0; ch < c; ++ch) {
+    float mul = scale[ch] / std::sqrt(var[ch] + (float)eps);
+    float add = bias[ch] - mean[ch] * mul;
+    for (int64_t b = 0; b < n; ++b) {
+      const float *src = x + (b * c + ch) * plane;
+      float *dst = y + (b * c + ch) * plane;
+      for (int64_t i = 0; i < plane; ++i)
+        dst[i] = src[i] * mul + add;
+    }
+  }
+  return Status::ok();
+}
+
+/// Normalises over the axes from `axis` on; also returns mean and 1/std.
+Status layerNorm(Tensors &in, Tensors &out, const Attrs &a) {
+  const TensorRef &X = *in[0];
+  if (X.desc.dtype != DType::F32)
+    return unsupported(X, "layer_norm");
+  int64_t axis = normAxis(a.i("axis", -1), X.desc.shape.size());
+  int64_t inner = 1;
+  for (size_t d = axis; d < X.desc.shape.size(); ++d)
+    inner *= X.desc.shape[d];
+  int64_t outer = X.numel / inner;
+  double eps = a.f("epsilon", 1e-5);
+  const float *x = X.as<float>(), *scale = in[1]->as<float>();
+  const float *bias = in.size() > 2 ? in[2]->as<float>() : nullptr;
+  auto ss = broadcastStrides(in[1]->desc.shape,
+                             {X.desc.shape.begin() + axis, X.desc.shape.end()});
+  bool flatScale = in[1]->numel == inner;
+  float *y = out[0]->as<float>();
+  float *meanOut = out.size() > 1 ? out[1]->as<float>() : nullptr;
+  float *invOut = out.size() > 2 ? out[2]->as<float>() : nullptr;
+  for (int64_t r = 0; r < outer; ++r) {
+    const float *row = x + r * inner;
+    double mean = 0;
+    for (int64_t i = 0; i < inner; ++i)
+      mean += row[i];
+    mean /= inner;
+    double var = 0;
+    for (int64_t i = 0; i < inner; ++i)
+      var += (row[i] - mean) * (row[i] - mean);
+    var /= inner;
+    double inv = 1.0 / std::sqrt(var + eps);
+    for (int64_t i = 0; i < inner; ++i) {
+      int64_t si = flatScale ? i : 0;
+      if (!flatScale) // scale broadcast over the normalised axes
+        for (int64_t rem = i, d = ss.size() - 1; d >= 0; --d) {
+          int64_t dim = X.desc.shape[axis + d];
+          si += (rem % dim) * ss[d];
+          rem /= dim;
+        }
+      float v = float((row[i] - mean) * inv) * scale[si];
+      y[r * inner + i] = bias ? v + bias[si] : v;
+    }
+    if (meanOut)
+      meanOut[r] = float(mean);
+    if (invOut)
+      invOut[r] = float(inv);
+  }
+  return Status::ok();
+}
+
+template <bool Log> Status softmax(Tensors &in, Tensors &out, const Attrs &a) {
+  const TensorRef &X = *in[0];
+  int64_t axis = normAxis(a.i("axis", -1), X.desc.shape.size());
+  int64_t n = X.desc.shape[axis], inner = 1;
+  for (size_t d = axis + 1; d < X.desc.shape.size(); ++d)
+    inner *= X.desc.shape[d];
+  int64_t outer = X.numel / (n * inner);
+  return dispatch(X.desc.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T *x = X.as<T>();
+    T *y = out[0]->as<T>();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        const T *src = x + o * n * inner + i;
+        T *dst = y + o * n * inner + i;
+        T m = -std::numeric_limits<T>::infinity();
+        for (int64_t k = 0; k < n; ++k)
+          m = std::max(m, src[k * inner]);
+        T sum = 0;
+        for (int64_t k = 0; k < n; ++k) {
+          T e = std::exp(src[k * inner] - m);
+          sum += e;
+          if (!Log)
+            dst[k * inner] = e;
+        }
+        for (int64_t k = 0; k < n; ++k)
+          dst[k * inner] = Log ? src[k * inner] - m - std::log(sum)
+                               : dst[k * inner] / sum;
+      }
+  }, /*floatOnly=*/true);
+}
+
+enum class Reduce { Sum, Mean, Max, Min, Prod };
+
+template <Reduce R> Status reduce(Tensors &in, Tensors &out, const Attrs &a) {
+  const TensorRef &X = *in[0];
+  TensorRef &Y = *out[0];
+  size_t rank = X.desc.shape.size();
+  std::vector<bool> reduced(rank, false);
+  std::vector<int64_t> axes = a.ints("axes");
+  if (axes.empty())
+    reduced.assign(rank, true);
+  for (int64_t ax : axes)
+    reduced[normAxis(ax, rank)] = true;
+  // Output strides over the input's axes: 0 on reduced axes.
+  std::vector<int64_t> keptShape;
+  for (size_t d = 0; d < rank; ++d)
+    keptShape.push_back(reduced[d] ? 1 : X.desc.shape[d]);
+  std::vector<int64_t> ostr = broadcastStrides(keptShape, X.desc.shape);
+  int64_t count = Y.numel ? X.numel / Y.numel : 0;
+  return dispatch(X.desc.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    std::vector<double> acc(Y.numel, R == Reduce::Max
+                                         ? -std::numeric_limits<double>::infinity()
+                                     : R == Reduce::Min
+                                         ? std::numeric_limits<double>::infinity()
+                                     : R == Reduce::Prod ? 1.0
+                                                         : 0.0);
+    const T *x = X.as<T>();
+    std::vector<int64_t> idx(rank, 0);
+    int64_t o = 0;
+    for (int64_t i = 0; i < X.numel; ++i) {
+      double v = x[i];
+      double &t = acc[o];
+      if (R == Reduce::Max)
+        t = std::max(t, v);
+      else if (R == Reduce::Min)
+        t = std::min(t, v);
+      else if (R == Reduce::Prod)
+        t *= v;
+      else
+        t += v;
+      for (int d = (int)rank - 1; d >= 0; --d) {
+        if (++idx[d] < X.desc.shape[d]) {
+          o += ostr[d];
+          break;
+        }
+        o -= ostr[d] * (X.desc.shape[d] - 1);
+        idx[d] = 0;
+      }
+    }
+    T *y = Y.as<T>();
+    for (int64_t i = 0; i < Y.numel; ++i)
+      y[i] = T(R == Reduce::Mean ? acc[i] / count : acc[i]);
+  });
+}
+} // namespace
+
+void registerNn(Registry &r) {
+  r["max_pool"] = pool<true>;
+  r["avg_pool"] = pool<false>;
+  r["batch_norm"] = batchNorm;
+  r["layer_norm"] = layerNorm;
+  r["softmax"] = softmax<false>;
+  r["log_softmax"] = softmax<true>;
+  r["reduce_sum"] = reduce<Reduce::Sum>;
+  r["reduce_mean"] = reduce<Reduce::Mean>;
+  r["reduce_max"] = reduce<Reduce::Max>;
+  r["reduce_min"] = reduce<Reduce::Min>;
+  r["reduce_prod"] = reduce<Reduce::Prod>;
+}
+
+} // namespace cpu
+} // namespace pprt

@@ -1,0 +1,346 @@
+//===- pprun.cpp - run a pipeline compiled by ppc -------------------------===//
+//
+// pprun DIR [--input NAME=FILE.npy]... [--output-dir D]
+//           [--transport=local|mpi] [--backend=cpu] [--threads N]
+//           [--iterations N] [--trace FILE.json] [--timeout SECONDS]
+//
+// Runs one batch (or N) through the pipeline in DIR, one rank per pipeline
+// rank: threads of this process (local) or processes under mpirun (mpi;
+// started through mpirun when pprun is not under a launcher already).
+// Without --input it runs on seeded random inputs and prints throughput and
+// a checksum of the outputs. Errors are one line and exit 1.
+//
+//===----------------------------------------------------------------------===//
+
+#include "pprt/Executor.h"
+#include "pprt/Format.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+
+using namespace pprt;
+
+namespace {
+struct Options {
+  std::string dir, outputDir, transport, backend = "cpu", trace;
+  std::vector<std::pair<std::string, std::string>> inputs;
+  int threads = 0, iterations = 0;
+  double timeout = 30;
+};
+
+[[noreturn]] void die(const std::string &message) {
+  std::fprintf(stderr, "pprun: error: %s\n", message.c_str());
+  std::exit(1);
+}
+
+void usage() {
+  std::printf(
+      "usage: pprun DIR [--input NAME=FILE.npy]... [--output-dir D]\n"
+      "             [--transport=local|mpi] [--backend=cpu] [--threads N]\n"
+      "             [--iterations N] [--trace FILE.json] [--timeout SECONDS]\n");
+}
+
+Options parse(int argc, char **argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char *flag) -> std::string {
+      std::string f = flag;
+      if (a.rfind(f + "=", 0) == 0)
+        return a.substr(f.size() + 1);
+      if (a == f && i + 1 < argc)
+        return argv[++i];
+      die(f + " needs a value");
+    };
+    auto is = [&](const char *flag) {
+      return a == flag || a.rfind(std::string(flag) + "=", 0) == 0;
+    };
+    if (a == "-h" || a == "--help") {
+      usage();
+      std::exit(0);
+    } else if (is("--input")) {
+      std::string v = value("--input");
+      size_t eq = v.find('=');
+      if (eq == std::string::npos || eq == 0)
+        die("--input " + v + ": expected NAME=FILE.npy");
+      o.inputs.push_back({v.substr(0, eq), v.substr(eq + 1)});
+    } else if (is("--output-dir")) {
+      o.outputDir = value("--output-dir");
+    } else if (is("--transport")) {
+      o.transport = value("--transport");
+      if (o.transport != "local" && o.transport != "mpi")
+        die("--transport=" + o.transport + ": expected local or mpi");
+    } else if (is("--backend")) {
+      o.backend = value("--backend");
+      if (o.backend != "cpu")
+        die("--backend=" + o.backend + ": this pprun has the cpu backend");
+    } else if (is("--threads")) {
+      o.threads = std::atoi(value("--threads").c_str());
+    } else if (is("--iterations")) {
+      o.iterations = std::atoi(value("--iterations").c_str());
+      if (o.iterations < 1)
+        die("--iterations must be at least 1");
+    } else if (is("--trace")) {
+      o.trace = value("--trace");
+    } else if (is("--timeout")) {
+      o.timeout = std::atof(value("--timeout").c_str());
+    } else if (!a.empty() && a[0] == '-') {
+      die("unknown option " + a + " (see --help)");
+    } else if (o.dir.empty()) {
+      o.dir = a;
+    } else {
+      die("unexpected argument " + a);
+    }
+  }
+  if (o.dir.empty()) {
+    usage();
+    std::exit(1);
+  }
+  if (o.outputDir.empty())
+    o.outputDir = o.dir + "/outputs";
+  return o;
+}
+
+/// Seeded inputs: floats in [-1, 1), integers 0 or 1, booleans.
+HostTensor randomInput(const Plan::Io &io, int microbatches, uint64_t seed) {
+  HostTensor t;
+  t.desc = io.desc;
+  if (!t.desc.shape.empty())
+    t.desc.shape[0] *= microbatches;
+  int64_t n = *t.desc.numElements();
+  t.bytes.resize(n * dtypeSize(t.desc.dtype));
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (int64_t i = 0; i < n; ++i) {
+    switch (t.desc.dtype) {
+    case DType::F32:
+      reinterpret_cast<float *>(t.bytes.data())[i] = uniform(rng);
+      break;
+    case DType::F64:
+      reinterpret_cast<double *>(t.bytes.data())[i] = uniform(rng);
+      break;
+    case DType::I64:
+      reinterpret_cast<int64_t *>(t.bytes.data())[i] = rng() % 2;
+      break;
+    case DType::I32:
+      reinterpret_cast<int32_t *>(t.bytes.data())[i] = rng() % 2;
+      break;
+    default:
+      t.bytes[i * dtypeSize(t.desc.dtype)] = rng() % 2;
+      break;
+    }
+  }
+  return t;
+}
+
+/// Re-runs this pprun under mpirun, one process per rank.
+[[noreturn]] void relaunchUnderMpirun(int ranks, int argc, char **argv) {
+  std::vector<std::string> args = {"mpirun", "-np", std::to_string(ranks),
+                                   "--oversubscribe", "--bind-to", "none"};
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  self[n > 0 ? n : 0] = 0;
+  args.push_back(n > 0 ? self : argv[0]);
+  for (int i = 1; i < argc; ++i)
+    args.push_back(argv[i]);
+  if (getuid() == 0) {
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
+  }
+  std::vector<char *> cargs;
+  for (auto &a : args)
+    cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  execvp("mpirun", cargs.data());
+  die(std::string("cannot start mpirun: ") + std::strerror(errno));
+}
+
+std::string traceJson(const std::vector<TraceEvent> &events) {
+  std::ostringstream os;
+  os << "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[";
+  bool first = true;
+  for (const TraceEvent &e : events) {
+    bool compute = e.action.op == ActionOp::Fwd;
+    os << (first ? "" : ",") << "{\"name\":\"" << actionName(e.action.op)
+       << " stage " << e.action.stage << " mb " << e.action.mb
+       << "\",\"cat\":\"" << (compute ? "compute" : "transfer")
+       << "\",\"ph\":\"X\",\"pid\":0,\"tid\":" << e.rank * 2 + !compute
+       << ",\"ts\":" << e.start * 1e6 << ",\"dur\":" << (e.end - e.start) * 1e6
+       << ",\"args\":{\"stage\":" << e.action.stage << ",\"mb\":" << e.action.mb
+       << "}}";
+    first = false;
+  }
+  os << "]}\n";
+  return os.str();
+}
+
+double seconds() {
+  return std::chrono::duration<double>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o = parse(argc, argv);
+  auto plan = Plan::load(o.dir);
+  if (!plan)
+    die(plan.status().message());
+  bool underMpi = launchedByMpi();
+  std::string transport =
+      o.transport.empty() ? (underMpi ? "mpi" : "local") : o.transport;
+  if (transport == "mpi" && !underMpi)
+    relaunchUnderMpirun(plan->ranks, argc, argv);
+
+  std::unique_ptr<Transport> mpi;
+  int firstRank = 0, lastRank = plan->ranks;
+  if (transport == "mpi") {
+    auto t = createMpiTransport(o.timeout);
+    if (!t)
+      die(t.status().message());
+    mpi = std::move(*t);
+    if (mpi->size() != plan->ranks) {
+      std::string m = "the pipeline has " + std::to_string(plan->ranks) +
+                      " ranks, mpirun started " + std::to_string(mpi->size());
+      if (mpi->rank() == 0)
+        std::fprintf(stderr, "pprun: error: %s\n", m.c_str());
+      finalizeMpi(true);
+      return 1;
+    }
+    firstRank = mpi->rank();
+    lastRank = firstRank + 1;
+  }
+  auto fail = [&](const std::string &m) {
+    std::fprintf(stderr, "pprun: error: %s\n", m.c_str());
+    if (mpi) {
+      mpi.reset();
+      finalizeMpi(true);
+    }
+    std::exit(1);
+  };
+
+  BatchIO io;
+  bool random = o.inputs.empty();
+  for (auto &[name, path] : o.inputs) {
+    auto t = readNpy(path);
+    if (!t)
+      fail("--input " + name + "=" + path + ": " + t.status().message());
+    io.inputs[name] = std::move(*t);
+  }
+  if (random) {
+    uint64_t seed = 0;
+    for (const Plan::Io &in : plan->modelInputs())
+      io.inputs[in.name] = randomInput(in, plan->microbatches, seed++);
+  }
+  if (Status st = checkInputs(*plan, io); !st.isOk())
+    fail(st.message());
+  allocateOutputs(*plan, io);
+
+  auto backend = createCpuBackend(o.threads);
+  LocalWorld world(plan->ranks, o.timeout);
+  int ranks = lastRank - firstRank;
+  std::vector<std::unique_ptr<Transport>> transports;
+  std::vector<std::unique_ptr<Executor>> executors;
+  for (int r = firstRank; r < lastRank; ++r) {
+    transports.push_back(mpi ? nullptr : world.transport(r));
+    executors.push_back(std::make_unique<Executor>(
+        *plan, r, *backend, mpi ? *mpi : *transports.back()));
+  }
+  for (auto &e : executors)
+    if (Status st = e->load(); !st.isOk())
+      fail(st.message());
+
+  int iterations = o.iterations ? o.iterations : random ? 4 : 1;
+  std::vector<std::vector<TraceEvent>> traces(ranks);
+  std::vector<Status> results(ranks);
+  double origin = seconds(), timed = 0;
+  int timedIterations = 0;
+  bool progress = iterations > 1 && isatty(2);
+  for (int it = 0; it < iterations; ++it) {
+    bool last = it == iterations - 1;
+    double start = seconds();
+    auto runRank = [&](int i) {
+      Status st = executors[i]->runBatch(io, last && !o.trace.empty()
+                                                 ? &traces[i]
+                                                 : nullptr,
+                                         origin);
+      if (!st.isOk() && !mpi)
+        transports[i]->abort(st.message());
+      results[i] = st;
+    };
+    if (ranks == 1) {
+      runRank(0);
+    } else {
+      std::vector<std::thread> threads;
+      for (int i = 0; i < ranks; ++i)
+        threads.emplace_back(runRank, i);
+      for (auto &t : threads)
+        t.join();
+    }
+    // The first failure is the cause; the others report waiting for it.
+    for (const Status &st : results)
+      if (!st.isOk() && st.code() != StatusCode::Unavailable)
+        fail(st.message());
+    for (const Status &st : results)
+      if (!st.isOk())
+        fail(st.message());
+    // With several iterations the first warms up and is not timed.
+    if (iterations == 1 || it > 0) {
+      timed += seconds() - start;
+      ++timedIterations;
+    }
+    if (progress)
+      std::fprintf(stderr, "\rpprun: batch %d/%d", it + 1, iterations);
+  }
+  if (progress)
+    std::fprintf(stderr, "\n");
+
+  std::string mkdir = "mkdir -p '" + o.outputDir + "'";
+  if (std::system(mkdir.c_str()) != 0)
+    fail("--output-dir " + o.outputDir + ": cannot create it");
+  // Each rank writes the outputs its stages compute.
+  uint64_t checksum = 1469598103934665603ull;
+  for (const Plan::Stage &s : plan->stages) {
+    if (s.rank < firstRank || s.rank >= lastRank)
+      continue;
+    for (const Plan::Io &out : s.outputs) {
+      const HostTensor &t = io.outputs.at(out.name);
+      checksum ^= fnv1a(t.bytes.data(), t.bytes.size());
+      if (Status st = writeNpy(o.outputDir + "/" + out.name + ".npy", t);
+          !st.isOk())
+        fail(st.message());
+    }
+  }
+  if (!o.trace.empty()) {
+    std::vector<TraceEvent> all;
+    for (auto &t : traces)
+      all.insert(all.end(), t.begin(), t.end());
+    std::string path = mpi ? o.trace + ".rank" + std::to_string(firstRank)
+                           : o.trace;
+    std::string json = traceJson(all);
+    if (Status st = writeFileAtomically(path, json.data(), json.size());
+        !st.isOk())
+      fail(st.message());
+  }
+  double perBatch = timed / std::max(timedIterations, 1);
+  if (!mpi || firstRank == 0)
+    std::printf("pprun: %d ranks (%s, %s), schedule %s, batch %lld in %d "
+                "micro-batches: %.3f ms per batch, %.1f samples/s; outputs in "
+                "%s, checksum %016llx\n",
+                plan->ranks, transport.c_str(), backend->name(),
+                plan->schedule.c_str(), (long long)plan->batch,
+                plan->microbatches, perBatch * 1e3, plan->batch / perBatch,
+                o.outputDir.c_str(), (unsigned long long)checksum);
+  if (mpi) {
+    mpi.reset();
+    finalizeMpi(false);
+  }
+  return 0;
+}
