@@ -2,7 +2,6 @@
 import os
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "test", "e2e"))
@@ -10,16 +9,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 def model_path(name, cache):
     """The ONNX file of a models.py model, exported once into cache."""
-    os.makedirs(cache, exist_ok=True)
-    path = os.path.join(cache, f"{name}.onnx")
-    if not os.path.exists(path):
-        import models
-        t = time.perf_counter()
-        models.export(name, path + ".tmp", 17)
-        os.replace(path + ".tmp", path)
-        print(f"exported {path} in {time.perf_counter() - t:.0f} s",
-              file=sys.stderr)
-    return path
+    import models
+    return models.cached_export(name, cache)
 
 
 def measure(cmd):

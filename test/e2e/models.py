@@ -122,3 +122,14 @@ def export(name, path, opset=17, dynamic_batch=True):
         torch.onnx.export(model, (example,), path, opset_version=opset,
                           input_names=[input_name], output_names=["output"],
                           dynamic_axes=dynamic)
+
+
+def cached_export(name, cache, opset=17):
+    """The ONNX file of model `name` at `opset`, exported once into cache."""
+    import os
+    os.makedirs(cache, exist_ok=True)
+    path = os.path.join(cache, f"{name}-opset{opset}.onnx")
+    if not os.path.exists(path):
+        export(name, path + ".tmp", opset)
+        os.replace(path + ".tmp", path)
+    return path

@@ -25,14 +25,10 @@ OPSETS = [17, 13]
 
 def main():
     ppc, cache = sys.argv[1], sys.argv[2]
-    os.makedirs(cache, exist_ok=True)
     passed, failed = 0, []
     for name in MODELS:
         for opset in OPSETS:
-            path = os.path.join(cache, f"{name}-opset{opset}.onnx")
-            if not os.path.exists(path):
-                models.export(name, path + ".tmp", opset)
-                os.replace(path + ".tmp", path)
+            path = models.cached_export(name, cache, opset)
             for extra in ([], ["-canonicalize"]):
                 cmd = [ppc, path, "-batch=2"] + extra
                 r = subprocess.run(cmd, capture_output=True, text=True)
