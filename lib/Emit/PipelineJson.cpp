@@ -61,6 +61,12 @@ std::string ppc::pipelineJson(const PipelineSummary &s, ModuleOp module) {
     j.attribute("ranks", s.ranks);
     j.attribute("virtual_stages", s.virtualStages);
     j.attribute("partition", s.method);
+    j.attributeArray("inputs", [&] {
+      if (auto list = module->getAttrOfType<ArrayAttr>("pp.model_inputs"))
+        for (auto entry : list.getAsRange<DictionaryAttr>())
+          tensor(j, entry.getAs<StringAttr>("name").getValue(),
+                 entry.getAs<TypeAttr>("type").getValue());
+    });
     j.attributeArray("stages", [&] {
       for (auto [index, stageFunc] : llvm::enumerate(s.pipeline.stages)) {
         func::FuncOp func = stageFunc;

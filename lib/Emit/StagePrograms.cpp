@@ -31,9 +31,12 @@ std::optional<pprt::fb::DType> dtypeOf(Type type) {
   if (e.isInteger(1)) return pprt::fb::DType::Bool;
   if (e.isInteger(8)) return e.isUnsignedInteger() ? pprt::fb::DType::U8
                                                     : pprt::fb::DType::I8;
-  if (e.isInteger(16)) return pprt::fb::DType::I16;
-  if (e.isInteger(32)) return pprt::fb::DType::I32;
-  if (e.isInteger(64)) return pprt::fb::DType::I64;
+  if (e.isInteger(16)) return e.isUnsignedInteger() ? pprt::fb::DType::U16
+                                                     : pprt::fb::DType::I16;
+  if (e.isInteger(32)) return e.isUnsignedInteger() ? pprt::fb::DType::U32
+                                                     : pprt::fb::DType::I32;
+  if (e.isInteger(64)) return e.isUnsignedInteger() ? pprt::fb::DType::U64
+                                                     : pprt::fb::DType::I64;
   return std::nullopt;
 }
 
@@ -266,6 +269,9 @@ const char *safetensorsDType(Type type) {
   case pprt::fb::DType::I8: return "I8";
   case pprt::fb::DType::U8: return "U8";
   case pprt::fb::DType::Bool: return "BOOL";
+  case pprt::fb::DType::U16: return "U16";
+  case pprt::fb::DType::U32: return "U32";
+  case pprt::fb::DType::U64: return "U64";
   }
   return "F32";
 }

@@ -341,7 +341,8 @@ std::vector<int> minLiveOrder(const OpGraph &g) {
 std::string tooManyStages(const OpGraph &g, int stages) {
   if (stages < 1)
     return "needs at least one stage";
-  if (stages > (int)g.nodes.size())
+  // A model that folds to no ops at all still makes one stage.
+  if (stages > std::max<int>(g.nodes.size(), 1))
     return std::to_string(stages) + " stages but the model has only " +
            std::to_string(g.nodes.size()) + " ops";
   return "";
@@ -498,6 +499,8 @@ PartitionResult ppc::partitionCost(const OpGraph &g,
 PartitionResult ppc::partitionBy(llvm::StringRef method, const OpGraph &g,
                                  const PartitionOptions &options) {
   int stages = options.numStages();
+  if (g.nodes.empty() && stages == 1)
+    return {{}, ""};
   if (method == "uniform")
     return partitionUniform(g, stages);
   if (method == "parameters")

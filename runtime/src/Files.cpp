@@ -103,6 +103,7 @@ constexpr NpyType kNpyTypes[] = {
     {"<f4", DType::F32}, {"<f8", DType::F64}, {"<f2", DType::F16},
     {"<i8", DType::I64}, {"<i4", DType::I32}, {"<i2", DType::I16},
     {"|i1", DType::I8},  {"|u1", DType::U8},  {"|b1", DType::Bool},
+    {"<u2", DType::U16}, {"<u4", DType::U32}, {"<u8", DType::U64},
 };
 } // namespace
 
@@ -174,6 +175,9 @@ Status writeNpy(const std::string &path, const HostTensor &t) {
   for (const NpyType &n : kNpyTypes)
     if (n.dtype == t.desc.dtype)
       descr = n.descr;
+  // numpy has no bfloat16: write its bits as uint16.
+  if (t.desc.dtype == DType::BF16)
+    descr = "<u2";
   if (!descr)
     return invalidArgument(path + ": no .npy dtype for " + t.desc.toString());
   std::string shape = "(";

@@ -22,7 +22,8 @@ static StatusOr<TensorDesc> descOf(const nlohmann::json &t) {
       {"f32", DType::F32}, {"f64", DType::F64}, {"f16", DType::F16},
       {"bf16", DType::BF16}, {"i64", DType::I64}, {"i32", DType::I32},
       {"i16", DType::I16}, {"i8", DType::I8}, {"ui8", DType::U8},
-      {"i1", DType::Bool}};
+      {"i1", DType::Bool}, {"ui16", DType::U16}, {"ui32", DType::U32},
+      {"ui64", DType::U64}};
   for (auto &[name, d] : types)
     if (dtype == name)
       return TensorDesc{d, t.at("shape").get<std::vector<int64_t>>()};
@@ -73,6 +74,12 @@ StatusOr<Plan> Plan::load(const std::string &dir) {
     }
     p.stages.push_back(st);
   }
+  for (const auto &t : j.value("inputs", nlohmann::json::array())) {
+    auto desc = descOf(t);
+    if (!desc)
+      return desc.status().withContext(path);
+    p.inputs.push_back({t.value("name", ""), *desc});
+  }
   const auto &sched = j["schedule"];
   p.schedule = sched.value("kind", "");
   static const std::pair<const char *, ActionOp> ops[] = {
@@ -103,6 +110,8 @@ StatusOr<Plan> Plan::load(const std::string &dir) {
 }
 
 std::vector<Plan::Io> Plan::modelInputs() const {
+  if (!inputs.empty())
+    return inputs;
   std::vector<Io> out;
   for (const Stage &s : stages)
     for (const Io &io : s.inputs) {

@@ -32,6 +32,7 @@ struct Plan {
   int ranks = 1, microbatches = 1;
   int64_t batch = 0, microbatchSize = 0;
   std::vector<Stage> stages;
+  std::vector<Io> inputs; // every model input, used by a stage or not
   std::vector<std::vector<Action>> actions; // per rank
 
   static StatusOr<Plan> load(const std::string &dir);

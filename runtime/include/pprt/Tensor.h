@@ -12,7 +12,7 @@
 namespace pprt {
 
 /// Element types, named as safetensors and numpy name them.
-enum class DType { F32, F64, F16, BF16, I64, I32, I16, I8, U8, Bool };
+enum class DType { F32, F64, F16, BF16, I64, I32, I16, I8, U8, Bool, U16, U32, U64 };
 
 /// Bytes per element.
 size_t dtypeSize(DType dtype);

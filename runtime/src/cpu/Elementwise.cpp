@@ -31,6 +31,73 @@ std::vector<int64_t> broadcastStrides(const std::vector<int64_t> &in,
   return strides;
 }
 
+float halfToFloat(uint16_t h) {
+  uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+  uint32_t bits;
+  if (exp == 0) {
+    if (man == 0) {
+      bits = sign;
+    } else { // subnormal: normalise
+      int e = -1;
+      do {
+        ++e;
+        man <<= 1;
+      } while (!(man & 0x400));
+      bits = sign | uint32_t(127 - 15 - e) << 23 | (man & 0x3ff) << 13;
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | man << 13;
+  } else {
+    bits = sign | (exp + 127 - 15) << 23 | man << 13;
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t floatToHalf(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000u;
+  int32_t exp = ((x >> 23) & 0xff) - 127 + 15;
+  uint32_t man = x & 0x7fffffu;
+  if (((x >> 23) & 0xff) == 0xff) // inf or nan
+    return sign | 0x7c00u | (man ? 0x200u : 0);
+  if (exp >= 31)
+    return sign | 0x7c00u;
+  if (exp <= 0) {
+    if (exp < -10)
+      return sign;
+    man |= 0x800000u;
+    uint32_t shift = 14 - exp;
+    uint32_t half = man >> shift, rem = man & ((1u << shift) - 1),
+             mid = 1u << (shift - 1);
+    if (rem > mid || (rem == mid && (half & 1)))
+      ++half;
+    return sign | half;
+  }
+  uint32_t half = sign | exp << 10 | man >> 13, rem = man & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (half & 1)))
+    ++half;
+  return half;
+}
+
+float bf16ToFloat(uint16_t h) {
+  uint32_t bits = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t floatToBf16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  if ((x & 0x7fffffffu) > 0x7f800000u)
+    return (x >> 16) | 0x40;
+  x += 0x7fffu + ((x >> 16) & 1);
+  return x >> 16;
+}
+
 Status unsupported(const TensorRef &t, const char *what) {
   return invalidArgument(std::string(what) + " does not support " +
                          t.desc.toString());
@@ -157,9 +224,35 @@ Status where(Tensors &in, Tensors &out, const Attrs &) {
   return Status::ok();
 }
 
-Status cast(Tensors &in, Tensors &out, const Attrs &) {
+bool isHalf(DType d) { return d == DType::F16 || d == DType::BF16; }
+
+Status cast(Tensors &in, Tensors &out, const Attrs &a) {
   const TensorRef &x = *in[0];
   TensorRef &y = *out[0];
+  // Half types go through float.
+  if (isHalf(x.desc.dtype) || isHalf(y.desc.dtype)) {
+    std::vector<float> f(x.numel);
+    if (isHalf(x.desc.dtype)) {
+      const uint16_t *h = x.as<uint16_t>();
+      for (int64_t i = 0; i < x.numel; ++i)
+        f[i] = x.desc.dtype == DType::F16 ? halfToFloat(h[i]) : bf16ToFloat(h[i]);
+    } else {
+      TensorRef tmp{{DType::F32, x.desc.shape},
+                    reinterpret_cast<uint8_t *>(f.data()), x.numel, x.numel * 4};
+      Tensors i2 = {const_cast<TensorRef *>(&x)}, o2 = {&tmp};
+      PPRT_RETURN_IF_ERROR(cast(i2, o2, a));
+    }
+    if (isHalf(y.desc.dtype)) {
+      uint16_t *h = y.as<uint16_t>();
+      for (int64_t i = 0; i < y.numel; ++i)
+        h[i] = y.desc.dtype == DType::F16 ? floatToHalf(f[i]) : floatToBf16(f[i]);
+      return Status::ok();
+    }
+    TensorRef tmp{{DType::F32, x.desc.shape},
+                  reinterpret_cast<uint8_t *>(f.data()), x.numel, x.numel * 4};
+    Tensors i2 = {&tmp}, o2 = {&y};
+    return cast(i2, o2, a);
+  }
   return dispatch(x.desc.dtype, [&](auto from) {
     using S = decltype(from);
     const S *src = x.as<S>();
@@ -175,6 +268,23 @@ Status cast(Tensors &in, Tensors &out, const Attrs &) {
         else
           dst[i] = (D)src[i];
       }
+    });
+  });
+}
+
+/// Base and exponent may differ in type (ONNX Pow).
+Status powKernel(Tensors &in, Tensors &out, const Attrs &) {
+  return dispatch(in[0]->desc.dtype, [&](auto base) {
+    using T = decltype(base);
+    const T *a = in[0]->as<T>();
+    T *y = out[0]->as<T>();
+    (void)dispatch(in[1]->desc.dtype, [&](auto exponent) {
+      using E = decltype(exponent);
+      const E *b = in[1]->as<E>();
+      forEachBroadcast(*in[0], *in[1], *out[0],
+                       [&](int64_t i, int64_t ia, int64_t ib) {
+                         y[i] = T(std::pow((double)a[ia], (double)b[ib]));
+                       });
     });
   });
 }
@@ -238,9 +348,7 @@ void registerElementwise(Registry &r) {
   });
   r["max"] = arith([](auto a, auto b) { return a > b ? a : b; });
   r["min"] = arith([](auto a, auto b) { return a < b ? a : b; });
-  r["pow"] = arith([](auto a, auto b) {
-    return decltype(a)(std::pow((double)a, (double)b));
-  });
+  r["pow"] = powKernel;
   r["equal"] = compare([](auto a, auto b) { return a == b; });
   r["less"] = compare([](auto a, auto b) { return a < b; });
   r["less_equal"] = compare([](auto a, auto b) { return a <= b; });

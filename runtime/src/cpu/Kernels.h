@@ -48,6 +48,12 @@ std::vector<int64_t> broadcastStrides(const std::vector<int64_t> &in,
 
 Status unsupported(const TensorRef &t, const char *what);
 
+/// IEEE half and bfloat16 <-> float, round to nearest even.
+float halfToFloat(uint16_t h);
+uint16_t floatToHalf(float f);
+float bf16ToFloat(uint16_t h);
+uint16_t floatToBf16(float f);
+
 /// Calls f(T{}) for the C++ type T of `dtype`.
 template <typename F> Status dispatch(DType dtype, F &&f, bool floatOnly = false) {
   switch (dtype) {
@@ -65,6 +71,9 @@ template <typename F> Status dispatch(DType dtype, F &&f, bool floatOnly = false
   case DType::I8: f(int8_t{}); return Status::ok();
   case DType::U8: f(uint8_t{}); return Status::ok();
   case DType::Bool: f(bool{}); return Status::ok();
+  case DType::U16: f(uint16_t{}); return Status::ok();
+  case DType::U32: f(uint32_t{}); return Status::ok();
+  case DType::U64: f(uint64_t{}); return Status::ok();
   default:
     return invalidArgument(std::string("element type ") + dtypeName(dtype) +
                            " is not supported on the CPU backend");

@@ -6,6 +6,7 @@
 
 #include "Kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -175,7 +176,9 @@ Status trilu(Tensors &in, Tensors &out, const Attrs &a) {
   return Status::ok();
 }
 
-/// Nearest and (multi)linear resize for the coordinate transforms ONNX has.
+/// Nearest, (multi)linear and cubic resize, separably: each output
+/// coordinate maps to a few input taps with weights per axis, and the
+/// output is the weighted sum over the product of the axes' taps.
 Status resize(Tensors &in, Tensors &out, const Attrs &a) {
   const TensorRef &x = *in[0];
   TensorRef &y = *out[0];
@@ -184,64 +187,125 @@ Status resize(Tensors &in, Tensors &out, const Attrs &a) {
   std::string mode = a.s("mode", "nearest"),
               ct = a.s("coordinate_transform", "half_pixel"),
               nearest = a.s("nearest_mode", "round_prefer_floor");
-  if (mode == "cubic")
-    return invalidArgument("resize: cubic interpolation is not supported on "
-                           "the CPU backend");
-  std::vector<double> scales = a.floats("scales");
+  double cubicA = a.f("cubic_coeff_a", -0.75);
+  bool excludeOutside = a.i("exclude_outside");
+  double extrapolation = a.f("extrapolation_value", 0);
+  std::vector<double> scales = a.floats("scales"), roi = a.floats("roi");
   size_t rank = x.desc.shape.size();
   scales.resize(rank, 1.0);
-  auto source = [&](size_t d, int64_t o) {
-    double in = x.desc.shape[d], outN = y.desc.shape[d], s = scales[d];
+  // Where output coordinate o of axis d falls in the input (ONNX's
+  // formulas; the resized length is in * scale, before rounding).
+  auto source = [&](size_t d, int64_t o, bool &outside) {
+    double in = x.desc.shape[d], s = scales[d], len = in * s;
+    outside = false;
     if (ct == "align_corners")
-      return outN > 1 ? o * (in - 1) / (outN - 1) : 0.0;
+      return len > 1 ? o * (in - 1) / (len - 1) : 0.0;
     if (ct == "asymmetric")
       return o / s;
     if (ct == "pytorch_half_pixel")
-      return outN > 1 ? (o + 0.5) / s - 0.5 : 0.0;
+      return len > 1 ? (o + 0.5) / s - 0.5 : 0.0;
     if (ct == "tf_half_pixel_for_nn")
       return (o + 0.5) / s;
+    if (ct == "tf_crop_and_resize") {
+      double start = roi.size() == 2 * rank ? roi[d] : 0,
+             end = roi.size() == 2 * rank ? roi[rank + d] : 1;
+      double outLen = y.desc.shape[d];
+      double c = outLen > 1 ? start * (in - 1) +
+                                  o * (end - start) * (in - 1) / (outLen - 1)
+                            : 0.5 * (start + end) * (in - 1);
+      outside = c < 0 || c > in - 1;
+      return c;
+    }
     return (o + 0.5) / s - 0.5; // half_pixel
   };
+  struct Tap {
+    int64_t index;
+    double weight;
+  };
+  auto cubic = [&](double t) {
+    t = std::fabs(t);
+    if (t <= 1)
+      return ((cubicA + 2) * t - (cubicA + 3)) * t * t + 1;
+    if (t < 2)
+      return ((cubicA * t - 5 * cubicA) * t + 8 * cubicA) * t - 4 * cubicA;
+    return 0.0;
+  };
+  // taps[d][o]: the input taps of output coordinate o on axis d.
+  std::vector<std::vector<std::vector<Tap>>> taps(rank);
+  std::vector<std::vector<char>> outsideAt(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    int64_t n = x.desc.shape[d];
+    for (int64_t o = 0; o < y.desc.shape[d]; ++o) {
+      bool outside;
+      double c = source(d, o, outside);
+      outsideAt[d].push_back(outside);
+      std::vector<Tap> t;
+      if (mode == "nearest") {
+        double r = nearest == "floor"  ? std::floor(c)
+                   : nearest == "ceil" ? std::ceil(c)
+                   : c - std::floor(c) == 0.5
+                       ? (nearest == "round_prefer_ceil" ? std::ceil(c)
+                                                         : std::floor(c))
+                       : std::round(c);
+        t.push_back({std::min<int64_t>(std::max<int64_t>(r, 0), n - 1), 1});
+      } else if (mode == "linear") {
+        c = std::min(std::max(c, 0.0), double(n - 1));
+        int64_t lo = std::floor(c), hi = std::min<int64_t>(lo + 1, n - 1);
+        t.push_back({lo, 1 - (c - lo)});
+        t.push_back({hi, c - lo});
+      } else { // cubic
+        int64_t base = std::floor(c);
+        double f = c - base, sum = 0;
+        for (int k = -1; k <= 2; ++k) {
+          int64_t idx = base + k;
+          double w = cubic(f - k);
+          if (idx < 0 || idx >= n) {
+            if (excludeOutside)
+              continue;
+            idx = std::min<int64_t>(std::max<int64_t>(idx, 0), n - 1);
+          }
+          t.push_back({idx, w});
+          sum += w;
+        }
+        if (excludeOutside && sum != 0)
+          for (Tap &tap : t)
+            tap.weight /= sum;
+      }
+      taps[d].push_back(t);
+    }
+  }
   auto st = stridesOf(x.desc.shape);
   const float *src = x.as<float>();
   float *dst = y.as<float>();
   std::vector<int64_t> idx(rank, 0);
+  std::vector<size_t> pick(rank);
   for (int64_t i = 0; i < y.numel; ++i) {
-    if (mode == "nearest") {
-      int64_t off = 0;
-      for (size_t d = 0; d < rank; ++d) {
-        double c = source(d, idx[d]);
-        double r = nearest == "floor"  ? std::floor(c)
-                   : nearest == "ceil" ? std::ceil(c)
-                   : nearest == "round_prefer_ceil"
-                       ? (c - std::floor(c) == 0.5 ? std::ceil(c) : std::round(c))
-                       : (c - std::floor(c) == 0.5 ? std::floor(c)
-                                                   : std::round(c));
-        int64_t p = std::min<int64_t>(std::max<int64_t>(r, 0),
-                                      x.desc.shape[d] - 1);
-        off += p * st[d];
-      }
-      dst[i] = src[off];
-    } else { // linear in every resized axis
-      double acc = 0;
-      int corners = 1 << rank;
-      for (int cnr = 0; cnr < corners; ++cnr) {
-        double weight = 1;
+    bool outside = false;
+    for (size_t d = 0; d < rank; ++d)
+      outside |= outsideAt[d][idx[d]];
+    double acc = 0;
+    if (outside) {
+      acc = extrapolation;
+    } else {
+      std::fill(pick.begin(), pick.end(), 0);
+      while (true) {
+        double w = 1;
         int64_t off = 0;
         for (size_t d = 0; d < rank; ++d) {
-          double c = std::max(0.0, source(d, idx[d]));
-          int64_t lo = std::min<int64_t>(std::floor(c), x.desc.shape[d] - 1);
-          int64_t hi = std::min<int64_t>(lo + 1, x.desc.shape[d] - 1);
-          double f = c - lo;
-          bool up = cnr >> d & 1;
-          weight *= up ? f : 1 - f;
-          off += (up ? hi : lo) * st[d];
+          const Tap &t = taps[d][idx[d]][pick[d]];
+          w *= t.weight;
+          off += t.index * st[d];
         }
-        if (weight != 0)
-          acc += weight * src[off];
+        if (w != 0)
+          acc += w * src[off];
+        size_t d = rank;
+        while (d > 0 && ++pick[d - 1] == taps[d - 1][idx[d - 1]].size())
+          pick[--d] = 0;
+        if (d == 0)
+          break;
       }
-      dst[i] = float(acc);
     }
+    dst[i] = float(acc);
     for (int d = (int)rank - 1; d >= 0; --d) {
       if (++idx[d] < y.desc.shape[d])
         break;

@@ -112,7 +112,16 @@ void SplitStages::runOnOperation() {
     inputs = llvm::SetVector<Value>(sorted.begin(), sorted.end());
   }
 
+  // The model's inputs, used or not, so that the runtime knows them all.
   OpBuilder builder(module.getContext());
+  SmallVector<Attribute> modelInputs;
+  for (BlockArgument arg : main.getArguments()) {
+    auto name = main.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "pp.name");
+    modelInputs.push_back(builder.getDictionaryAttr(
+        {builder.getNamedAttr("name", name ? name : builder.getStringAttr("")),
+         builder.getNamedAttr("type", TypeAttr::get(arg.getType()))}));
+  }
+  module->setAttr("pp.model_inputs", builder.getArrayAttr(modelInputs));
   builder.setInsertionPoint(main);
   for (int s = 0; s < numStages; ++s) {
     SmallVector<Type> argTypes, resultTypes;
