@@ -19,5 +19,5 @@ config.substitutions.append(
     ("%onnxgen", config.python_executable + " " +
      os.path.join(config.test_source_root, "Import", "ONNX", "Inputs",
                   "make_model.py")))
-llvm_config.add_tool_substitutions(["ppc", "ppc-opt"], [config.ppc_tools_dir])
+llvm_config.add_tool_substitutions(["ppc", "ppc-opt", "pprun"], [config.ppc_tools_dir])
 llvm_config.add_tool_substitutions(["FileCheck", "not"], [config.llvm_tools_dir])

@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""Kills one rank's process (SIGKILL) in the middle of an MPI run and checks
+that every other rank ends, non-zero, within 30 s, with a message naming the
+dead rank.
+
+usage: pprun_kill.py PPC PPRUN CACHE_DIR
+"""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def rank_processes(marker):
+    """pid -> MPI rank of the pprun processes whose command line has marker."""
+    found = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().split(b"\0")
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = dict(e.split(b"=", 1) for e in f.read().split(b"\0")
+                           if b"=" in e)
+        except OSError:
+            continue
+        if (cmd and cmd[0].endswith(b"pprun") and marker.encode() in b" ".join(cmd)
+                and b"OMPI_COMM_WORLD_RANK" in env):
+            found[int(pid)] = int(env[b"OMPI_COMM_WORLD_RANK"])
+    return found
+
+
+def main():
+    ppc, pprun, cache = sys.argv[1:4]
+    import models
+    path = models.cached_export("gpt", cache)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "kill-test")
+        subprocess.run([ppc, path, "-stages=4", "-batch=8", "-microbatches=4",
+                        "-device=cpu", "-o", out], check=True,
+                       capture_output=True)
+        run = subprocess.Popen([pprun, out, "--transport=mpi",
+                                "--iterations=1000000"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            procs = rank_processes(out)
+            if len(procs) == 4:
+                break
+            time.sleep(0.2)
+        else:
+            run.kill()
+            print("FAIL: the 4 ranks did not start")
+            return 1
+        time.sleep(1.0)  # mid-run
+        victim = next(pid for pid, rank in procs.items() if rank == 1)
+        os.kill(victim, signal.SIGKILL)
+        killed = time.time()
+        try:
+            output, _ = run.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            run.kill()
+            print("FAIL: ranks still running 30 s after rank 1 was killed")
+            return 1
+        took = time.time() - killed
+        survivors = [pid for pid in procs if pid != victim and
+                     os.path.exists(f"/proc/{pid}") and
+                     open(f"/proc/{pid}/stat").read().split()[2] != "Z"]
+        lines = [l for l in output.splitlines() if "rank 1" in l]
+        print(output.strip()[-2000:])
+        ok = run.returncode != 0 and not survivors and lines
+        print(f"{'PASS' if ok else 'FAIL'}: exit {run.returncode} "
+              f"{took:.1f} s after SIGKILL of rank 1; "
+              f"message: {lines[0].strip() if lines else '(none naming rank 1)'}")
+        return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
