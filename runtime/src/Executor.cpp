@@ -106,6 +106,20 @@ Status Executor::load() {
   return Status::ok();
 }
 
+void Executor::enableProfile(bool on) {
+  for (auto &[stage, l] : stages)
+    l.prepared->enableProfile(on);
+}
+
+std::vector<PreparedStage::OpTime> Executor::profile() const {
+  std::vector<PreparedStage::OpTime> all;
+  for (auto &[stage, l] : stages) {
+    auto p = l.prepared->profile();
+    all.insert(all.end(), p.begin(), p.end());
+  }
+  return all;
+}
+
 Status Executor::forward(int stage, int mb, BatchIO &io) {
   Loaded &l = stages.at(stage);
   StageProgram &p = *l.program;

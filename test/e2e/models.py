@@ -107,6 +107,10 @@ def make(name):
         vocab = int(spec[1]) if len(spec) > 1 else 50257
         m = GPT(layers=layers, d=768, heads=12, vocab=vocab, seq=1024).eval()
         return m, torch.randint(0, vocab, (1, 1024)), "tokens"
+    if name == "gpt-bench":
+        # A mid-sized decoder for CPU throughput benchmarks.
+        m = GPT(layers=6, d=384, heads=6, vocab=8192, seq=256).eval()
+        return m, torch.randint(0, 8192, (1, 256)), "tokens"
     if name == "vit":
         return ViT().eval(), torch.randn(2, 3, 32, 32), "image"
     import torchvision

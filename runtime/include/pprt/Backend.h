@@ -12,6 +12,8 @@
 #include "pprt/Program.h"
 
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace pprt {
 
@@ -21,6 +23,19 @@ public:
   /// Runs every instruction once; the error names the stage, the ONNX node
   /// and the kernel.
   virtual Status run() = 0;
+
+  /// Per-instruction timing, for `pprun --profile` (a cost table for
+  /// `ppc -cost-table`).
+  struct OpTime {
+    std::string node, kernel;
+    double seconds = 0;
+    int64_t runs = 0;
+  };
+  void enableProfile(bool on) { profiling = on; }
+  virtual std::vector<OpTime> profile() const = 0;
+
+protected:
+  bool profiling = false;
 };
 
 class Backend {

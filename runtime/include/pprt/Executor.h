@@ -39,6 +39,9 @@ public:
   /// `io.outputs` must be allocated (allocateOutputs) before.
   Status runBatch(BatchIO &io, std::vector<TraceEvent> *trace,
                   double timeOrigin);
+  /// Per-op times of this rank's stages (after enableProfile and a run).
+  void enableProfile(bool on);
+  std::vector<PreparedStage::OpTime> profile() const;
 
 private:
   struct Loaded {

@@ -6,6 +6,7 @@
 #include "pprt/stage_generated.h"
 
 #include <cblas.h>
+#include <chrono>
 #include <cstring>
 
 namespace pprt {
@@ -81,10 +82,27 @@ public:
   };
   int stage = 0;
   std::vector<Step> steps;
+  std::vector<OpTime> times;
 
   Status run() override {
-    for (Step &s : steps) {
+    if (profiling && times.size() != steps.size()) {
+      times.resize(steps.size());
+      for (size_t i = 0; i < steps.size(); ++i) {
+        times[i].node = steps[i].instr->node() ? steps[i].instr->node()->str() : "";
+        times[i].kernel = steps[i].instr->kernel()->str();
+      }
+    }
+    for (size_t i = 0; i < steps.size(); ++i) {
+      Step &s = steps[i];
+      auto start = profiling ? std::chrono::steady_clock::now()
+                             : std::chrono::steady_clock::time_point();
       Status st = (*s.kernel)(s.in, s.out, s.attrs);
+      if (profiling) {
+        times[i].seconds += std::chrono::duration<double>(
+                                std::chrono::steady_clock::now() - start)
+                                .count();
+        ++times[i].runs;
+      }
       if (!st.isOk())
         return st.withContext(
             "stage " + std::to_string(stage) + ": node '" +
@@ -93,6 +111,8 @@ public:
     }
     return Status::ok();
   }
+
+  std::vector<OpTime> profile() const override { return times; }
 };
 
 class CpuBackend : public Backend {

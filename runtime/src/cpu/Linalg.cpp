@@ -137,46 +137,119 @@ Status conv(Tensors &in, Tensors &out, const Attrs &attrs) {
   }
   int64_t cinG = cin / group, coutG = cout / group;
   int64_t rows = cinG * kPlane;
-  std::vector<float> cols(rows * outPlane);
+  // Scratch that lives across calls (one per thread): allocating and
+  // zeroing megabytes per call costs more than the lowering itself.
+  thread_local std::vector<float> colsStore, stagedStore;
   const float *x = X.as<float>(), *w = W.as<float>();
   float *y = Y.as<float>();
   std::vector<int64_t> kIdx(spatial), oIdx(spatial);
-  for (int64_t b = 0; b < batch; ++b)
-    for (int64_t g = 0; g < group; ++g) {
-      // cols[(c, kernel offset), output position]
-      for (int64_t c = 0; c < cinG; ++c) {
-        const float *plane = x + ((b * cin) + g * cinG + c) * inPlane;
-        for (int64_t kp = 0; kp < kPlane; ++kp) {
-          int64_t rem = kp;
-          for (int d = spatial - 1; d >= 0; --d) {
-            kIdx[d] = rem % kSize[d];
-            rem /= kSize[d];
-          }
-          float *row = cols.data() + (c * kPlane + kp) * outPlane;
-          for (int64_t op = 0; op < outPlane; ++op) {
-            int64_t r2 = op, offset = 0;
-            bool inside = true;
-            for (int d = spatial - 1; d >= 0; --d) {
-              oIdx[d] = r2 % outSize[d];
-              r2 /= outSize[d];
-            }
-            for (int d = 0; d < spatial; ++d) {
-              int64_t pos =
-                  oIdx[d] * strides[d] - pads[d] + kIdx[d] * dilations[d];
-              if (pos < 0 || pos >= inSize[d]) {
-                inside = false;
-                break;
+  // A 1x1 convolution with unit strides and no padding reads the input as
+  // the GEMM operand directly.
+  bool pointwise = kPlane == 1 && inPlane == outPlane;
+  for (int d = 0; d < 2 * spatial; ++d)
+    pointwise = pointwise && pads[d] == 0;
+  for (int d = 0; d < spatial; ++d)
+    pointwise = pointwise && strides[d] == 1;
+  // Images are lowered together when each has few output positions, so
+  // that the GEMM's N stays large (ResNet's last stages have 7x7 maps).
+  int64_t chunk = pointwise ? 1
+                            : std::min<int64_t>(batch, std::max<int64_t>(
+                                  1, (1024 + outPlane - 1) / outPlane));
+  if (!pointwise && (int64_t)colsStore.size() < rows * outPlane * chunk)
+    colsStore.resize(rows * outPlane * chunk);
+  if (chunk > 1 && (int64_t)stagedStore.size() < coutG * outPlane * chunk)
+    stagedStore.resize(coutG * outPlane * chunk);
+  float *cols = colsStore.data(), *staged = stagedStore.data();
+  // cols[(c, kernel offset), image * outPlane + position], row stride ld.
+  auto im2col = [&](const float *gin, float *base, int64_t ld) {
+    if (spatial == 2) {
+      int64_t H = inSize[0], W = inSize[1], OH = outSize[0], OW = outSize[1];
+      for (int64_t c = 0; c < cinG; ++c)
+        for (int64_t kh = 0; kh < kSize[0]; ++kh)
+          for (int64_t kw = 0; kw < kSize[1]; ++kw) {
+            float *row = base + ((c * kSize[0] + kh) * kSize[1] + kw) * ld;
+            const float *plane = gin + c * inPlane;
+            for (int64_t oh = 0; oh < OH; ++oh) {
+              int64_t ih = oh * strides[0] - pads[0] + kh * dilations[0];
+              float *dst = row + oh * OW;
+              if (ih < 0 || ih >= H) {
+                std::fill(dst, dst + OW, 0.0f);
+                continue;
               }
-              offset = offset * inSize[d] + pos;
+              const float *src = plane + ih * W;
+              int64_t off = kw * dilations[1] - pads[1], sw = strides[1];
+              // Output columns [lo, hi) read inside the row; the rest are
+              // padding.
+              int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+              int64_t hi =
+                  W - off <= 0 ? 0 : std::min(OW, (W - off + sw - 1) / sw);
+              lo = std::min(lo, hi);
+              std::fill(dst, dst + lo, 0.0f);
+              std::fill(dst + hi, dst + OW, 0.0f);
+              if (sw == 1)
+                std::memcpy(dst + lo, src + off + lo, (hi - lo) * sizeof(float));
+              else
+                for (int64_t ow = lo; ow < hi; ++ow)
+                  dst[ow] = src[ow * sw + off];
             }
-            row[op] = inside ? plane[offset] : 0.0f;
           }
+      return;
+    }
+    for (int64_t c = 0; c < cinG; ++c) {
+      const float *plane = gin + c * inPlane;
+      for (int64_t kp = 0; kp < kPlane; ++kp) {
+        int64_t rem = kp;
+        for (int d = spatial - 1; d >= 0; --d) {
+          kIdx[d] = rem % kSize[d];
+          rem /= kSize[d];
+        }
+        float *row = base + (c * kPlane + kp) * ld;
+        for (int64_t op = 0; op < outPlane; ++op) {
+          int64_t r2 = op, offset = 0;
+          bool inside = true;
+          for (int d = spatial - 1; d >= 0; --d) {
+            oIdx[d] = r2 % outSize[d];
+            r2 /= outSize[d];
+          }
+          for (int d = 0; d < spatial; ++d) {
+            int64_t pos = oIdx[d] * strides[d] - pads[d] + kIdx[d] * dilations[d];
+            if (pos < 0 || pos >= inSize[d]) {
+              inside = false;
+              break;
+            }
+            offset = offset * inSize[d] + pos;
+          }
+          row[op] = inside ? plane[offset] : 0.0f;
         }
       }
-      float *yg = y + (b * cout + g * coutG) * outPlane;
-      gemm<float>(false, false, coutG, outPlane, rows, 1.0f,
-                  w + g * coutG * rows, rows, cols.data(), outPlane, 0.0f, yg,
-                  outPlane);
+    }
+  };
+  for (int64_t g = 0; g < group; ++g)
+    for (int64_t b0 = 0; b0 < batch; b0 += chunk) {
+      int64_t n = std::min(chunk, batch - b0), ld = n * outPlane;
+      const float *weights = w + g * coutG * rows;
+      if (pointwise) {
+        gemm<float>(false, false, coutG, outPlane, rows, 1.0f, weights, rows,
+                    x + (b0 * cin + g * cinG) * inPlane, outPlane, 0.0f,
+                    y + (b0 * cout + g * coutG) * outPlane, outPlane);
+        continue;
+      }
+      for (int64_t i = 0; i < n; ++i)
+        im2col(x + ((b0 + i) * cin + g * cinG) * inPlane,
+               cols + i * outPlane, ld);
+      if (n == 1) {
+        gemm<float>(false, false, coutG, outPlane, rows, 1.0f, weights, rows,
+                    cols, ld, 0.0f,
+                    y + (b0 * cout + g * coutG) * outPlane, outPlane);
+        continue;
+      }
+      gemm<float>(false, false, coutG, ld, rows, 1.0f, weights, rows,
+                  cols, ld, 0.0f, staged, ld);
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t c = 0; c < coutG; ++c)
+          std::memcpy(y + ((b0 + i) * cout + g * coutG + c) * outPlane,
+                      staged + c * ld + i * outPlane,
+                      outPlane * sizeof(float));
     }
   if (in.size() > 2) {
     const float *bias = in[2]->as<float>();

@@ -35,6 +35,38 @@ template <bool Max> Status pool(Tensors &in, Tensors &out, const Attrs &a) {
   }
   int64_t planes = X.desc.shape[0] * X.desc.shape[1];
   std::vector<int64_t> o(spatial), k(spatial);
+  bool plain2d = spatial == 2 && dilations[0] == 1 && dilations[1] == 1;
+  if (plain2d && X.desc.dtype == DType::F32) {
+    // The common case, with the window clipped to the input once per
+    // output position.
+    int64_t H = inSize[0], W = inSize[1], OH = outSize[0], OW = outSize[1];
+    const float *x = X.as<float>();
+    float *y = Y.as<float>();
+    for (int64_t p = 0; p < planes; ++p)
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        int64_t h0 = oh * strides[0] - pads[0], h1 = h0 + kernel[0];
+        int64_t ph1 = std::min(h1, H + pads[2]);
+        int64_t hs = std::max<int64_t>(h0, 0), he = std::min(h1, H);
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          int64_t w0 = ow * strides[1] - pads[1], w1 = w0 + kernel[1];
+          int64_t pw1 = std::min(w1, W + pads[3]);
+          int64_t ws = std::max<int64_t>(w0, 0), we = std::min(w1, W);
+          float acc = Max ? -std::numeric_limits<float>::infinity() : 0.0f;
+          for (int64_t h = hs; h < he; ++h) {
+            const float *row = x + p * inPlane + h * W;
+            for (int64_t w = ws; w < we; ++w)
+              acc = Max ? std::max(acc, row[w]) : acc + row[w];
+          }
+          if (!Max) {
+            int64_t n = includePad ? (ph1 - h0) * (pw1 - w0)
+                                   : (he - hs) * (we - ws);
+            acc /= std::max<int64_t>(n, 1);
+          }
+          y[p * outPlane + oh * OW + ow] = acc;
+        }
+      }
+    return Status::ok();
+  }
   return dispatch(X.desc.dtype, [&](auto tag) {
     using T = decltype(tag);
     const T *x = X.as<T>();

@@ -17,7 +17,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -29,7 +31,7 @@ using namespace pprt;
 
 namespace {
 struct Options {
-  std::string dir, outputDir, transport, backend = "cpu", trace;
+  std::string dir, outputDir, transport, backend = "cpu", trace, profile;
   std::vector<std::pair<std::string, std::string>> inputs;
   int threads = 0, iterations = 0;
   double timeout = 30;
@@ -44,7 +46,8 @@ void usage() {
   std::printf(
       "usage: pprun DIR [--input NAME=FILE.npy]... [--output-dir D]\n"
       "             [--transport=local|mpi] [--backend=cpu] [--threads N]\n"
-      "             [--iterations N] [--trace FILE.json] [--timeout SECONDS]\n");
+      "             [--iterations N] [--trace FILE.json] [--timeout SECONDS]\n"
+      "             [--profile COSTS.json]   (per-op times, for ppc -cost-table)\n");
 }
 
 Options parse(int argc, char **argv) {
@@ -89,6 +92,8 @@ Options parse(int argc, char **argv) {
         die("--iterations must be at least 1");
     } else if (is("--trace")) {
       o.trace = value("--trace");
+    } else if (is("--profile")) {
+      o.profile = value("--profile");
     } else if (is("--timeout")) {
       o.timeout = std::atof(value("--timeout").c_str());
     } else if (!a.empty() && a[0] == '-') {
@@ -253,9 +258,11 @@ int main(int argc, char **argv) {
     executors.push_back(std::make_unique<Executor>(
         *plan, r, *backend, mpi ? *mpi : *transports.back()));
   }
-  for (auto &e : executors)
+  for (auto &e : executors) {
     if (Status st = e->load(); !st.isOk())
       fail(st.message());
+    e->enableProfile(!o.profile.empty());
+  }
 
   int iterations = o.iterations ? o.iterations : random ? 4 : 1;
   std::vector<std::vector<TraceEvent>> traces(ranks);
@@ -328,6 +335,48 @@ int main(int argc, char **argv) {
     if (Status st = writeFileAtomically(path, json.data(), json.size());
         !st.isOk())
       fail(st.message());
+  }
+  if (!o.profile.empty()) {
+    // Mean microseconds per run of every op, by ONNX node: the format of
+    // ppc -cost-table. And the kernels that take the most, on stderr.
+    std::map<std::string, std::pair<double, int64_t>> byKernel;
+    std::ostringstream json;
+    json << "{\"unit\": \"us\", \"ops\": {";
+    bool first = true;
+    for (auto &e : executors)
+      for (const auto &t : e->profile()) {
+        if (!t.runs)
+          continue;
+        auto &k = byKernel[t.kernel];
+        k.first += t.seconds;
+        k.second += t.runs;
+        if (t.node.empty())
+          continue;
+        std::string node;
+        for (char c : t.node)
+          node += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
+        json << (first ? "" : ", ") << "\"" << node << "\": "
+             << t.seconds / t.runs * 1e6;
+        first = false;
+      }
+    json << "}}\n";
+    std::string text = json.str();
+    std::string path = mpi ? o.profile + ".rank" + std::to_string(firstRank)
+                           : o.profile;
+    if (Status st = writeFileAtomically(path, text.data(), text.size());
+        !st.isOk())
+      fail(st.message());
+    std::vector<std::pair<double, std::string>> sorted;
+    double total = 0;
+    for (auto &[k, v] : byKernel) {
+      sorted.push_back({v.first, k});
+      total += v.first;
+    }
+    std::sort(sorted.rbegin(), sorted.rend());
+    std::fprintf(stderr, "pprun: time by kernel (all runs):\n");
+    for (size_t i = 0; i < sorted.size() && i < 10; ++i)
+      std::fprintf(stderr, "  %-14s %9.1f ms %5.1f%%\n", sorted[i].second.c_str(),
+                   sorted[i].first * 1e3, 100 * sorted[i].first / total);
   }
   double perBatch = timed / std::max(timedIterations, 1);
   if (!mpi || firstRank == 0)
