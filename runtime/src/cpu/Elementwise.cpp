@@ -7,6 +7,7 @@
 
 #include "Kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -118,6 +119,29 @@ void forEachBroadcast(const TensorRef &a, const TensorRef &b,
       f(i, i, 0);
     return;
   }
+  // b repeats along the leading axes (a bias): its shape, without leading
+  // ones, is the output's trailing shape.
+  auto trailing = [&](const TensorRef &t) {
+    size_t lead = 0;
+    while (lead < t.desc.shape.size() && t.desc.shape[lead] == 1)
+      ++lead;
+    size_t n = t.desc.shape.size() - lead;
+    return n <= out.desc.shape.size() &&
+           std::equal(t.desc.shape.begin() + lead, t.desc.shape.end(),
+                      out.desc.shape.end() - n);
+  };
+  if (a.desc.shape == out.desc.shape && b.numel > 0 && trailing(b)) {
+    for (int64_t i = 0; i < out.numel; i += b.numel)
+      for (int64_t j = 0; j < b.numel; ++j)
+        f(i + j, i + j, j);
+    return;
+  }
+  if (b.desc.shape == out.desc.shape && a.numel > 0 && trailing(a)) {
+    for (int64_t i = 0; i < out.numel; i += a.numel)
+      for (int64_t j = 0; j < a.numel; ++j)
+        f(i + j, j, i + j);
+    return;
+  }
   const auto &shape = out.desc.shape;
   auto sa = broadcastStrides(a.desc.shape, shape);
   auto sb = broadcastStrides(b.desc.shape, shape);
@@ -148,7 +172,7 @@ template <typename Op> Kernel floatUnary(Op op) {
           const T *x = in[0]->as<T>();
           T *y = out[0]->as<T>();
           for (int64_t i = 0; i < out[0]->numel; ++i)
-            y[i] = (T)op((double)x[i]);
+            y[i] = (T)op(x[i]);
         },
         /*floatOnly=*/true);
   };
@@ -207,7 +231,11 @@ Status where(Tensors &in, Tensors &out, const Attrs &) {
   const bool *cond = c.as<bool>();
   for (int64_t i = 0; i < y.numel; ++i) {
     const uint8_t *src = cond[oc] ? a.data + oa * width : b.data + ob * width;
-    std::memcpy(y.data + i * width, src, width);
+    if (width == 4)
+      reinterpret_cast<uint32_t *>(y.data)[i] =
+          *reinterpret_cast<const uint32_t *>(src);
+    else
+      std::memcpy(y.data + i * width, src, width);
     for (int d = rank - 1; d >= 0; --d) {
       if (++idx[d] < shape[d]) {
         oc += sc[d];
@@ -289,30 +317,37 @@ Status powKernel(Tensors &in, Tensors &out, const Attrs &) {
   });
 }
 
-double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
-double geluTanh(double x) {
-  return 0.5 * x *
-         (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+template <typename T> T gelu(T x) {
+  return T(0.5) * x * (T(1) + std::erf(x * T(M_SQRT1_2)));
+}
+template <typename T> T geluTanh(T x) {
+  return T(0.5) * x *
+         (T(1) + std::tanh(T(0.7978845608028654) * (x + T(0.044715) * x * x * x)));
 }
 } // namespace
 
 void registerElementwise(Registry &r) {
-  r["relu"] = floatUnary([](double x) { return x > 0 ? x : 0.0; });
-  r["sigmoid"] = floatUnary([](double x) { return 1.0 / (1.0 + std::exp(-x)); });
-  r["tanh"] = floatUnary([](double x) { return std::tanh(x); });
-  r["erf"] = floatUnary([](double x) { return std::erf(x); });
-  r["sqrt"] = floatUnary([](double x) { return std::sqrt(x); });
-  r["exp"] = floatUnary([](double x) { return std::exp(x); });
-  r["log"] = floatUnary([](double x) { return std::log(x); });
-  r["reciprocal"] = floatUnary([](double x) { return 1.0 / x; });
-  r["floor"] = floatUnary([](double x) { return std::floor(x); });
-  r["ceil"] = floatUnary([](double x) { return std::ceil(x); });
-  r["round"] = floatUnary([](double x) { return std::nearbyint(x); });
-  r["sin"] = floatUnary([](double x) { return std::sin(x); });
-  r["cos"] = floatUnary([](double x) { return std::cos(x); });
-  r["softplus"] = floatUnary([](double x) { return std::log1p(std::exp(x)); });
+  r["relu"] = floatUnary([](auto x) { return x > 0 ? x : decltype(x)(0); });
+  r["sigmoid"] = floatUnary([](auto x) {
+    using T = decltype(x);
+    return T(1) / (T(1) + std::exp(-x));
+  });
+  r["tanh"] = floatUnary([](auto x) { return std::tanh(x); });
+  r["erf"] = floatUnary([](auto x) { return std::erf(x); });
+  r["sqrt"] = floatUnary([](auto x) { return std::sqrt(x); });
+  r["exp"] = floatUnary([](auto x) { return std::exp(x); });
+  r["log"] = floatUnary([](auto x) { return std::log(x); });
+  r["reciprocal"] = floatUnary([](auto x) { return decltype(x)(1) / x; });
+  r["floor"] = floatUnary([](auto x) { return std::floor(x); });
+  r["ceil"] = floatUnary([](auto x) { return std::ceil(x); });
+  r["round"] = floatUnary([](auto x) { return std::nearbyint(x); });
+  r["sin"] = floatUnary([](auto x) { return std::sin(x); });
+  r["cos"] = floatUnary([](auto x) { return std::cos(x); });
+  r["softplus"] = floatUnary([](auto x) { return std::log1p(std::exp(x)); });
   r["gelu"] = [](Tensors &in, Tensors &out, const Attrs &a) {
-    auto f = a.i("approximate") ? floatUnary(geluTanh) : floatUnary(gelu);
+    auto f = a.i("approximate")
+                 ? floatUnary([](auto x) { return geluTanh(x); })
+                 : floatUnary([](auto x) { return gelu(x); });
     return f(in, out, a);
   };
   r["neg"] = numericUnary([](auto x, const Attrs &) { return decltype(x)(-x); });

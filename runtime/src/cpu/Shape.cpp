@@ -14,6 +14,45 @@ namespace pprt {
 namespace cpu {
 namespace {
 
+/// Copies y[idx] = x[base + sum(idx[d] * strides[d])] for every output
+/// index: the offset advances incrementally, innermost runs with unit
+/// stride are copied whole.
+void stridedCopy(const TensorRef &x, TensorRef &y, int64_t base,
+                 const std::vector<int64_t> &strides) {
+  size_t w = dtypeSize(y.desc.dtype);
+  int rank = y.desc.shape.size();
+  if (rank == 0 || y.numel == 0) {
+    if (y.numel)
+      std::memcpy(y.data, x.data + base * w, w);
+    return;
+  }
+  int64_t inner = y.desc.shape[rank - 1], is = strides[rank - 1];
+  std::vector<int64_t> idx(rank, 0);
+  int64_t off = base;
+  for (int64_t i = 0; i < y.numel; i += inner) {
+    uint8_t *dst = y.data + i * w;
+    const uint8_t *src = x.data + off * w;
+    if (is == 1) {
+      std::memcpy(dst, src, inner * w);
+    } else if (w == 4) {
+      for (int64_t k = 0; k < inner; ++k)
+        reinterpret_cast<uint32_t *>(dst)[k] =
+            reinterpret_cast<const uint32_t *>(src)[k * is];
+    } else {
+      for (int64_t k = 0; k < inner; ++k)
+        std::memcpy(dst + k * w, src + k * is * w, w);
+    }
+    for (int d = rank - 2; d >= 0; --d) {
+      if (++idx[d] < y.desc.shape[d]) {
+        off += strides[d];
+        break;
+      }
+      off -= strides[d] * (y.desc.shape[d] - 1);
+      idx[d] = 0;
+    }
+  }
+}
+
 /// Visits every output element with the input element offset `map` gives.
 template <typename F>
 void gatherCopy(const TensorRef &x, TensorRef &y, F &&offsetOf) {
@@ -41,24 +80,23 @@ Status reshape(Tensors &in, Tensors &out, const Attrs &) {
 Status transpose(Tensors &in, Tensors &out, const Attrs &a) {
   std::vector<int64_t> perm = a.ints("perm");
   auto st = stridesOf(in[0]->desc.shape);
-  gatherCopy(*in[0], *out[0], [&](const std::vector<int64_t> &idx) {
-    int64_t off = 0;
-    for (size_t d = 0; d < idx.size(); ++d)
-      off += idx[d] * st[perm[d]];
-    return off;
-  });
+  std::vector<int64_t> strides(perm.size());
+  for (size_t d = 0; d < perm.size(); ++d)
+    strides[d] = st[perm[d]];
+  stridedCopy(*in[0], *out[0], 0, strides);
   return Status::ok();
 }
 
 Status slice(Tensors &in, Tensors &out, const Attrs &a) {
   std::vector<int64_t> starts = a.ints("starts"), steps = a.ints("steps");
   auto st = stridesOf(in[0]->desc.shape);
-  gatherCopy(*in[0], *out[0], [&](const std::vector<int64_t> &idx) {
-    int64_t off = 0;
-    for (size_t d = 0; d < idx.size(); ++d)
-      off += (starts[d] + idx[d] * steps[d]) * st[d];
-    return off;
-  });
+  std::vector<int64_t> strides(st.size());
+  int64_t base = 0;
+  for (size_t d = 0; d < st.size(); ++d) {
+    strides[d] = steps[d] * st[d];
+    base += starts[d] * st[d];
+  }
+  stridedCopy(*in[0], *out[0], base, strides);
   return Status::ok();
 }
 
@@ -111,13 +149,8 @@ Status gather(Tensors &in, Tensors &out, const Attrs &a) {
 }
 
 Status broadcast(Tensors &in, Tensors &out, const Attrs &) {
-  auto st = broadcastStrides(in[0]->desc.shape, out[0]->desc.shape);
-  gatherCopy(*in[0], *out[0], [&](const std::vector<int64_t> &idx) {
-    int64_t off = 0;
-    for (size_t d = 0; d < idx.size(); ++d)
-      off += idx[d] * st[d];
-    return off;
-  });
+  stridedCopy(*in[0], *out[0], 0,
+              broadcastStrides(in[0]->desc.shape, out[0]->desc.shape));
   return Status::ok();
 }
 
