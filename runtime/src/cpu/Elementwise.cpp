@@ -99,6 +99,24 @@ uint16_t floatToBf16(float f) {
   return x >> 16;
 }
 
+Window::Window(const Attrs &a, const TensorRef &x, const TensorRef &y,
+               std::vector<int64_t> kernelShape)
+    : spatial(x.desc.shape.size() - 2), kernel(std::move(kernelShape)),
+      strides(a.ints("strides")), pads(a.ints("pads")),
+      dilations(a.ints("dilations")),
+      inSize(x.desc.shape.begin() + 2, x.desc.shape.end()),
+      outSize(y.desc.shape.begin() + 2, y.desc.shape.end()) {
+  strides.resize(spatial, 1);
+  dilations.resize(spatial, 1);
+  pads.resize(2 * spatial, 0);
+  kernel.resize(spatial, 1);
+  for (int d = 0; d < spatial; ++d) {
+    inPlane *= inSize[d];
+    kPlane *= kernel[d];
+    outPlane *= outSize[d];
+  }
+}
+
 Status unsupported(const TensorRef &t, const char *what) {
   return invalidArgument(std::string(what) + " does not support " +
                          t.desc.toString());

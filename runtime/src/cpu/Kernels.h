@@ -48,6 +48,17 @@ std::vector<int64_t> broadcastStrides(const std::vector<int64_t> &in,
 
 Status unsupported(const TensorRef &t, const char *what);
 
+/// The sliding-window geometry of conv and pooling over the trailing
+/// spatial axes of x (NC...): strides, pads (begins then ends), dilations
+/// with ONNX's defaults, and the sizes and element counts per plane.
+struct Window {
+  int spatial;
+  std::vector<int64_t> kernel, strides, pads, dilations, inSize, outSize;
+  int64_t inPlane = 1, kPlane = 1, outPlane = 1;
+  Window(const Attrs &a, const TensorRef &x, const TensorRef &y,
+         std::vector<int64_t> kernelShape);
+};
+
 /// IEEE half and bfloat16 <-> float, round to nearest even.
 float halfToFloat(uint16_t h);
 uint16_t floatToHalf(float f);

@@ -120,21 +120,11 @@ Status conv(Tensors &in, Tensors &out, const Attrs &attrs) {
   int spatial = X.desc.shape.size() - 2;
   int64_t batch = X.desc.shape[0], cin = X.desc.shape[1];
   int64_t cout = Y.desc.shape[1], group = attrs.i("group", 1);
-  std::vector<int64_t> strides = attrs.ints("strides"),
-                       pads = attrs.ints("pads"),
-                       dilations = attrs.ints("dilations");
-  strides.resize(spatial, 1);
-  dilations.resize(spatial, 1);
-  pads.resize(2 * spatial, 0);
-  std::vector<int64_t> inSize(X.desc.shape.begin() + 2, X.desc.shape.end()),
-      kSize(W.desc.shape.begin() + 2, W.desc.shape.end()),
-      outSize(Y.desc.shape.begin() + 2, Y.desc.shape.end());
-  int64_t inPlane = 1, kPlane = 1, outPlane = 1;
-  for (int d = 0; d < spatial; ++d) {
-    inPlane *= inSize[d];
-    kPlane *= kSize[d];
-    outPlane *= outSize[d];
-  }
+  Window win(attrs, X, Y, {W.desc.shape.begin() + 2, W.desc.shape.end()});
+  const auto &strides = win.strides, &pads = win.pads,
+             &dilations = win.dilations, &inSize = win.inSize,
+             &kSize = win.kernel, &outSize = win.outSize;
+  int64_t inPlane = win.inPlane, kPlane = win.kPlane, outPlane = win.outPlane;
   int64_t cinG = cin / group, coutG = cout / group;
   int64_t rows = cinG * kPlane;
   // Scratch that lives across calls (one per thread): allocating and

@@ -19,20 +19,12 @@ template <bool Max> Status pool(Tensors &in, Tensors &out, const Attrs &a) {
   const TensorRef &X = *in[0];
   TensorRef &Y = *out[0];
   int spatial = X.desc.shape.size() - 2;
-  std::vector<int64_t> kernel = a.ints("kernel_shape"), strides = a.ints("strides"),
-                       pads = a.ints("pads"), dilations = a.ints("dilations");
-  strides.resize(spatial, 1);
-  dilations.resize(spatial, 1);
-  pads.resize(2 * spatial, 0);
+  Window win(a, X, Y, a.ints("kernel_shape"));
+  const auto &kernel = win.kernel, &strides = win.strides, &pads = win.pads,
+             &dilations = win.dilations, &inSize = win.inSize,
+             &outSize = win.outSize;
+  int64_t inPlane = win.inPlane, outPlane = win.outPlane, kPlane = win.kPlane;
   bool includePad = a.i("count_include_pad");
-  std::vector<int64_t> inSize(X.desc.shape.begin() + 2, X.desc.shape.end()),
-      outSize(Y.desc.shape.begin() + 2, Y.desc.shape.end());
-  int64_t inPlane = 1, outPlane = 1, kPlane = 1;
-  for (int d = 0; d < spatial; ++d) {
-    inPlane *= inSize[d];
-    outPlane *= outSize[d];
-    kPlane *= kernel[d];
-  }
   int64_t planes = X.desc.shape[0] * X.desc.shape[1];
   std::vector<int64_t> o(spatial), k(spatial);
   bool plain2d = spatial == 2 && dilations[0] == 1 && dilations[1] == 1;
