@@ -81,6 +81,17 @@ std::string ppc::reportText(const PipelineSummary &s) {
   return out;
 }
 
+/// The figures of one stage, as every stage list of report.json has them.
+static void stageJson(llvm::json::OStream &j, const Evaluation::Stage &st) {
+  j.attribute("rank", st.rank);
+  j.attribute("ops", st.ops);
+  j.attribute("param_bytes", st.paramBytes);
+  j.attribute("flops", st.flops);
+  j.attribute("time", st.time);
+  j.attribute("activation_bytes", st.activationBytes);
+  j.attribute("memory", st.memory);
+}
+
 std::string ppc::reportJson(const PipelineSummary &s) {
   std::string out;
   llvm::raw_string_ostream os(out);
@@ -100,13 +111,7 @@ std::string ppc::reportJson(const PipelineSummary &s) {
       for (auto [i, f] : llvm::enumerate(s.stages))
         j.object([&] {
           j.attribute("stage", (int64_t)i);
-          j.attribute("rank", s.pipeline.topology.stageRank[i]);
-          j.attribute("ops", f.ops);
-          j.attribute("param_bytes", f.paramBytes);
-          j.attribute("flops", f.flops);
-          j.attribute("time", f.time);
-          j.attribute("activation_bytes", f.activationBytes);
-          j.attribute("memory", f.memory);
+          stageJson(j, f);
           j.attribute("peak_inflight", s.run.peakInflight[i]);
         });
     });
@@ -138,15 +143,7 @@ std::string ppc::reportJson(const PipelineSummary &s) {
           j.attribute("skip_messages", e.skipMessages);
           j.attributeArray("stages", [&] {
             for (const auto &st : e.stages)
-              j.object([&] {
-                j.attribute("rank", st.rank);
-                j.attribute("ops", st.ops);
-                j.attribute("param_bytes", st.paramBytes);
-                j.attribute("flops", st.flops);
-                j.attribute("time", st.time);
-                j.attribute("activation_bytes", st.activationBytes);
-                j.attribute("memory", st.memory);
-              });
+              j.object([&] { stageJson(j, st); });
           });
         });
     });

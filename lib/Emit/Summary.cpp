@@ -38,7 +38,8 @@ std::optional<PipelineSummary> ppc::summarize(ModuleOp module,
       s.method = method.str();
   for (auto [index, stageFunc] : llvm::enumerate(s.pipeline.stages)) {
     func::FuncOp func = stageFunc;
-    PipelineSummary::StageFigures f;
+    Evaluation::Stage f;
+    f.rank = s.pipeline.topology.stageRank[index];
     llvm::StringSet<> params;
     func.walk([&](Operation *op) {
       if (auto get = dyn_cast<pp::GetParamOp>(op))

@@ -23,12 +23,8 @@ struct PipelineSummary {
   StagePipeline pipeline;
   sched::Schedule plan;
   sched::RunResult run; // the simulated plan, with events
-  struct StageFigures {
-    int ops = 0;
-    int64_t flops = 0, paramBytes = 0, activationBytes = 0, memory = 0;
-    double time = 0;
-  };
-  std::vector<StageFigures> stages;
+  /// Per stage, the same figures the partition methods are compared on.
+  std::vector<Evaluation::Stage> stages;
   /// One line per partition method (and schedule, for -schedule=auto).
   struct Alternative {
     std::string method, schedule, error;
