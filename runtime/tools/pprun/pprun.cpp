@@ -379,7 +379,9 @@ int main(int argc, char **argv) {
                    sorted[i].first * 1e3, 100 * sorted[i].first / total);
   }
   double perBatch = timed / std::max(timedIterations, 1);
-  if (!mpi || firstRank == 0)
+  // Under MPI the rank of the last stage, which holds the model's outputs,
+  // reports.
+  if (!mpi || firstRank == plan->stages.back().rank)
     std::printf("pprun: %d ranks (%s, %s), schedule %s, batch %lld in %d "
                 "micro-batches: %.3f ms per batch, %.1f samples/s; outputs in "
                 "%s, checksum %016llx\n",
