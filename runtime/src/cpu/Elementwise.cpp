@@ -208,12 +208,14 @@ template <typename Op> Kernel numericUnary(Op op) {
   };
 }
 
-template <typename Op> Kernel arith(Op op) {
+/// A broadcasting binary op; Out is the result type (void: the operands').
+template <typename Out, typename Op> Kernel binary(Op op) {
   return [op](Tensors &in, Tensors &out, const Attrs &) {
     return dispatch(in[0]->desc.dtype, [&](auto tag) {
       using T = decltype(tag);
+      using R = std::conditional_t<std::is_void_v<Out>, T, Out>;
       const T *a = in[0]->as<T>(), *b = in[1]->as<T>();
-      T *y = out[0]->as<T>();
+      R *y = out[0]->as<R>();
       forEachBroadcast(*in[0], *in[1], *out[0],
                        [&](int64_t i, int64_t ia, int64_t ib) {
                          y[i] = op(a[ia], b[ib]);
@@ -221,20 +223,8 @@ template <typename Op> Kernel arith(Op op) {
     });
   };
 }
-
-template <typename Op> Kernel compare(Op op) {
-  return [op](Tensors &in, Tensors &out, const Attrs &) {
-    return dispatch(in[0]->desc.dtype, [&](auto tag) {
-      using T = decltype(tag);
-      const T *a = in[0]->as<T>(), *b = in[1]->as<T>();
-      bool *y = out[0]->as<bool>();
-      forEachBroadcast(*in[0], *in[1], *out[0],
-                       [&](int64_t i, int64_t ia, int64_t ib) {
-                         y[i] = op(a[ia], b[ib]);
-                       });
-    });
-  };
-}
+template <typename Op> Kernel arith(Op op) { return binary<void>(op); }
+template <typename Op> Kernel compare(Op op) { return binary<bool>(op); }
 
 Status where(Tensors &in, Tensors &out, const Attrs &) {
   const TensorRef &c = *in[0], &a = *in[1], &b = *in[2], &y = *out[0];
