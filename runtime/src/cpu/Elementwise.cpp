@@ -161,24 +161,12 @@ void forEachBroadcast(const TensorRef &a, const TensorRef &b,
     return;
   }
   const auto &shape = out.desc.shape;
-  auto sa = broadcastStrides(a.desc.shape, shape);
-  auto sb = broadcastStrides(b.desc.shape, shape);
-  int rank = shape.size();
-  std::vector<int64_t> idx(rank, 0);
-  int64_t oa = 0, ob = 0;
-  for (int64_t i = 0; i < out.numel; ++i) {
-    f(i, oa, ob);
-    for (int d = rank - 1; d >= 0; --d) {
-      if (++idx[d] < shape[d]) {
-        oa += sa[d];
-        ob += sb[d];
-        break;
-      }
-      oa -= sa[d] * (shape[d] - 1);
-      ob -= sb[d] * (shape[d] - 1);
-      idx[d] = 0;
-    }
-  }
+  forEachIndex<2>(shape,
+                  {broadcastStrides(a.desc.shape, shape),
+                   broadcastStrides(b.desc.shape, shape)},
+                  [&](int64_t i, const std::array<int64_t, 2> &o) {
+                    f(i, o[0], o[1]);
+                  });
 }
 
 template <typename Op> Kernel floatUnary(Op op) {
@@ -229,34 +217,22 @@ template <typename Op> Kernel compare(Op op) { return binary<bool>(op); }
 Status where(Tensors &in, Tensors &out, const Attrs &) {
   const TensorRef &c = *in[0], &a = *in[1], &b = *in[2], &y = *out[0];
   const auto &shape = y.desc.shape;
-  auto sc = broadcastStrides(c.desc.shape, shape);
-  auto sa = broadcastStrides(a.desc.shape, shape);
-  auto sb = broadcastStrides(b.desc.shape, shape);
   size_t width = dtypeSize(y.desc.dtype);
-  int rank = shape.size();
-  std::vector<int64_t> idx(rank, 0);
-  int64_t oc = 0, oa = 0, ob = 0;
   const bool *cond = c.as<bool>();
-  for (int64_t i = 0; i < y.numel; ++i) {
-    const uint8_t *src = cond[oc] ? a.data + oa * width : b.data + ob * width;
-    if (width == 4)
-      reinterpret_cast<uint32_t *>(y.data)[i] =
-          *reinterpret_cast<const uint32_t *>(src);
-    else
-      std::memcpy(y.data + i * width, src, width);
-    for (int d = rank - 1; d >= 0; --d) {
-      if (++idx[d] < shape[d]) {
-        oc += sc[d];
-        oa += sa[d];
-        ob += sb[d];
-        break;
-      }
-      oc -= sc[d] * (shape[d] - 1);
-      oa -= sa[d] * (shape[d] - 1);
-      ob -= sb[d] * (shape[d] - 1);
-      idx[d] = 0;
-    }
-  }
+  forEachIndex<3>(
+      shape,
+      {broadcastStrides(c.desc.shape, shape),
+       broadcastStrides(a.desc.shape, shape),
+       broadcastStrides(b.desc.shape, shape)},
+      [&](int64_t i, const std::array<int64_t, 3> &o) {
+        const uint8_t *src =
+            cond[o[0]] ? a.data + o[1] * width : b.data + o[2] * width;
+        if (width == 4)
+          reinterpret_cast<uint32_t *>(y.data)[i] =
+              *reinterpret_cast<const uint32_t *>(src);
+        else
+          std::memcpy(y.data + i * width, src, width);
+      });
   return Status::ok();
 }
 

@@ -5,6 +5,7 @@
 
 #include "pprt/Program.h"
 
+#include <array>
 #include <functional>
 #include <map>
 #include <string>
@@ -47,6 +48,33 @@ std::vector<int64_t> broadcastStrides(const std::vector<int64_t> &in,
                                       const std::vector<int64_t> &out);
 
 Status unsupported(const TensorRef &t, const char *what);
+
+/// Walks every index of `shape` in row-major order and calls
+/// f(i, offsets) with, for each of the N operands, the element offset its
+/// `strides` give (0 on broadcast axes). Offsets advance incrementally.
+template <size_t N, typename F>
+void forEachIndex(const std::vector<int64_t> &shape,
+                  const std::array<std::vector<int64_t>, N> &strides, F &&f) {
+  int64_t count = 1;
+  for (int64_t d : shape)
+    count *= d;
+  int rank = shape.size();
+  std::vector<int64_t> idx(rank, 0);
+  std::array<int64_t, N> off{};
+  for (int64_t i = 0; i < count; ++i) {
+    f(i, off);
+    for (int d = rank - 1; d >= 0; --d) {
+      if (++idx[d] < shape[d]) {
+        for (size_t k = 0; k < N; ++k)
+          off[k] += strides[k][d];
+        break;
+      }
+      for (size_t k = 0; k < N; ++k)
+        off[k] -= strides[k][d] * (shape[d] - 1);
+      idx[d] = 0;
+    }
+  }
+}
 
 /// The sliding-window geometry of conv and pooling over the trailing
 /// spatial axes of x (NC...): strides, pads (begins then ends), dilations

@@ -233,28 +233,19 @@ template <Reduce R> Status reduce(Tensors &in, Tensors &out, const Attrs &a) {
                                      : R == Reduce::Prod ? 1.0
                                                          : 0.0);
     const T *x = X.as<T>();
-    std::vector<int64_t> idx(rank, 0);
-    int64_t o = 0;
-    for (int64_t i = 0; i < X.numel; ++i) {
-      double v = x[i];
-      double &t = acc[o];
-      if (R == Reduce::Max)
-        t = std::max(t, v);
-      else if (R == Reduce::Min)
-        t = std::min(t, v);
-      else if (R == Reduce::Prod)
-        t *= v;
-      else
-        t += v;
-      for (int d = (int)rank - 1; d >= 0; --d) {
-        if (++idx[d] < X.desc.shape[d]) {
-          o += ostr[d];
-          break;
-        }
-        o -= ostr[d] * (X.desc.shape[d] - 1);
-        idx[d] = 0;
-      }
-    }
+    forEachIndex<1>(X.desc.shape, {ostr},
+                    [&](int64_t i, const std::array<int64_t, 1> &o) {
+                      double v = x[i];
+                      double &t = acc[o[0]];
+                      if (R == Reduce::Max)
+                        t = std::max(t, v);
+                      else if (R == Reduce::Min)
+                        t = std::min(t, v);
+                      else if (R == Reduce::Prod)
+                        t *= v;
+                      else
+                        t += v;
+                    });
     T *y = Y.as<T>();
     for (int64_t i = 0; i < Y.numel; ++i)
       y[i] = T(R == Reduce::Mean ? acc[i] / count : acc[i]);
