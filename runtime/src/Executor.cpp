@@ -15,20 +15,23 @@
 namespace pprt {
 
 namespace {
+/// Writes the header into the first 16 bytes, which the packer left free so
+/// that the payload is never moved.
 void putHeader(std::vector<uint8_t> &m, int32_t kind, int32_t from, int32_t to,
                int32_t mb) {
   int32_t h[4] = {kind, from, to, mb};
-  m.insert(m.begin(), reinterpret_cast<uint8_t *>(h),
-           reinterpret_cast<uint8_t *>(h) + sizeof h);
+  std::memcpy(m.data(), h, sizeof h);
+}
+} // namespace
+
+TensorDesc wholeBatch(const TensorDesc &microbatch, int microbatches) {
+  TensorDesc d = microbatch;
+  if (!d.shape.empty())
+    d.shape[0] *= microbatches;
+  return d;
 }
 
-std::vector<int64_t> wholeBatch(const TensorDesc &mb, int microbatches) {
-  std::vector<int64_t> s = mb.shape;
-  if (!s.empty())
-    s[0] *= microbatches;
-  return s;
-}
-
+namespace {
 std::string shapeText(const std::vector<int64_t> &shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i)
@@ -62,7 +65,7 @@ Status checkInputs(const Plan &plan, const BatchIO &io) {
       return invalidArgument("missing input '" + in.name + "': give it with "
                              "--input " + in.name + "=FILE.npy");
     const TensorDesc &got = it->second.desc;
-    auto want = wholeBatch(in.desc, plan.microbatches);
+    auto want = wholeBatch(in.desc, plan.microbatches).shape;
     // numpy has no bfloat16: its bits come as uint16, as torch and ONNX
     // export them.
     bool bf16Bits = got.dtype == DType::U16 && in.desc.dtype == DType::BF16;
@@ -82,7 +85,7 @@ Status checkInputs(const Plan &plan, const BatchIO &io) {
 void allocateOutputs(const Plan &plan, BatchIO &io) {
   for (const Plan::Io &out : plan.modelOutputs()) {
     HostTensor &t = io.outputs[out.name];
-    t.desc = {out.desc.dtype, wholeBatch(out.desc, plan.microbatches)};
+    t.desc = wholeBatch(out.desc, plan.microbatches);
     t.bytes.assign(*t.desc.byteSize(), 0);
   }
 }
@@ -153,7 +156,7 @@ Status Executor::forward(int stage, int mb, BatchIO &io) {
                 t.bytes);
   }
   for (auto &[peer, ids] : p.sends()) {
-    std::vector<uint8_t> m;
+    std::vector<uint8_t> m(16);
     for (int id : ids) {
       TensorRef &t = buffers[id];
       m.insert(m.end(), t.data, t.data + t.bytes);

@@ -59,6 +59,10 @@ private:
   std::map<std::tuple<int, int, int>, std::vector<uint8_t>> inbox, outbox;
 };
 
+/// The shape of a whole batch (what pprun reads and writes) of a tensor
+/// whose micro-batch shape is `microbatch`: M micro-batches along axis 0.
+TensorDesc wholeBatch(const TensorDesc &microbatch, int microbatches);
+
 /// Checks every model input against the plan (name, dtype, whole-batch
 /// shape) and allocates the outputs.
 Status checkInputs(const Plan &plan, const BatchIO &io);

@@ -116,9 +116,7 @@ Options parse(int argc, char **argv) {
 /// Seeded inputs: floats in [-1, 1), integers 0 or 1, booleans.
 HostTensor randomInput(const Plan::Io &io, int microbatches, uint64_t seed) {
   HostTensor t;
-  t.desc = io.desc;
-  if (!t.desc.shape.empty())
-    t.desc.shape[0] *= microbatches;
+  t.desc = wholeBatch(io.desc, microbatches);
   int64_t n = *t.desc.numElements();
   t.bytes.resize(n * dtypeSize(t.desc.dtype));
   std::mt19937_64 rng(seed);
