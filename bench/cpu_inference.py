@@ -23,6 +23,7 @@ from benchlib import model_path  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BATCH = {"resnet18": 8, "gpt-bench": 4}
+CONV_MODELS = {"resnet18"}
 
 
 def ensure_ort(root):
@@ -36,9 +37,9 @@ def ensure_ort(root):
     return os.path.join(ort, "node_modules")
 
 
-def pprun_ms(pprun, out, args):
+def pprun_ms(pprun, out, args, env=None):
     r = subprocess.run([pprun, out] + args, capture_output=True, text=True,
-                       check=True)
+                       check=True, env=dict(os.environ, **(env or {})))
     return float(re.search(r"([0-9.]+) ms per batch", r.stdout).group(1))
 
 
@@ -72,9 +73,17 @@ def main():
             subprocess.run([args.ppc, path, "-stages=1", f"-batch={batch}",
                             "-microbatches=1", "-device=cpu", "-o", one],
                            check=True, capture_output=True)
-            ms = pprun_ms(args.pprun, one, [
-                f"--input={input_name}={inp}", f"--threads={args.threads}",
-                f"--iterations={args.runs + 1}", "--output-dir", tmp + "/o1"])
+            one_args = [f"--input={input_name}={inp}",
+                        f"--threads={args.threads}",
+                        f"--iterations={args.runs + 1}"]
+            ms = pprun_ms(args.pprun, one,
+                          one_args + ["--output-dir", tmp + "/o1"])
+            # The two convolution methods of the CPU backend, side by side.
+            im2col_ms = None
+            if name in CONV_MODELS:
+                im2col_ms = pprun_ms(args.pprun, one,
+                                     one_args + ["--output-dir", tmp + "/o2"],
+                                     env={"PPRT_CONV": "im2col"})
             got = np.load(os.path.join(tmp, "o1", "output.npy"))
             ort_out = os.path.join(tmp, "ort.bin")
             r = subprocess.run(
@@ -85,10 +94,10 @@ def main():
             ort_ms = float(r.stdout.split()[1])
             want = np.fromfile(ort_out, dtype=np.float32).reshape(got.shape)
             err = np.abs(got - want).max() / np.abs(want).max()
-            rows.append((name, batch, ms, ort_ms, err))
+            rows.append((name, batch, ms, ort_ms, err, im2col_ms))
 
             # The pipeline's own overhead: 4 stages against 1 at the same
-            # micro-batches, one BLAS thread per rank.
+            # micro-batches, one thread per rank.
             m = 4
             pipe = {}
             for k in (1, 4):
@@ -103,15 +112,19 @@ def main():
                     f"--iterations={args.runs + 1}",
                     "--output-dir", tmp + f"/p{k}"])
             pipe_rows.append((name, batch, m, pipe[1], pipe[4]))
+    core = os.environ.get("OPENBLAS_CORETYPE")
     print(f"CPU inference, {args.threads} threads, {os.cpu_count()} cores; "
-          "times are ms per batch (mean of the timed runs, after a warm-up)")
+          "times are ms per batch (mean of the timed runs, after a warm-up)"
+          + (f"; OPENBLAS_CORETYPE={core}" if core else ""))
     print(f"{'model':<10} {'batch':>5} {'pprun ms':>9} {'ORT ms':>8} "
-          f"{'pprun/ORT throughput':>21} {'max rel diff':>13}")
-    for name, batch, ms, ort_ms, err in rows:
+          f"{'pprun/ORT throughput':>21} {'max rel diff':>13} "
+          f"{'conv by im2col ms':>18}")
+    for name, batch, ms, ort_ms, err, im2col_ms in rows:
+        im2col = f"{im2col_ms:.1f}" if im2col_ms is not None else "-"
         print(f"{name:<10} {batch:>5} {ms:>9.1f} {ort_ms:>8.1f} "
-              f"{ort_ms / ms:>21.2f} {err:>13.1e}")
+              f"{ort_ms / ms:>21.2f} {err:>13.1e} {im2col:>18}")
     print(f"\n{'model':<10} {'batch':>5} {'M':>3} {'1 stage ms':>11} "
-          f"{'4 stages ms':>12} {'ratio':>6}  (local transport, 1 BLAS "
+          f"{'4 stages ms':>12} {'ratio':>6}  (local transport, 1 "
           "thread per rank)")
     for name, batch, m, t1, t4 in pipe_rows:
         print(f"{name:<10} {batch:>5} {m:>3} {t1:>11.1f} {t4:>12.1f} "

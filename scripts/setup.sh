@@ -11,6 +11,7 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata python3-onnx
   libgtest-dev python3-numpy python3-torch python3-torchvision
   libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev libopenblas-dev
+  libdnnl-dev
   libopenmpi-dev openmpi-bin
 )
 

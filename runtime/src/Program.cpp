@@ -83,12 +83,14 @@ StageProgram::load(const std::string &ppxPath, const std::string &weightsPath) {
                                w->desc.toString() + ", the program needs " +
                                t.desc.toString());
       t.data = const_cast<uint8_t *>(w->data);
+      t.constant = true;
       break;
     }
     case fb::BufferKind::Constant:
       if (!b->data() || (int64_t)b->data()->size() != t.bytes)
         return dataLoss(ppxPath + ": a constant has the wrong size");
       t.data = const_cast<uint8_t *>(b->data()->data());
+      t.constant = true;
       break;
     }
     s->buffers_.push_back(t);

@@ -47,7 +47,8 @@ public:
 };
 
 /// The reference backend: BLAS for GEMM and convolution, plain loops
-/// elsewhere; deterministic run to run. `threads` caps BLAS's threads.
+/// elsewhere; bitwise deterministic run to run and whatever the thread
+/// count. `threads`: the OpenMP team each rank runs its kernels on.
 std::unique_ptr<Backend> createCpuBackend(int threads);
 
 } // namespace pprt

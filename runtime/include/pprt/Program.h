@@ -28,6 +28,11 @@ struct TensorRef {
   uint8_t *data = nullptr;
   int64_t numel = 0;
   int64_t bytes = 0;
+  /// A parameter or a constant: its contents change only when whoever
+  /// writes it in place (an optimizer step) bumps `version`, so kernels may
+  /// cache data derived from it (oneDNN's reordered weights).
+  bool constant = false;
+  uint64_t version = 0;
   template <typename T> T *as() const { return reinterpret_cast<T *>(data); }
 };
 

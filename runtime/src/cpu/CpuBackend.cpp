@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 #include <chrono>
+#include <omp.h>
 #include <cstring>
 
 namespace pprt {
@@ -80,11 +81,14 @@ public:
     Attrs attrs;
     const fb::Instr *instr;
   };
-  int stage = 0;
+  int stage = 0, threads = 0;
   std::vector<Step> steps;
   std::vector<OpTime> times;
 
   Status run() override {
+    // OpenMP's team size is per calling thread, that is per rank.
+    if (threads > 0)
+      omp_set_num_threads(threads);
     if (profiling && times.size() != steps.size()) {
       times.resize(steps.size());
       for (size_t i = 0; i < steps.size(); ++i) {
@@ -117,16 +121,19 @@ public:
 
 class CpuBackend : public Backend {
 public:
-  explicit CpuBackend(int threads) {
-    if (threads > 0)
-      openblas_set_num_threads(threads);
+  explicit CpuBackend(int threads) : threads(threads) {
+    // BLAS runs single-threaded calls; the kernels spread them over the
+    // rank's OpenMP threads (Linalg.cpp).
+    openblas_set_num_threads(1);
   }
+  int threads;
   const char *name() const override { return "cpu"; }
 
   StatusOr<std::unique_ptr<PreparedStage>>
   prepare(StageProgram &program) override {
     auto stage = std::make_unique<CpuStage>();
     stage->stage = program.stage();
+    stage->threads = threads;
     auto &buffers = program.buffers();
     if (program.program().instrs())
       for (const fb::Instr *instr : *program.program().instrs()) {

@@ -128,13 +128,11 @@ template <typename F>
 void forEachBroadcast(const TensorRef &a, const TensorRef &b,
                       const TensorRef &out, F &&f) {
   if (a.desc.shape == out.desc.shape && b.desc.shape == out.desc.shape) {
-    for (int64_t i = 0; i < out.numel; ++i)
-      f(i, i, i);
+    parallelFor(out.numel, [&](int64_t i) { f(i, i, i); });
     return;
   }
   if (a.desc.shape == out.desc.shape && b.numel == 1) {
-    for (int64_t i = 0; i < out.numel; ++i)
-      f(i, i, 0);
+    parallelFor(out.numel, [&](int64_t i) { f(i, i, 0); });
     return;
   }
   // b repeats along the leading axes (a bias): its shape, without leading
@@ -149,24 +147,20 @@ void forEachBroadcast(const TensorRef &a, const TensorRef &b,
                       out.desc.shape.end() - n);
   };
   if (a.desc.shape == out.desc.shape && b.numel > 0 && trailing(b)) {
-    for (int64_t i = 0; i < out.numel; i += b.numel)
-      for (int64_t j = 0; j < b.numel; ++j)
-        f(i + j, i + j, j);
+    parallelFor(out.numel, [&](int64_t i) { f(i, i, i % b.numel); });
     return;
   }
   if (b.desc.shape == out.desc.shape && a.numel > 0 && trailing(a)) {
-    for (int64_t i = 0; i < out.numel; i += a.numel)
-      for (int64_t j = 0; j < a.numel; ++j)
-        f(i + j, j, i + j);
+    parallelFor(out.numel, [&](int64_t i) { f(i, i % a.numel, i); });
     return;
   }
   const auto &shape = out.desc.shape;
-  forEachIndex<2>(shape,
-                  {broadcastStrides(a.desc.shape, shape),
-                   broadcastStrides(b.desc.shape, shape)},
-                  [&](int64_t i, const std::array<int64_t, 2> &o) {
-                    f(i, o[0], o[1]);
-                  });
+  forEachIndexParallel<2>(shape,
+                          {broadcastStrides(a.desc.shape, shape),
+                           broadcastStrides(b.desc.shape, shape)},
+                          [&](int64_t i, const std::array<int64_t, 2> &o) {
+                            f(i, o[0], o[1]);
+                          });
 }
 
 template <typename Op> Kernel floatUnary(Op op) {
@@ -177,8 +171,7 @@ template <typename Op> Kernel floatUnary(Op op) {
           using T = decltype(tag);
           const T *x = in[0]->as<T>();
           T *y = out[0]->as<T>();
-          for (int64_t i = 0; i < out[0]->numel; ++i)
-            y[i] = (T)op(x[i]);
+          parallelFor(out[0]->numel, [&](int64_t i) { y[i] = (T)op(x[i]); });
         },
         /*floatOnly=*/true);
   };
@@ -190,8 +183,7 @@ template <typename Op> Kernel numericUnary(Op op) {
       using T = decltype(tag);
       const T *x = in[0]->as<T>();
       T *y = out[0]->as<T>();
-      for (int64_t i = 0; i < out[0]->numel; ++i)
-        y[i] = op(x[i], a);
+      parallelFor(out[0]->numel, [&](int64_t i) { y[i] = op(x[i], a); });
     });
   };
 }
@@ -219,7 +211,7 @@ Status where(Tensors &in, Tensors &out, const Attrs &) {
   const auto &shape = y.desc.shape;
   size_t width = dtypeSize(y.desc.dtype);
   const bool *cond = c.as<bool>();
-  forEachIndex<3>(
+  forEachIndexParallel<3>(
       shape,
       {broadcastStrides(c.desc.shape, shape),
        broadcastStrides(a.desc.shape, shape),

@@ -5,9 +5,11 @@
 
 #include "pprt/Program.h"
 
+#include <algorithm>
 #include <array>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,8 +30,13 @@ public:
   std::vector<double> floats(const char *name) const;
   std::string s(const char *name, const std::string &otherwise = "") const;
 
+  /// What a kernel keeps across runs of this one instruction (oneDNN's
+  /// primitive and reordered weights); each rank has its own.
+  std::shared_ptr<void> &state() const { return state_; }
+
 private:
   const fb::Instr *instr;
+  mutable std::shared_ptr<void> state_;
 };
 
 using Tensors = std::vector<TensorRef *>;
@@ -76,6 +83,56 @@ void forEachIndex(const std::vector<int64_t> &shape,
   }
 }
 
+/// Elements per OpenMP task of the element-wise kernels: below this a loop
+/// stays on one thread.
+constexpr int64_t kParallelGrain = 1 << 14;
+
+/// forEachIndex, with the index range cut into chunks that run on the
+/// rank's OpenMP threads; f must write only what index i owns.
+template <size_t N, typename F>
+void forEachIndexParallel(const std::vector<int64_t> &shape,
+                          const std::array<std::vector<int64_t>, N> &strides,
+                          F &&f) {
+  int64_t count = 1;
+  for (int64_t d : shape)
+    count *= d;
+  int rank = shape.size();
+  int64_t chunks = std::max<int64_t>(1, count / kParallelGrain);
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int64_t c = 0; c < chunks; ++c) {
+    int64_t begin = count * c / chunks, end = count * (c + 1) / chunks;
+    std::vector<int64_t> idx(rank, 0);
+    std::array<int64_t, N> off{};
+    int64_t rem = begin;
+    for (int d = rank - 1; d >= 0; --d) {
+      idx[d] = rem % shape[d];
+      rem /= shape[d];
+      for (size_t k = 0; k < N; ++k)
+        off[k] += idx[d] * strides[k][d];
+    }
+    for (int64_t i = begin; i < end; ++i) {
+      f(i, off);
+      for (int d = rank - 1; d >= 0; --d) {
+        if (++idx[d] < shape[d]) {
+          for (size_t k = 0; k < N; ++k)
+            off[k] += strides[k][d];
+          break;
+        }
+        for (size_t k = 0; k < N; ++k)
+          off[k] -= strides[k][d] * (shape[d] - 1);
+        idx[d] = 0;
+      }
+    }
+  }
+}
+
+/// for i in [0, n): f(i), on the rank's OpenMP threads when n is large.
+template <typename F> void parallelFor(int64_t n, F &&f) {
+#pragma omp parallel for schedule(static) if (n >= 2 * kParallelGrain)
+  for (int64_t i = 0; i < n; ++i)
+    f(i);
+}
+
 /// The sliding-window geometry of conv and pooling over the trailing
 /// spatial axes of x (NC...): strides, pads (begins then ends), dilations
 /// with ONNX's defaults, and the sizes and element counts per plane.
@@ -86,6 +143,18 @@ struct Window {
   Window(const Attrs &a, const TensorRef &x, const TensorRef &y,
          std::vector<int64_t> kernelShape);
 };
+
+/// fp32 convolution through oneDNN (ConvDnnl.cpp); haveDnnl() says whether
+/// this runtime was built with it.
+Status convDnnl(Tensors &in, Tensors &out, const Window &win, int64_t group,
+                std::shared_ptr<void> &state);
+bool haveDnnl();
+
+/// How fp32 convolutions run: oneDNN's direct kernels where built in
+/// (the default), else im2col + BLAS GEMM. PPRT_CONV=im2col|direct
+/// overrides, for benchmarks.
+enum class ConvMethod { Im2col, Direct };
+ConvMethod convMethod();
 
 /// IEEE half and bfloat16 <-> float, round to nearest even.
 float halfToFloat(uint16_t h);

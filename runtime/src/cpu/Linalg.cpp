@@ -1,8 +1,10 @@
 //===- Linalg.cpp - matmul, gemm and convolution through BLAS -------------===//
 //
 // fp32 runs on cblas_sgemm (OpenBLAS); other float types on a plain loop.
-// Convolution is im2col + GEMM per image and group: on the models we run,
-// OpenBLAS's GEMM beats a direct loop by far (bench/README.md).
+// fp32 convolution runs on oneDNN's direct kernels where the runtime is
+// built with oneDNN (ConvDnnl.cpp), else as im2col + GEMM per group and
+// chunk of images. On resnet18 the direct kernels are the faster of the two
+// (bench/README.md, cpu_inference.py's conv table).
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,25 +13,76 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace pprt {
 namespace cpu {
+
+ConvMethod convMethod() {
+  static const ConvMethod method = [] {
+    const char *env = std::getenv("PPRT_CONV");
+    std::string want = env ? env : "";
+    if (want == "im2col")
+      return ConvMethod::Im2col;
+    if (!want.empty() && want != "direct")
+      std::fprintf(stderr, "pprun: PPRT_CONV=%s is not im2col or direct; "
+                           "using the default\n", env);
+    if (want == "direct" && !haveDnnl())
+      std::fprintf(stderr, "pprun: PPRT_CONV=direct needs oneDNN, which this "
+                           "runtime was built without; using im2col\n");
+    return haveDnnl() ? ConvMethod::Direct : ConvMethod::Im2col;
+  }();
+  return method;
+}
+
 namespace {
 
 /// C[m x n] = alpha * op(A) op(B) + beta * C, row-major.
+///
+/// fp32 and fp64 run on single-threaded BLAS calls over a fixed grid of
+/// tiles of C, the tiles spread over the rank's OpenMP threads. The grid
+/// depends on the shape only, so the result is bitwise the same whatever the
+/// thread count: OpenBLAS's own threading is not (its split changes the
+/// rounding), and a pipeline's ranks get fewer threads than one stage does.
 template <typename T>
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,
           const T *a, int64_t lda, const T *b, int64_t ldb, T beta, T *c,
           int64_t ldc) {
-  if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-                tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb,
-                beta, c, ldc);
-  } else if constexpr (std::is_same_v<T, double>) {
-    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-                tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb,
-                beta, c, ldc);
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    auto call = [&](int64_t i0, int64_t mi, int64_t j0, int64_t nj) {
+      const T *ai = ta ? a + i0 : a + i0 * lda;
+      const T *bj = tb ? b + j0 * ldb : b + j0;
+      T *cij = c + i0 * ldc + j0;
+      if constexpr (std::is_same_v<T, float>)
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                    tb ? CblasTrans : CblasNoTrans, mi, nj, k, alpha, ai, lda,
+                    bj, ldb, beta, cij, ldc);
+      else
+        cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                    tb ? CblasTrans : CblasNoTrans, mi, nj, k, alpha, ai, lda,
+                    bj, ldb, beta, cij, ldc);
+    };
+    // Tiles of about 128 x 128 (a remainder under half a tile joins the
+    // last one); small products stay one call.
+    auto tile = [](int64_t extent) {
+      return extent < 192 ? extent : int64_t(128);
+    };
+    int64_t tm = std::max<int64_t>(1, tile(m)), tn = std::max<int64_t>(1, tile(n));
+    int64_t rows = std::max<int64_t>(1, m / tm), cols = std::max<int64_t>(1, n / tn);
+    if (rows * cols == 1 || m * n * k < (1 << 18)) {
+      call(0, m, 0, n);
+      return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < rows * cols; ++t) {
+      int64_t r = t / cols, q = t % cols;
+      int64_t i0 = r * tm, j0 = q * tn;
+      int64_t mi = r == rows - 1 ? m - i0 : tm, nj = q == cols - 1 ? n - j0 : tn;
+      call(i0, mi, j0, nj);
+    }
   } else {
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) {
@@ -68,14 +121,15 @@ Status matmul(Tensors &in, Tensors &out, const Attrs &) {
       C.desc.dtype,
       [&](auto tag) {
         using T = decltype(tag);
-        std::vector<int64_t> idx(rank, 0);
+        // Batched products run side by side (each one then on one thread).
+#pragma omp parallel for schedule(static) if (count > 1)
         for (int64_t bi = 0; bi < count; ++bi) {
           int64_t oa = 0, ob = 0, rem = bi;
           for (int d = (int)rank - 1; d >= 0; --d) {
-            idx[d] = rem % batch[d];
+            int64_t i = rem % batch[d];
             rem /= batch[d];
-            oa += idx[d] * sa[d];
-            ob += idx[d] * sb[d];
+            oa += i * sa[d];
+            ob += i * sb[d];
           }
           gemm<T>(false, false, m, n, k, T(1), A.as<T>() + oa * m * k, k,
                   B.as<T>() + ob * k * n, n, T(0), C.as<T>() + bi * m * n, n);
@@ -121,6 +175,8 @@ Status conv(Tensors &in, Tensors &out, const Attrs &attrs) {
   int64_t batch = X.desc.shape[0], cin = X.desc.shape[1];
   int64_t cout = Y.desc.shape[1], group = attrs.i("group", 1);
   Window win(attrs, X, Y, {W.desc.shape.begin() + 2, W.desc.shape.end()});
+  if (convMethod() == ConvMethod::Direct)
+    return convDnnl(in, out, win, group, attrs.state());
   const auto &strides = win.strides, &pads = win.pads,
              &dilations = win.dilations, &inSize = win.inSize,
              &kSize = win.kernel, &outSize = win.outSize;

@@ -185,8 +185,12 @@ template <bool Log> Status softmax(Tensors &in, Tensors &out, const Attrs &a) {
     using T = decltype(tag);
     const T *x = X.as<T>();
     T *y = out[0]->as<T>();
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t i = 0; i < inner; ++i) {
+    // One row per task; each row's sums stay in one thread's order.
+    int64_t rows = outer * inner;
+#pragma omp parallel for schedule(static) if (X.numel >= 2 * kParallelGrain)
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t o = r / inner, i = r % inner;
+      {
         const T *src = x + o * n * inner + i;
         T *dst = y + o * n * inner + i;
         T m = -std::numeric_limits<T>::infinity();
@@ -203,6 +207,7 @@ template <bool Log> Status softmax(Tensors &in, Tensors &out, const Attrs &a) {
           dst[k * inner] = Log ? src[k * inner] - m - std::log(sum)
                                : dst[k * inner] / sum;
       }
+    }
   }, /*floatOnly=*/true);
 }
 

@@ -22,6 +22,7 @@
 #include <map>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <sstream>
 #include <string>
@@ -46,6 +47,7 @@ void usage() {
   std::printf(
       "usage: pprun DIR [--input NAME=FILE.npy]... [--output-dir D]\n"
       "             [--transport=local|mpi] [--backend=cpu] [--threads N]\n"
+      "             (N: threads on this machine, shared by its ranks)\n"
       "             [--iterations N] [--trace FILE.json] [--timeout SECONDS]\n"
       "             [--profile COSTS.json]   (per-op times, for ppc -cost-table)\n");
 }
@@ -246,7 +248,16 @@ int main(int argc, char **argv) {
     fail(st.message());
   allocateOutputs(*plan, io);
 
-  auto backend = createCpuBackend(o.threads);
+  // --threads is the budget of this machine (default: its cores), shared by
+  // the ranks on it: the ranks of this process (local) or the processes
+  // mpirun started here.
+  int budget = o.threads > 0 ? o.threads
+                             : std::max(1u, std::thread::hardware_concurrency());
+  int sharing = lastRank - firstRank;
+  if (mpi)
+    if (const char *local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE"))
+      sharing = std::max(1, std::atoi(local));
+  auto backend = createCpuBackend(std::max(1, budget / sharing));
   LocalWorld world(plan->ranks, o.timeout);
   int ranks = lastRank - firstRank;
   std::vector<std::unique_ptr<Transport>> transports;
@@ -307,9 +318,10 @@ int main(int argc, char **argv) {
   if (progress)
     std::fprintf(stderr, "\n");
 
-  std::string mkdir = "mkdir -p '" + o.outputDir + "'";
-  if (std::system(mkdir.c_str()) != 0)
-    fail("--output-dir " + o.outputDir + ": cannot create it");
+  std::error_code ec;
+  std::filesystem::create_directories(o.outputDir, ec);
+  if (ec)
+    fail("--output-dir " + o.outputDir + ": cannot create it: " + ec.message());
   // Each rank writes the outputs its stages compute.
   uint64_t checksum = 1469598103934665603ull;
   for (const Plan::Stage &s : plan->stages) {
