@@ -28,4 +28,24 @@ def PP_CostOpInterface : OpInterface<"CostOpInterface"> {
   ];
 }
 
+def PP_GradientOpInterface : OpInterface<"GradientOpInterface"> {
+  let description = [{
+    The op's gradient rule, for -pp-autodiff: given the gradient of the loss
+    with respect to each result (null where a result does not reach the
+    loss), build ops that compute the gradient with respect to each operand,
+    at the builder's insertion point. `operandGrads` comes sized to the
+    operands, all null; leave null those with no gradient (integer operands,
+    masks). The rules live in lib/Dialect/PP/IR/Gradients.cpp, one function
+    per op.
+  }];
+  let cppNamespace = "::ppc::pp";
+  let methods = [
+    InterfaceMethod<"Builds the operands' gradients from the results'.",
+      "::mlir::LogicalResult", "buildGradient",
+      (ins "::mlir::OpBuilder &":$builder,
+           "::llvm::ArrayRef<::mlir::Value>":$resultGrads,
+           "::llvm::SmallVectorImpl<::mlir::Value> &":$operandGrads)>,
+  ];
+}
+
 #endif // PPC_DIALECT_PP_IR_PPINTERFACES_TD

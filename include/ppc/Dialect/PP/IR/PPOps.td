@@ -37,6 +37,9 @@ class PP_Op<string mnemonic, list<Trait> traits = [],
     : Op<PP_Dialect, mnemonic, !listconcat(traits,
           [DeclareOpInterfaceMethods<PP_CostOpInterface, costOverrides>])>;
 
+// Ops with a gradient rule (-pp-autodiff) implement it through this.
+def PP_Grad : DeclareOpInterfaceMethods<PP_GradientOpInterface>;
+
 class PP_UnaryOp<string mnemonic, Type operandType, list<Trait> traits = []>
     : PP_Op<mnemonic, !listconcat(traits, [Pure, SameOperandsAndResultType])> {
   let arguments = (ins operandType:$input);
@@ -44,8 +47,8 @@ class PP_UnaryOp<string mnemonic, Type operandType, list<Trait> traits = []>
   let assemblyFormat = "$input attr-dict `:` type($result)";
 }
 
-class PP_FloatUnaryOp<string mnemonic, string what>
-    : PP_UnaryOp<mnemonic, PP_FloatTensor> {
+class PP_FloatUnaryOp<string mnemonic, string what, list<Trait> traits = []>
+    : PP_UnaryOp<mnemonic, PP_FloatTensor, traits> {
   let summary = what # ", elementwise";
 }
 
@@ -61,8 +64,8 @@ class PP_BinaryOp<string mnemonic, Type operandType, Type resultType,
   let hasVerifier = 1;
 }
 
-class PP_ArithOp<string mnemonic, string what>
-    : PP_BinaryOp<mnemonic, PP_NumericTensor, PP_NumericTensor> {
+class PP_ArithOp<string mnemonic, string what, list<Trait> traits = []>
+    : PP_BinaryOp<mnemonic, PP_NumericTensor, PP_NumericTensor, traits> {
   let summary = what # ", elementwise with broadcasting";
 }
 class PP_CompareOp<string mnemonic, string what>
@@ -129,9 +132,9 @@ def PP_ConstantOp : PP_Op<"constant",
 // Elementwise
 //===----------------------------------------------------------------------===//
 
-def PP_ReluOp : PP_FloatUnaryOp<"relu", "max(x, 0)">;
-def PP_SigmoidOp : PP_FloatUnaryOp<"sigmoid", "1 / (1 + exp(-x))">;
-def PP_TanhOp : PP_FloatUnaryOp<"tanh", "hyperbolic tangent">;
+def PP_ReluOp : PP_FloatUnaryOp<"relu", "max(x, 0)", [PP_Grad]>;
+def PP_SigmoidOp : PP_FloatUnaryOp<"sigmoid", "1 / (1 + exp(-x))", [PP_Grad]>;
+def PP_TanhOp : PP_FloatUnaryOp<"tanh", "hyperbolic tangent", [PP_Grad]>;
 def PP_ErfOp : PP_FloatUnaryOp<"erf", "Gauss error function">;
 def PP_SqrtOp : PP_FloatUnaryOp<"sqrt", "square root">;
 def PP_ExpOp : PP_FloatUnaryOp<"exp", "e^x">;
@@ -143,14 +146,14 @@ def PP_RoundOp : PP_FloatUnaryOp<"round", "round half to even">;
 def PP_SinOp : PP_FloatUnaryOp<"sin", "sine">;
 def PP_CosOp : PP_FloatUnaryOp<"cos", "cosine">;
 def PP_SoftplusOp : PP_FloatUnaryOp<"softplus", "log(1 + exp(x))">;
-def PP_NegOp : PP_UnaryOp<"neg", PP_NumericTensor> { let summary = "-x"; }
+def PP_NegOp : PP_UnaryOp<"neg", PP_NumericTensor, [PP_Grad]> { let summary = "-x"; }
 def PP_AbsOp : PP_UnaryOp<"abs", PP_NumericTensor> { let summary = "|x|"; }
 def PP_SignOp : PP_UnaryOp<"sign", PP_NumericTensor> {
   let summary = "-1, 0 or 1 by the sign of x";
 }
 def PP_NotOp : PP_UnaryOp<"not", PP_BoolTensor> { let summary = "logical not"; }
 
-def PP_GeluOp : PP_UnaryOp<"gelu", PP_FloatTensor> {
+def PP_GeluOp : PP_UnaryOp<"gelu", PP_FloatTensor, [PP_Grad]> {
   let summary = "Gaussian error linear unit";
   let description = [{
     x * Phi(x), exact (erf) or, with `approximate`, the tanh approximation.
@@ -176,10 +179,10 @@ def PP_ClipOp : PP_UnaryOp<"clip", PP_NumericTensor> {
   let hasVerifier = 1;
 }
 
-def PP_AddOp : PP_ArithOp<"add", "lhs + rhs">;
-def PP_SubOp : PP_ArithOp<"sub", "lhs - rhs">;
-def PP_MulOp : PP_ArithOp<"mul", "lhs * rhs">;
-def PP_DivOp : PP_ArithOp<"div", "lhs / rhs (truncating for integers)">;
+def PP_AddOp : PP_ArithOp<"add", "lhs + rhs", [PP_Grad]>;
+def PP_SubOp : PP_ArithOp<"sub", "lhs - rhs", [PP_Grad]>;
+def PP_MulOp : PP_ArithOp<"mul", "lhs * rhs", [PP_Grad]>;
+def PP_DivOp : PP_ArithOp<"div", "lhs / rhs (truncating for integers)", [PP_Grad]>;
 def PP_MaxOp : PP_ArithOp<"max", "max(lhs, rhs)">;
 def PP_MinOp : PP_ArithOp<"min", "min(lhs, rhs)">;
 def PP_PowOp : PP_ArithOp<"pow", "lhs ^ rhs (the exponent may have its own type)">;
@@ -192,7 +195,7 @@ def PP_AndOp : PP_LogicOp<"and">;
 def PP_OrOp : PP_LogicOp<"or">;
 def PP_XorOp : PP_LogicOp<"xor">;
 
-def PP_WhereOp : PP_Op<"where", [Pure]> {
+def PP_WhereOp : PP_Op<"where", [Pure, PP_Grad]> {
   let summary = "cond ? lhs : rhs, elementwise with broadcasting";
   let arguments = (ins PP_BoolTensor:$cond, PP_Tensor:$lhs, PP_Tensor:$rhs);
   let results = (outs PP_Tensor:$result);
@@ -216,7 +219,7 @@ def PP_CastOp : PP_Op<"cast", [Pure, SameOperandsAndResultShape]> {
 // Contractions
 //===----------------------------------------------------------------------===//
 
-def PP_MatMulOp : PP_Op<"matmul", [Pure], ["getFlops"]> {
+def PP_MatMulOp : PP_Op<"matmul", [Pure, PP_Grad], ["getFlops"]> {
   let summary = "matrix product with numpy semantics";
   let description = [{
     1-D operands are promoted to matrices and the added dimension removed from
@@ -229,7 +232,7 @@ def PP_MatMulOp : PP_Op<"matmul", [Pure], ["getFlops"]> {
   let hasVerifier = 1;
 }
 
-def PP_GemmOp : PP_Op<"gemm", [Pure], ["getFlops"]> {
+def PP_GemmOp : PP_Op<"gemm", [Pure, PP_Grad], ["getFlops"]> {
   let summary = "alpha * op(A) * op(B) + beta * C";
   let description = [{
     A and B are matrices, transposed when `trans_a` / `trans_b` are set; the
@@ -301,7 +304,7 @@ def PP_BatchNormOp : PP_Op<"batch_norm", [Pure], ["getFlops"]> {
   let hasVerifier = 1;
 }
 
-def PP_LayerNormOp : PP_Op<"layer_norm", [Pure], ["getFlops"]> {
+def PP_LayerNormOp : PP_Op<"layer_norm", [Pure, PP_Grad], ["getFlops"]> {
   let summary = "layer normalisation over the axes from `axis` on";
   let description = [{
     Also returns the mean and the reciprocal standard deviation (shape of the
@@ -318,7 +321,7 @@ def PP_LayerNormOp : PP_Op<"layer_norm", [Pure], ["getFlops"]> {
 }
 
 class PP_SoftmaxBase<string mnemonic, string what>
-    : PP_Op<mnemonic, [Pure, SameOperandsAndResultType], ["getFlops"]> {
+    : PP_Op<mnemonic, [Pure, SameOperandsAndResultType, PP_Grad], ["getFlops"]> {
   let summary = what # " along one axis";
   let arguments = (ins PP_FloatTensor:$input, I64Attr:$axis);
   let results = (outs PP_FloatTensor:$result);
@@ -355,7 +358,7 @@ def PP_ReduceProdOp : PP_ReduceOp<"reduce_prod", "product">;
 // Data movement
 //===----------------------------------------------------------------------===//
 
-def PP_ReshapeOp : PP_Op<"reshape", [Pure], ["getFlops", "getBytesMoved"]> {
+def PP_ReshapeOp : PP_Op<"reshape", [Pure, PP_Grad], ["getFlops", "getBytesMoved"]> {
   let summary = "the same elements in another static shape";
   let arguments = (ins PP_Tensor:$input);
   let results = (outs PP_Tensor:$result);
@@ -364,7 +367,7 @@ def PP_ReshapeOp : PP_Op<"reshape", [Pure], ["getFlops", "getBytesMoved"]> {
   let hasFolder = 1;
 }
 
-def PP_TransposeOp : PP_Op<"transpose", [Pure], ["getFlops"]> {
+def PP_TransposeOp : PP_Op<"transpose", [Pure, PP_Grad], ["getFlops"]> {
   let summary = "permute axes: result axis i is input axis perm[i]";
   let arguments = (ins PP_Tensor:$input, DenseI64ArrayAttr:$perm);
   let results = (outs PP_Tensor:$result);
@@ -372,7 +375,7 @@ def PP_TransposeOp : PP_Op<"transpose", [Pure], ["getFlops"]> {
   let hasVerifier = 1;
 }
 
-def PP_SliceOp : PP_Op<"slice", [Pure], ["getFlops"]> {
+def PP_SliceOp : PP_Op<"slice", [Pure, PP_Grad], ["getFlops"]> {
   let summary = "strided slice, one (start, end, step) per axis";
   let description = [{
     Per axis: elements start, start + step, ... up to but excluding end;
@@ -386,7 +389,7 @@ def PP_SliceOp : PP_Op<"slice", [Pure], ["getFlops"]> {
   let hasVerifier = 1;
 }
 
-def PP_ConcatOp : PP_Op<"concat", [Pure], ["getFlops"]> {
+def PP_ConcatOp : PP_Op<"concat", [Pure, PP_Grad], ["getFlops"]> {
   let summary = "join tensors along one axis";
   let arguments = (ins Variadic<PP_Tensor>:$inputs, I64Attr:$axis);
   let results = (outs PP_Tensor:$result);
@@ -395,7 +398,7 @@ def PP_ConcatOp : PP_Op<"concat", [Pure], ["getFlops"]> {
   let hasVerifier = 1;
 }
 
-def PP_GatherOp : PP_Op<"gather", [Pure], ["getFlops"]> {
+def PP_GatherOp : PP_Op<"gather", [Pure, PP_Grad], ["getFlops"]> {
   let summary = "take slices along `axis` at the given indices";
   let description = [{
     result = data[:axis] ++ indices.shape ++ data[axis+1:]; negative indices
@@ -464,6 +467,7 @@ def PP_TriluOp : PP_Op<"trilu", [Pure, SameOperandsAndResultType]> {
   let hasVerifier = 1;
 }
 
+include "ppc/Dialect/PP/IR/PPTrainingOps.td"
 include "ppc/Dialect/PP/IR/PPPipelineOps.td"
 
 #endif // PPC_DIALECT_PP_IR_PPOPS_TD

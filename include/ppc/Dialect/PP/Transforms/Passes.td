@@ -18,6 +18,39 @@ def PPCanonicalizePass : Pass<"pp-canonicalize", "mlir::ModuleOp"> {
   let dependentDialects = ["ppc::pp::PPDialect"];
 }
 
+def PPAutodiffPass : Pass<"pp-autodiff", "mlir::ModuleOp"> {
+  let summary = "Append a loss to @main and build its backward";
+  let description = [{
+    Training: appends the loss (`cross-entropy` of output `loss-on` against
+    a new input `labels` holding class indices of its last axis; `mse`
+    against a new input of the output's shape; or `output`: `loss-on` is
+    already a scalar loss), scaled so that the micro-batches' losses sum to
+    the mean over the global batch of `microbatches` micro-batches. Then
+    builds the backward from each op's gradient rule (GradientOpInterface),
+    in reverse order. @main then returns the loss (`pp.name = "loss"`) and
+    one gradient per use of each trainable parameter (`pp.grad = NAME`,
+    `pp.use = N`): uses are never summed in the graph, so that the runtime
+    sums them in one order however the model is partitioned.
+
+    Backward ops carry `pp.phase = "bwd"` and `pp.fwd_index`, the forward op
+    (numbered in order, among the ops without `pp.phase`) whose stage they
+    take. -pp-split-stages splits each stage's backward into B (what the
+    gradients sent to earlier stages need) and W (the rest: weight
+    gradients).
+  }];
+  let options = [
+    Option<"loss", "loss", "std::string", "\"cross-entropy\"",
+           "cross-entropy, mse, or output">,
+    Option<"lossOn", "loss-on", "std::string", "\"\"",
+           "The model output the loss reads (default: the first)">,
+    Option<"labels", "labels", "std::string", "\"labels\"",
+           "Name of the labels input the loss adds">,
+    Option<"microbatches", "microbatches", "int64_t", "1",
+           "Micro-batches per step: the loss is a mean over all of them">,
+  ];
+  let dependentDialects = ["ppc::pp::PPDialect"];
+}
+
 def PPAnnotateCostPass : Pass<"pp-annotate-cost", "mlir::ModuleOp"> {
   let summary = "Annotate every op with FLOPs, bytes, parameters and time";
   let description = [{

@@ -1,0 +1,371 @@
+//===- Gradients.cpp - the gradient rule of every differentiable op -------===//
+//
+// GradientOpInterface::buildGradient, one function per op. A rule sees the
+// gradients of its results (null: that result does not reach the loss) and
+// fills the gradients of its operands. Broadcast operands get the gradient
+// summed back to their own shape (sumToShape). Ops that need their own
+// backward kernel build the ops of PPTrainingOps.td.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ppc/Dialect/PP/IR/PPOps.h"
+
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+using namespace ppc::pp;
+
+namespace {
+RankedTensorType tensorType(Value v) { return cast<RankedTensorType>(v.getType()); }
+
+template <typename OpTy>
+Value make(OpBuilder &b, Location loc, Type type, ValueRange operands,
+           ArrayRef<NamedAttribute> attrs = {}) {
+  return OpTy::create(b, loc, TypeRange{type}, operands, attrs)->getResult(0);
+}
+
+NamedAttribute named(OpBuilder &b, StringRef name, Attribute a) {
+  return b.getNamedAttr(name, a);
+}
+
+/// `grad` summed over the axes along which `target` was broadcast, in
+/// `target`'s shape.
+Value sumToShape(OpBuilder &b, Location loc, Value grad, RankedTensorType target) {
+  auto gt = tensorType(grad);
+  if (gt.getShape() == target.getShape())
+    return grad;
+  ArrayRef<int64_t> g = gt.getShape(), t = target.getShape();
+  size_t lead = g.size() - t.size();
+  SmallVector<int64_t> axes, kept;
+  for (size_t i = 0; i < g.size(); ++i) {
+    bool reduce = i < lead || (t[i - lead] == 1 && g[i] != 1);
+    if (reduce)
+      axes.push_back(i);
+    kept.push_back(reduce ? 1 : g[i]);
+  }
+  Value sum = grad;
+  if (!axes.empty())
+    sum = make<ReduceSumOp>(
+        b, loc, RankedTensorType::get(kept, gt.getElementType()), {grad},
+        {named(b, "axes", b.getDenseI64ArrayAttr(axes)),
+         named(b, "keepdims", b.getUnitAttr())});
+  if (tensorType(sum).getShape() != target.getShape())
+    sum = make<ReshapeOp>(b, loc, target, {sum});
+  return sum;
+}
+
+/// The last two axes swapped.
+Value swapLast(OpBuilder &b, Location loc, Value v) {
+  auto t = tensorType(v);
+  int64_t r = t.getRank();
+  SmallVector<int64_t> perm, shape(t.getShape());
+  for (int64_t i = 0; i < r; ++i)
+    perm.push_back(i);
+  std::swap(perm[r - 1], perm[r - 2]);
+  std::swap(shape[r - 1], shape[r - 2]);
+  return make<TransposeOp>(b, loc,
+                           RankedTensorType::get(shape, t.getElementType()),
+                           {v}, {named(b, "perm", b.getDenseI64ArrayAttr(perm))});
+}
+
+Value zeroLike(OpBuilder &b, Location loc, Type element) {
+  auto type = RankedTensorType::get({}, element);
+  return make<ConstantOp>(
+      b, loc, type, {},
+      {named(b, "value", DenseElementsAttr::get(type, b.getFloatAttr(element, 0.0)))});
+}
+
+/// gemm(a, b) with the given transposes, as a matrix of `type`.
+Value gemm(OpBuilder &b, Location loc, Type type, Value x, Value y, bool ta,
+           bool tb, double alpha) {
+  SmallVector<NamedAttribute> attrs{named(b, "alpha", b.getF64FloatAttr(alpha))};
+  if (ta)
+    attrs.push_back(named(b, "trans_a", b.getUnitAttr()));
+  if (tb)
+    attrs.push_back(named(b, "trans_b", b.getUnitAttr()));
+  return make<GemmOp>(b, loc, type, {x, y}, attrs);
+}
+
+/// Elementwise binary op whose result has the type of `like`.
+template <typename OpTy>
+Value binary(OpBuilder &b, Location loc, Value like, Value x, Value y) {
+  return make<OpTy>(b, loc, like.getType(), {x, y});
+}
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Elementwise
+//===----------------------------------------------------------------------===//
+
+LogicalResult AddOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                   SmallVectorImpl<Value> &dx) {
+  dx[0] = sumToShape(b, getLoc(), dy[0], tensorType(getLhs()));
+  dx[1] = sumToShape(b, getLoc(), dy[0], tensorType(getRhs()));
+  return success();
+}
+
+LogicalResult SubOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                   SmallVectorImpl<Value> &dx) {
+  dx[0] = sumToShape(b, getLoc(), dy[0], tensorType(getLhs()));
+  Value neg = make<NegOp>(b, getLoc(), dy[0].getType(), {dy[0]});
+  dx[1] = sumToShape(b, getLoc(), neg, tensorType(getRhs()));
+  return success();
+}
+
+LogicalResult MulOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                   SmallVectorImpl<Value> &dx) {
+  Location loc = getLoc();
+  dx[0] = sumToShape(b, loc, binary<MulOp>(b, loc, dy[0], dy[0], getRhs()),
+                     tensorType(getLhs()));
+  dx[1] = sumToShape(b, loc, binary<MulOp>(b, loc, dy[0], dy[0], getLhs()),
+                     tensorType(getRhs()));
+  return success();
+}
+
+LogicalResult DivOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                   SmallVectorImpl<Value> &dx) {
+  Location loc = getLoc();
+  dx[0] = sumToShape(b, loc, binary<DivOp>(b, loc, dy[0], dy[0], getRhs()),
+                     tensorType(getLhs()));
+  // d(a / b)/db = -(a / b) / b = -y / b.
+  Value t = binary<DivOp>(b, loc, dy[0], getResult(), getRhs());
+  Value m = binary<MulOp>(b, loc, dy[0], dy[0], t);
+  Value neg = make<NegOp>(b, loc, m.getType(), {m});
+  dx[1] = sumToShape(b, loc, neg, tensorType(getRhs()));
+  return success();
+}
+
+LogicalResult NegOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                   SmallVectorImpl<Value> &dx) {
+  dx[0] = make<NegOp>(b, getLoc(), dy[0].getType(), {dy[0]});
+  return success();
+}
+
+LogicalResult ReluOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                    SmallVectorImpl<Value> &dx) {
+  dx[0] = make<ReluGradOp>(b, getLoc(), dy[0].getType(), {getInput(), dy[0]});
+  return success();
+}
+
+LogicalResult TanhOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                    SmallVectorImpl<Value> &dx) {
+  dx[0] = make<TanhGradOp>(b, getLoc(), dy[0].getType(), {getResult(), dy[0]});
+  return success();
+}
+
+LogicalResult SigmoidOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                       SmallVectorImpl<Value> &dx) {
+  dx[0] =
+      make<SigmoidGradOp>(b, getLoc(), dy[0].getType(), {getResult(), dy[0]});
+  return success();
+}
+
+LogicalResult GeluOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                    SmallVectorImpl<Value> &dx) {
+  SmallVector<NamedAttribute> attrs;
+  if (getApproximate())
+    attrs.push_back(named(b, "approximate", b.getUnitAttr()));
+  dx[0] = make<GeluGradOp>(b, getLoc(), dy[0].getType(), {getInput(), dy[0]},
+                           attrs);
+  return success();
+}
+
+LogicalResult WhereOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                     SmallVectorImpl<Value> &dx) {
+  Location loc = getLoc();
+  Value zero = zeroLike(b, loc, tensorType(dy[0]).getElementType());
+  Value cond = getOperand(0);
+  Value onTrue = make<WhereOp>(b, loc, dy[0].getType(), {cond, dy[0], zero});
+  Value onFalse = make<WhereOp>(b, loc, dy[0].getType(), {cond, zero, dy[0]});
+  dx[1] = sumToShape(b, loc, onTrue, tensorType(getOperand(1)));
+  dx[2] = sumToShape(b, loc, onFalse, tensorType(getOperand(2)));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Matrix products
+//===----------------------------------------------------------------------===//
+
+LogicalResult MatMulOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                      SmallVectorImpl<Value> &dx) {
+  Location loc = getLoc();
+  auto at = tensorType(getLhs()), bt = tensorType(getRhs());
+  auto gt = tensorType(dy[0]);
+  if (at.getRank() < 2 || bt.getRank() < 2)
+    return emitOpError("gradient of a matmul with a 1-D operand is not "
+                       "supported");
+  if (!isa<FloatType>(gt.getElementType()))
+    return emitOpError("gradient of an integer matmul");
+  int64_t m = gt.getDimSize(gt.getRank() - 2), n = gt.getDimSize(gt.getRank() - 1);
+  int64_t k = at.getDimSize(at.getRank() - 1);
+  Type f = gt.getElementType();
+  if (bt.getRank() == 2) {
+    // A weight: one GEMM over all rows of every batch.
+    int64_t rows = gt.getNumElements() / n;
+    auto flat = [&](Value v, int64_t cols) {
+      auto t = RankedTensorType::get({rows, cols}, f);
+      return tensorType(v).getRank() == 2 ? v : make<ReshapeOp>(b, loc, t, {v});
+    };
+    Value g2 = flat(dy[0], n), a2 = flat(getLhs(), k);
+    Value da = gemm(b, loc, RankedTensorType::get({rows, k}, f), g2, getRhs(),
+                    false, true, 1.0);
+    dx[0] = at.getRank() == 2 ? da : make<ReshapeOp>(b, loc, at, {da});
+    dx[1] = gemm(b, loc, bt, a2, g2, true, false, 1.0);
+    return success();
+  }
+  // Batched: dA = dY B^T, dB = A^T dY, summed over broadcast batch axes.
+  SmallVector<int64_t> daShape(gt.getShape()), dbShape(gt.getShape());
+  daShape.back() = k;
+  dbShape[dbShape.size() - 2] = k;
+  dbShape.back() = n;
+  (void)m;
+  Value da = make<MatMulOp>(b, loc, RankedTensorType::get(daShape, f),
+                            {dy[0], swapLast(b, loc, getRhs())});
+  Value db = make<MatMulOp>(b, loc, RankedTensorType::get(dbShape, f),
+                            {swapLast(b, loc, getLhs()), dy[0]});
+  dx[0] = sumToShape(b, loc, da, at);
+  dx[1] = sumToShape(b, loc, db, bt);
+  return success();
+}
+
+LogicalResult GemmOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                    SmallVectorImpl<Value> &dx) {
+  Location loc = getLoc();
+  double alpha = getAlpha().convertToDouble(), beta = getBeta().convertToDouble();
+  bool ta = getTransA(), tb = getTransB();
+  Value g = dy[0], a = getA(), bm = getB();
+  // op(A) = A or A^T; d op(A) = alpha g op(B)^T, d op(B) = alpha op(A)^T g.
+  dx[0] = ta ? gemm(b, loc, a.getType(), bm, g, tb, true, alpha)
+             : gemm(b, loc, a.getType(), g, bm, false, !tb, alpha);
+  dx[1] = tb ? gemm(b, loc, bm.getType(), g, a, true, ta, alpha)
+             : gemm(b, loc, bm.getType(), a, g, !ta, false, alpha);
+  if (getC()) {
+    Value scaled = g;
+    if (beta != 1.0) {
+      auto st = RankedTensorType::get({}, tensorType(g).getElementType());
+      Value c = make<ConstantOp>(
+          b, loc, st, {},
+          {named(b, "value",
+                 DenseElementsAttr::get(st, b.getFloatAttr(st.getElementType(), beta)))});
+      scaled = binary<MulOp>(b, loc, g, g, c);
+    }
+    dx[2] = sumToShape(b, loc, scaled, tensorType(getC()));
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Normalisation and softmax
+//===----------------------------------------------------------------------===//
+
+LogicalResult LayerNormOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                         SmallVectorImpl<Value> &dx) {
+  if (!dy[0])
+    return success();
+  Location loc = getLoc();
+  auto axis = named(b, "axis", getAxisAttr());
+  dx[0] = make<LayerNormGradOp>(
+      b, loc, getInput().getType(),
+      {getInput(), getScale(), getMean(), getInvStdDev(), dy[0]}, {axis});
+  auto pg = LayerNormParamGradOp::create(
+      b, loc, TypeRange{getScale().getType(), getScale().getType()},
+      ValueRange{getInput(), getMean(), getInvStdDev(), dy[0]},
+      ArrayRef<NamedAttribute>{axis});
+  dx[1] = pg->getResult(0);
+  if (getBias())
+    dx[2] = sumToShape(b, loc, pg->getResult(1), tensorType(getBias()));
+  return success();
+}
+
+LogicalResult SoftmaxOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                       SmallVectorImpl<Value> &dx) {
+  dx[0] = make<SoftmaxGradOp>(b, getLoc(), dy[0].getType(), {getResult(), dy[0]},
+                              {named(b, "axis", getAxisAttr())});
+  return success();
+}
+
+LogicalResult LogSoftmaxOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                          SmallVectorImpl<Value> &dx) {
+  dx[0] = make<SoftmaxGradOp>(b, getLoc(), dy[0].getType(), {getResult(), dy[0]},
+                              {named(b, "axis", getAxisAttr()),
+                               named(b, "log", b.getUnitAttr())});
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Data movement
+//===----------------------------------------------------------------------===//
+
+LogicalResult ReshapeOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                       SmallVectorImpl<Value> &dx) {
+  dx[0] = make<ReshapeOp>(b, getLoc(), getInput().getType(), {dy[0]});
+  return success();
+}
+
+LogicalResult TransposeOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                         SmallVectorImpl<Value> &dx) {
+  ArrayRef<int64_t> perm = getPerm();
+  SmallVector<int64_t> inverse(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i)
+    inverse[perm[i]] = i;
+  dx[0] = make<TransposeOp>(b, getLoc(), getInput().getType(), {dy[0]},
+                            {named(b, "perm", b.getDenseI64ArrayAttr(inverse))});
+  return success();
+}
+
+LogicalResult SliceOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                     SmallVectorImpl<Value> &dx) {
+  dx[0] = make<SliceGradOp>(b, getLoc(), getInput().getType(), {dy[0]},
+                            {named(b, "starts", getStartsAttr()),
+                             named(b, "steps", getStepsAttr())});
+  return success();
+}
+
+LogicalResult ConcatOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                      SmallVectorImpl<Value> &dx) {
+  auto gt = tensorType(dy[0]);
+  int64_t axis = getAxis(), at = 0;
+  for (auto [i, input] : llvm::enumerate(getInputs())) {
+    auto it = tensorType(input);
+    SmallVector<int64_t> starts(gt.getRank(), 0), ends(gt.getShape()),
+        steps(gt.getRank(), 1);
+    starts[axis] = at;
+    ends[axis] = at + it.getDimSize(axis);
+    at = ends[axis];
+    dx[i] = make<SliceOp>(b, getLoc(), it, {dy[0]},
+                          {named(b, "starts", b.getDenseI64ArrayAttr(starts)),
+                           named(b, "ends", b.getDenseI64ArrayAttr(ends)),
+                           named(b, "steps", b.getDenseI64ArrayAttr(steps))});
+  }
+  return success();
+}
+
+LogicalResult GatherOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                      SmallVectorImpl<Value> &dx) {
+  if (!isa<FloatType>(tensorType(getData()).getElementType()))
+    return success();
+  dx[0] = make<GatherGradOp>(b, getLoc(), getData().getType(),
+                             {getIndices(), dy[0]},
+                             {named(b, "axis", getAxisAttr())});
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Losses: the root of the backward; their result gradient is 1.
+//===----------------------------------------------------------------------===//
+
+LogicalResult CrossEntropyOp::buildGradient(OpBuilder &b, ArrayRef<Value>,
+                                            SmallVectorImpl<Value> &dx) {
+  dx[0] = make<CrossEntropyGradOp>(b, getLoc(), getLogits().getType(),
+                                   {getLogits(), getLabels()},
+                                   {named(b, "scale", getScaleAttr())});
+  return success();
+}
+
+LogicalResult MseLossOp::buildGradient(OpBuilder &b, ArrayRef<Value>,
+                                       SmallVectorImpl<Value> &dx) {
+  dx[0] = make<MseLossGradOp>(b, getLoc(), getPrediction().getType(),
+                              {getPrediction(), getTarget()},
+                              {named(b, "scale", getScaleAttr())});
+  return success();
+}
