@@ -32,7 +32,8 @@ std::optional<OpGraph> OpGraph::build(func::FuncOp func) {
     return attrNumber(op->getAttrOfType<DictionaryAttr>(kCostAttr), "time");
   };
   for (Operation &op : func.getBody().front()) {
-    if (isFree(&op) || isa<func::ReturnOp>(op))
+    // Backward ops (-pp-autodiff) follow their forward op's stage.
+    if (isFree(&op) || isa<func::ReturnOp>(op) || op.hasAttr(kPhaseAttr))
       continue;
     auto cost = op.getAttrOfType<DictionaryAttr>(kCostAttr);
     if (!cost) {

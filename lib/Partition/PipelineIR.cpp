@@ -52,10 +52,18 @@ void FreeOps::cloneInto(Value v, OpBuilder &builder, IRMapping &map) {
 
 std::optional<StagePipeline> ppc::readStages(ModuleOp module) {
   StagePipeline p;
+  // The forward functions make the topology; a training pipeline's
+  // backward functions (pp.phase bwd_b / bwd_w) give the backward costs.
   std::map<int64_t, func::FuncOp> byStage;
+  std::map<std::pair<int64_t, std::string>, func::FuncOp> backward;
   for (auto func : module.getOps<func::FuncOp>())
-    if (auto stage = func->getAttrOfType<IntegerAttr>("pp.stage"))
-      byStage[stage.getInt()] = func;
+    if (auto stage = func->getAttrOfType<IntegerAttr>("pp.stage")) {
+      auto phase = func->getAttrOfType<StringAttr>("pp.phase");
+      if (!phase || phase.getValue() == "fwd")
+        byStage[stage.getInt()] = func;
+      else
+        backward[{stage.getInt(), phase.str()}] = func;
+    }
   if (byStage.empty()) {
     module.emitError("has no stage functions: run -pp-split-stages first");
     return std::nullopt;
@@ -88,9 +96,20 @@ std::optional<StagePipeline> ppc::readStages(ModuleOp module) {
       }
     });
     p.costs.fwd.push_back(time);
-    // Backward taken as twice the forward, split evenly into B and W.
-    p.costs.bwdB.push_back(time);
-    p.costs.bwdW.push_back(time);
+    // Without backward functions (inference, or before -pp-autodiff ran)
+    // the backward is taken as twice the forward, split evenly into B and W.
+    auto costOf = [&](const char *phase) {
+      auto it = backward.find({stage, phase});
+      if (it == backward.end())
+        return time;
+      double t = 0;
+      it->second.walk([&](Operation *op) {
+        t += attrNumber(op->getAttrOfType<DictionaryAttr>(kCostAttr), "time");
+      });
+      return t;
+    };
+    p.costs.bwdB.push_back(costOf("bwd_b"));
+    p.costs.bwdW.push_back(costOf("bwd_w"));
     p.costs.stashBytes.push_back(act);
   }
   for (auto &[key, bytes] : p.messages)

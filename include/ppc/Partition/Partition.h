@@ -30,6 +30,11 @@ constexpr llvm::StringLiteral kCostAttr = "pp.cost";
 constexpr llvm::StringLiteral kStageAttr = "pp.stage";
 /// On a pp.param used on several stages: those stages.
 constexpr llvm::StringLiteral kTiedAttr = "pp.tied";
+/// On backward ops: "bwd" (-pp-autodiff), then "bwd_b" or "bwd_w"
+/// (-pp-split-stages); with kFwdIndexAttr, the forward op (numbered among
+/// the ops without a phase) whose stage they take.
+constexpr llvm::StringLiteral kPhaseAttr = "pp.phase";
+constexpr llvm::StringLiteral kFwdIndexAttr = "pp.fwd_index";
 /// On the module: the device profile the costs were computed for.
 constexpr llvm::StringLiteral kDeviceAttr = "pp.device";
 /// On the module: the partition's options and predicted figures.

@@ -3,6 +3,7 @@
 #include "ppc/Dialect/PP/IR/PPOps.h"
 #include "ppc/Dialect/PP/Transforms/Passes.h"
 #include "ppc/Partition/Partition.h"
+#include "ppc/Partition/PipelineIR.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
@@ -64,6 +65,28 @@ struct Partition : ppc::pp::impl::PPPartitionPassBase<Partition> {
       for (int p : node.params)
         if (!llvm::is_contained(paramStages[p], stage))
           paramStages[p].push_back(stage);
+    }
+    // Backward ops take the stage of their forward op.
+    std::vector<Operation *> forward;
+    for (Operation &op : func.getBody().front())
+      if (!op.hasAttr(kPhaseAttr) && !isa<func::ReturnOp>(op))
+        forward.push_back(&op);
+    for (Operation &op : func.getBody().front()) {
+      if (!op.hasAttr(kPhaseAttr))
+        continue;
+      auto index = op.getAttrOfType<IntegerAttr>(kFwdIndexAttr);
+      Operation *fwd = index && index.getInt() >= 0 &&
+                               index.getInt() < (int64_t)forward.size()
+                           ? forward[index.getInt()]
+                           : nullptr;
+      auto stage = fwd ? fwd->getAttrOfType<IntegerAttr>(kStageAttr) : nullptr;
+      if (!stage) {
+        if (FreeOps()(&op))
+          continue;
+        return fail(&op, "backward op without a staged forward op (" +
+                             llvm::Twine(kFwdIndexAttr) + ")");
+      }
+      op.setAttr(kStageAttr, stage);
     }
     for (auto [p, list] : llvm::enumerate(paramStages))
       if (list.size() > 1 && graph->paramOps[p]) {

@@ -26,6 +26,13 @@ struct SplitStages : ppc::pp::impl::PPSplitStagesPassBase<SplitStages> {
   void runOnOperation() override;
 };
 
+enum Phase { Fwd = 0, BwdB = 1, BwdW = 2 };
+const char *phaseName(int p) {
+  return p == Fwd ? "fwd" : p == BwdB ? "bwd_b" : "bwd_w";
+}
+/// A stage function: (stage, phase).
+using Group = std::pair<int, int>;
+
 void SplitStages::runOnOperation() {
   ModuleOp module = getOperation();
   auto main = module.lookupSymbol<func::FuncOp>("main");
@@ -37,9 +44,10 @@ void SplitStages::runOnOperation() {
   FreeOps isFree;
   auto ret = cast<func::ReturnOp>(body.getTerminator());
 
-  // The stage of every computed value.
-  DenseMap<Operation *, int> stageOf;
+  // The stage and phase of every computed value.
+  DenseMap<Operation *, Group> groupOf;
   int numStages = 0;
+  bool training = false;
   for (Operation &op : body) {
     if (isFree(&op) || &op == ret)
       continue;
@@ -48,7 +56,9 @@ void SplitStages::runOnOperation() {
       op.emitError("has no stage: run -pp-partition first");
       return signalPassFailure();
     }
-    stageOf[&op] = stage.getInt();
+    bool backward = op.hasAttr(kPhaseAttr);
+    training |= backward;
+    groupOf[&op] = {stage.getInt(), backward ? BwdW : Fwd};
     numStages = std::max<int>(numStages, stage.getInt() + 1);
   }
   int numRanks = numStages;
@@ -58,58 +68,123 @@ void SplitStages::runOnOperation() {
     if (auto r = info.getAs<IntegerAttr>("ranks"))
       numRanks = r.getInt();
   }
-  auto valueStage = [&](Value v) -> int {
+  // Each stage's backward splits into B, what the gradients it sends to
+  // earlier stages need, and W, the rest (weight gradients).
+  for (Operation &op : llvm::reverse(body)) {
+    auto it = groupOf.find(&op);
+    if (it == groupOf.end() || it->second.second == Fwd)
+      continue;
+    bool b = it->second.second == BwdB;
+    for (Operation *user : op.getUsers()) {
+      auto u = groupOf.find(user);
+      if (u != groupOf.end() && u->second.first != it->second.first)
+        b = true;
+    }
+    if (!b)
+      continue;
+    it->second.second = BwdB;
+    for (Value operand : op.getOperands())
+      if (Operation *def = operand.getDefiningOp()) {
+        auto d = groupOf.find(def);
+        if (d != groupOf.end() && d->second.second != Fwd &&
+            d->second.first == it->second.first)
+          d->second.second = BwdB;
+      }
+  }
+  for (auto &[op, g] : groupOf)
+    if (g.second != Fwd)
+      op->setAttr(kPhaseAttr,
+                  StringAttr::get(module.getContext(), phaseName(g.second)));
+  std::vector<Group> groups;
+  for (int s = 0; s < numStages; ++s)
+    for (int p = Fwd; p <= (training ? BwdW : Fwd); ++p)
+      groups.push_back({s, p});
+
+  auto groupOfValue = [&](Value v) -> std::optional<Group> {
     Operation *def = v.getDefiningOp();
     if (!def || isFree(def))
-      return -1;
-    return stageOf.lookup(def);
+      return std::nullopt;
+    return groupOf.lookup(def);
   };
 
-  // What crosses: for each (producer, consumer) stage pair, the values in the
-  // order they are produced.
-  std::map<std::pair<int, int>, llvm::SetVector<Value>> crossing;
-  std::vector<llvm::SetVector<Value>> inputsOf(numStages);
+  // What crosses: activations forward and gradients backward, per
+  // (producer, consumer) stage pair, in the order they are produced; and
+  // what a stage keeps from one of its functions to a later one (stash).
+  std::map<std::pair<int, int>, llvm::SetVector<Value>> activations, gradients;
+  std::map<std::pair<Group, Group>, llvm::SetVector<Value>> stash;
+  std::map<Group, llvm::SetVector<Value>> inputsOf;
+  auto use = [&](Value operand, Group g, Operation *user) -> LogicalResult {
+    if (isa<BlockArgument>(operand)) {
+      inputsOf[g].insert(operand);
+      return success();
+    }
+    std::optional<Group> from = groupOfValue(operand);
+    if (!from || *from == g)
+      return success();
+    auto [s, q] = *from;
+    auto [t, p] = g;
+    if (s == t) {
+      stash[{*from, g}].insert(operand);
+      return success();
+    }
+    if (q == Fwd) {
+      if (s > t) {
+        user->emitError("uses a value of later stage ")
+            << s << " on stage " << t
+            << ": stages must follow a topological order";
+        return failure();
+      }
+      activations[{s, t}].insert(operand);
+      if (p != Fwd)
+        stash[{{t, Fwd}, g}].insert(operand);
+      return success();
+    }
+    if (s < t || p == Fwd) {
+      user->emitError("uses a gradient of earlier stage ")
+          << s << " on stage " << t;
+      return failure();
+    }
+    gradients[{s, t}].insert(operand);
+    if (p != BwdB)
+      stash[{{t, BwdB}, g}].insert(operand);
+    return success();
+  };
   for (Operation &op : body) {
     if (&op == ret || isFree(&op))
       continue;
-    int s = stageOf[&op];
-    for (Value operand : op.getOperands()) {
-      if (isa<BlockArgument>(operand)) {
-        inputsOf[s].insert(operand);
-        continue;
-      }
-      int from = valueStage(operand);
-      if (from < 0 || from == s)
-        continue;
-      if (from > s) {
-        op.emitError("uses a value of later stage ")
-            << from << " on stage " << s
-            << ": stages must follow a topological order";
+    for (Value operand : op.getOperands())
+      if (failed(use(operand, groupOf[&op], &op)))
         return signalPassFailure();
-      }
-      crossing[{from, s}].insert(operand);
-    }
   }
-  // Outputs stay on the stage that computes them; outputs that are inputs
-  // or constants come from the last stage.
-  std::vector<SmallVector<unsigned>> outputsOf(numStages);
+  // Outputs (the model's, or the loss and gradients) stay where they are
+  // computed; outputs that are inputs or constants come from the last
+  // stage's forward.
+  std::map<Group, SmallVector<unsigned>> outputsOf;
   for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
-    int s = valueStage(v);
-    if (s < 0) {
-      s = numStages - 1;
+    std::optional<Group> g = groupOfValue(v);
+    if (!g) {
+      g = Group{numStages - 1, Fwd};
       if (isa<BlockArgument>(v))
-        inputsOf[s].insert(v);
+        inputsOf[*g].insert(v);
     }
-    outputsOf[s].push_back(i);
+    outputsOf[*g].push_back(i);
   }
-  // Keep the sorted order of the model's inputs for each stage.
-  for (auto &inputs : inputsOf) {
+  // Keep the sorted order of the model's inputs for each function.
+  for (auto &[g, inputs] : inputsOf) {
     SmallVector<Value> sorted(inputs.begin(), inputs.end());
     llvm::sort(sorted, [](Value a, Value b) {
       return cast<BlockArgument>(a).getArgNumber() <
              cast<BlockArgument>(b).getArgNumber();
     });
     inputs = llvm::SetVector<Value>(sorted.begin(), sorted.end());
+  }
+  // Stash slots, numbered per stage.
+  std::map<std::pair<Group, Group>, std::vector<int64_t>> stashIds;
+  {
+    std::map<int, int64_t> next;
+    for (auto &[key, values] : stash)
+      for (size_t i = 0; i < values.size(); ++i)
+        stashIds[key].push_back(next[key.first.first]++);
   }
 
   // The model's inputs, used or not, so that the runtime knows them all.
@@ -123,63 +198,99 @@ void SplitStages::runOnOperation() {
   }
   module->setAttr("pp.model_inputs", builder.getArrayAttr(modelInputs));
   builder.setInsertionPoint(main);
-  for (int s = 0; s < numStages; ++s) {
+  for (Group g : groups) {
+    auto [s, phase] = g;
+    // Arguments: model inputs, then stashed values; results: outputs, then
+    // values stashed for later functions of this stage.
     SmallVector<Type> argTypes, resultTypes;
-    for (Value v : inputsOf[s])
+    SmallVector<std::pair<Value, int64_t>> stashIn, stashOut;
+    for (auto &[key, values] : stash)
+      for (auto [i, v] : llvm::enumerate(values)) {
+        if (key.second == g)
+          stashIn.push_back({v, stashIds[key][i]});
+        if (key.first == g)
+          stashOut.push_back({v, stashIds[key][i]});
+      }
+    auto &inputs = inputsOf[g];
+    auto &outputs = outputsOf[g];
+    for (Value v : inputs)
       argTypes.push_back(v.getType());
-    for (unsigned i : outputsOf[s])
+    for (auto &[v, id] : stashIn)
+      argTypes.push_back(v.getType());
+    for (unsigned i : outputs)
       resultTypes.push_back(ret.getOperand(i).getType());
+    for (auto &[v, id] : stashOut)
+      resultTypes.push_back(v.getType());
     auto func = func::FuncOp::create(
-        builder, main.getLoc(), ("stage" + llvm::Twine(s) + "_fwd").str(),
+        builder, main.getLoc(),
+        ("stage" + llvm::Twine(s) + "_" + phaseName(phase)).str(),
         builder.getFunctionType(argTypes, resultTypes));
     func->setAttr(kStageAttr, builder.getI64IntegerAttr(s));
     func->setAttr("pp.rank", builder.getI64IntegerAttr(s % numRanks));
-    for (auto [i, v] : llvm::enumerate(inputsOf[s]))
+    if (training)
+      func->setAttr(kPhaseAttr, builder.getStringAttr(phaseName(phase)));
+    for (auto [i, v] : llvm::enumerate(inputs))
       if (auto name = main.getArgAttr(cast<BlockArgument>(v).getArgNumber(),
                                       "pp.name"))
         func.setArgAttr(i, "pp.name", name);
-    for (auto [i, index] : llvm::enumerate(outputsOf[s]))
-      if (auto name = main.getResultAttr(index, "pp.name"))
-        func.setResultAttr(i, "pp.name", name);
+    for (auto [i, entry] : llvm::enumerate(stashIn))
+      func.setArgAttr(inputs.size() + i, "pp.stash",
+                      builder.getI64IntegerAttr(entry.second));
+    for (auto [i, index] : llvm::enumerate(outputs))
+      for (NamedAttribute a : main.getResultAttrDict(index)
+                                  ? main.getResultAttrDict(index).getValue()
+                                  : ArrayRef<NamedAttribute>{})
+        func.setResultAttr(i, a.getName(), a.getValue());
+    for (auto [i, entry] : llvm::enumerate(stashOut))
+      func.setResultAttr(outputs.size() + i, "pp.stash",
+                         builder.getI64IntegerAttr(entry.second));
 
     OpBuilder b = OpBuilder::atBlockBegin(func.addEntryBlock());
     IRMapping map;
-    for (auto [i, v] : llvm::enumerate(inputsOf[s]))
+    for (auto [i, v] : llvm::enumerate(inputs))
       map.map(v, func.getArgument(i));
-    for (auto &[key, values] : crossing) {
-      if (key.second != s)
-        continue;
-      SmallVector<Type> types;
-      for (Value v : values)
-        types.push_back(v.getType());
-      auto recv = RecvOp::create(b, main.getLoc(), types, key.first);
-      for (auto [v, r] : llvm::zip(values, recv.getValues()))
-        map.map(v, r);
-    }
+    for (auto [i, entry] : llvm::enumerate(stashIn))
+      map.map(entry.first, func.getArgument(inputs.size() + i));
+    // Activations arrive in the forward, gradients in B.
+    auto &messages = phase == Fwd ? activations : gradients;
+    if (phase != BwdW)
+      for (auto &[key, values] : messages) {
+        if (key.second != s)
+          continue;
+        SmallVector<Type> types;
+        for (Value v : values)
+          types.push_back(v.getType());
+        auto recv = RecvOp::create(b, main.getLoc(), types, key.first);
+        for (auto [v, r] : llvm::zip(values, recv.getValues()))
+          map.map(v, r);
+      }
     auto cloneFree = [&](Operation *op) {
       for (Value operand : op->getOperands())
         isFree.cloneInto(operand, b, map);
     };
     for (Operation &op : body) {
-      if (&op == ret || isFree(&op) || stageOf[&op] != s)
+      if (&op == ret || isFree(&op) || groupOf[&op] != g)
         continue;
       cloneFree(&op);
       b.clone(op, map);
     }
-    for (auto &[key, values] : crossing) {
-      if (key.first != s)
-        continue;
-      SmallVector<Value> mapped;
-      for (Value v : values)
-        mapped.push_back(map.lookup(v));
-      SendOp::create(b, main.getLoc(), mapped, key.second);
-    }
+    if (phase != BwdW)
+      for (auto &[key, values] : messages) {
+        if (key.first != s)
+          continue;
+        SmallVector<Value> mapped;
+        for (Value v : values)
+          mapped.push_back(map.lookup(v));
+        SendOp::create(b, main.getLoc(), mapped, key.second);
+      }
     SmallVector<Value> results;
-    for (unsigned i : outputsOf[s]) {
+    for (unsigned i : outputs) {
       Value v = ret.getOperand(i);
       isFree.cloneInto(v, b, map);
       results.push_back(map.lookup(v));
     }
+    for (auto &[v, id] : stashOut)
+      results.push_back(map.lookup(v));
     func::ReturnOp::create(b, ret.getLoc(), results);
   }
   main.erase();

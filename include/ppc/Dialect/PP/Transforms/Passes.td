@@ -101,6 +101,14 @@ def PPSplitStagesPass : Pass<"pp-split-stages", "mlir::ModuleOp"> {
     uses it (also past stages in between); all tensors from one stage to
     another travel as one `pp.send`/`pp.recv` message. Parameters and
     constants are read where they are used, so tied parameters are replicated.
+
+    After -pp-autodiff each stage also gets `@stage<k>_bwd_b` (the backward
+    ops that the gradients sent to earlier stages need; it receives
+    gradients from later stages and sends them on) and `@stage<k>_bwd_w`
+    (the rest: weight gradients). Values a later function of the same stage
+    needs are returned and taken again as arguments marked `pp.stash = N`
+    (per stage); the runtime keeps them per micro-batch. Functions carry
+    `pp.phase`.
   }];
 }
 
