@@ -56,19 +56,24 @@ std::vector<int64_t> broadcastStrides(const std::vector<int64_t> &in,
 
 Status unsupported(const TensorRef &t, const char *what);
 
-/// Walks every index of `shape` in row-major order and calls
+/// Walks the indices [begin, end) of `shape` in row-major order and calls
 /// f(i, offsets) with, for each of the N operands, the element offset its
 /// `strides` give (0 on broadcast axes). Offsets advance incrementally.
 template <size_t N, typename F>
-void forEachIndex(const std::vector<int64_t> &shape,
-                  const std::array<std::vector<int64_t>, N> &strides, F &&f) {
-  int64_t count = 1;
-  for (int64_t d : shape)
-    count *= d;
+void walkIndices(const std::vector<int64_t> &shape,
+                 const std::array<std::vector<int64_t>, N> &strides,
+                 int64_t begin, int64_t end, F &&f) {
   int rank = shape.size();
   std::vector<int64_t> idx(rank, 0);
   std::array<int64_t, N> off{};
-  for (int64_t i = 0; i < count; ++i) {
+  int64_t rem = begin;
+  for (int d = rank - 1; d >= 0; --d) {
+    idx[d] = rem % shape[d];
+    rem /= shape[d];
+    for (size_t k = 0; k < N; ++k)
+      off[k] += idx[d] * strides[k][d];
+  }
+  for (int64_t i = begin; i < end; ++i) {
     f(i, off);
     for (int d = rank - 1; d >= 0; --d) {
       if (++idx[d] < shape[d]) {
@@ -83,6 +88,20 @@ void forEachIndex(const std::vector<int64_t> &shape,
   }
 }
 
+inline int64_t elementCount(const std::vector<int64_t> &shape) {
+  int64_t count = 1;
+  for (int64_t d : shape)
+    count *= d;
+  return count;
+}
+
+/// Every index of `shape`, in order, on this thread.
+template <size_t N, typename F>
+void forEachIndex(const std::vector<int64_t> &shape,
+                  const std::array<std::vector<int64_t>, N> &strides, F &&f) {
+  walkIndices<N>(shape, strides, 0, elementCount(shape), f);
+}
+
 /// Elements per OpenMP task of the element-wise kernels: below this a loop
 /// stays on one thread.
 constexpr int64_t kParallelGrain = 1 << 14;
@@ -93,37 +112,12 @@ template <size_t N, typename F>
 void forEachIndexParallel(const std::vector<int64_t> &shape,
                           const std::array<std::vector<int64_t>, N> &strides,
                           F &&f) {
-  int64_t count = 1;
-  for (int64_t d : shape)
-    count *= d;
-  int rank = shape.size();
+  int64_t count = elementCount(shape);
   int64_t chunks = std::max<int64_t>(1, count / kParallelGrain);
 #pragma omp parallel for schedule(static) if (chunks > 1)
-  for (int64_t c = 0; c < chunks; ++c) {
-    int64_t begin = count * c / chunks, end = count * (c + 1) / chunks;
-    std::vector<int64_t> idx(rank, 0);
-    std::array<int64_t, N> off{};
-    int64_t rem = begin;
-    for (int d = rank - 1; d >= 0; --d) {
-      idx[d] = rem % shape[d];
-      rem /= shape[d];
-      for (size_t k = 0; k < N; ++k)
-        off[k] += idx[d] * strides[k][d];
-    }
-    for (int64_t i = begin; i < end; ++i) {
-      f(i, off);
-      for (int d = rank - 1; d >= 0; --d) {
-        if (++idx[d] < shape[d]) {
-          for (size_t k = 0; k < N; ++k)
-            off[k] += strides[k][d];
-          break;
-        }
-        for (size_t k = 0; k < N; ++k)
-          off[k] -= strides[k][d] * (shape[d] - 1);
-        idx[d] = 0;
-      }
-    }
-  }
+  for (int64_t c = 0; c < chunks; ++c)
+    walkIndices<N>(shape, strides, count * c / chunks,
+                   count * (c + 1) / chunks, f);
 }
 
 /// for i in [0, n): f(i), on the rank's OpenMP threads when n is large.
