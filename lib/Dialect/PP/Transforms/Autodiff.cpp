@@ -199,6 +199,9 @@ void Autodiff::runOnOperation() {
   std::vector<ParamGrad> paramGrads;
   bool failed = false;
 
+  // deliver: hands gradient g of v to v's producer (or records a parameter
+  // use); applyRule: runs an op's rule and delivers its operands' gradients.
+  std::function<void(Operation *, ArrayRef<Value>)> applyRule;
   std::function<void(Value, Value)> deliver = [&](Value v, Value g) {
     if (!needs.contains(v) || failed)
       return;
@@ -210,25 +213,11 @@ void Autodiff::runOnOperation() {
       return;
     }
     if (isFree(def)) {
-      // Differentiate the parameter-only chain here, for this use.
-      auto rule = dyn_cast<GradientOpInterface>(def);
-      if (!rule) {
-        def->emitError("node '" + nodeName(def) + "' (" +
-                       def->getName().getStringRef() +
-                       ") has no gradient rule");
-        failed = true;
-        return;
-      }
+      // Differentiate the parameter-only chain here, for this use, on the
+      // consumer's stage.
       SmallVector<Value> dy(def->getNumResults());
       dy[cast<OpResult>(v).getResultNumber()] = g;
-      SmallVector<Value> dx(def->getNumOperands());
-      if (mlir::failed(rule.buildGradient(b, dy, dx))) {
-        failed = true;
-        return;
-      }
-      for (auto [operand, d] : llvm::zip(def->getOperands(), dx))
-        if (d)
-          deliver(operand, d);
+      applyRule(def, dy);
       return;
     }
     auto it = grads.find(v);
@@ -246,7 +235,7 @@ void Autodiff::runOnOperation() {
     tagger.current = saved;
   };
 
-  auto differentiate = [&](Operation *op, ArrayRef<Value> dy) {
+  applyRule = [&](Operation *op, ArrayRef<Value> dy) {
     auto rule = dyn_cast<GradientOpInterface>(op);
     if (!rule) {
       op->emitError("node '" + nodeName(op) + "' (" +
@@ -255,7 +244,6 @@ void Autodiff::runOnOperation() {
       failed = true;
       return;
     }
-    tagger.current = op;
     SmallVector<Value> dx(op->getNumOperands());
     if (mlir::failed(rule.buildGradient(b, dy, dx))) {
       failed = true;
@@ -264,6 +252,10 @@ void Autodiff::runOnOperation() {
     for (auto [operand, d] : llvm::zip(op->getOperands(), dx))
       if (d)
         deliver(operand, d);
+  };
+  auto differentiate = [&](Operation *op, ArrayRef<Value> dy) {
+    tagger.current = op;
+    applyRule(op, dy);
   };
 
   // Forward ops, in order, before anything was added.
