@@ -68,13 +68,6 @@ Value swapLast(OpBuilder &b, Location loc, Value v) {
                            {v}, {named(b, "perm", b.getDenseI64ArrayAttr(perm))});
 }
 
-Value zeroLike(OpBuilder &b, Location loc, Type element) {
-  auto type = RankedTensorType::get({}, element);
-  return make<ConstantOp>(
-      b, loc, type, {},
-      {named(b, "value", DenseElementsAttr::get(type, b.getFloatAttr(element, 0.0)))});
-}
-
 /// gemm(a, b) with the given transposes, as a matrix of `type`.
 Value gemm(OpBuilder &b, Location loc, Type type, Value x, Value y, bool ta,
            bool tb, double alpha) {
@@ -92,6 +85,14 @@ Value binary(OpBuilder &b, Location loc, Value like, Value x, Value y) {
   return make<OpTy>(b, loc, like.getType(), {x, y});
 }
 } // namespace
+
+Value ppc::pp::splatConstant(OpBuilder &b, Location loc, RankedTensorType type,
+                            double value) {
+  return make<ConstantOp>(
+      b, loc, type, {},
+      {named(b, "value", DenseElementsAttr::get(
+                             type, b.getFloatAttr(type.getElementType(), value)))});
+}
 
 //===----------------------------------------------------------------------===//
 // Elementwise
@@ -173,7 +174,8 @@ LogicalResult GeluOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
 LogicalResult WhereOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
                                      SmallVectorImpl<Value> &dx) {
   Location loc = getLoc();
-  Value zero = zeroLike(b, loc, tensorType(dy[0]).getElementType());
+  Value zero = splatConstant(
+      b, loc, RankedTensorType::get({}, tensorType(dy[0]).getElementType()), 0.0);
   Value cond = getOperand(0);
   Value onTrue = make<WhereOp>(b, loc, dy[0].getType(), {cond, dy[0], zero});
   Value onFalse = make<WhereOp>(b, loc, dy[0].getType(), {cond, zero, dy[0]});
@@ -242,11 +244,8 @@ LogicalResult GemmOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
   if (getC()) {
     Value scaled = g;
     if (beta != 1.0) {
-      auto st = RankedTensorType::get({}, tensorType(g).getElementType());
-      Value c = make<ConstantOp>(
-          b, loc, st, {},
-          {named(b, "value",
-                 DenseElementsAttr::get(st, b.getFloatAttr(st.getElementType(), beta)))});
+      Value c = splatConstant(
+          b, loc, RankedTensorType::get({}, tensorType(g).getElementType()), beta);
       scaled = binary<MulOp>(b, loc, g, g, c);
     }
     dx[2] = sumToShape(b, loc, scaled, tensorType(getC()));

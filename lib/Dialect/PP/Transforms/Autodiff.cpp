@@ -140,13 +140,8 @@ void Autodiff::runOnOperation() {
                             llvm::Twine(outType.getNumElements()) +
                             " elements)");
     // The reported loss is the output over M; so is its gradient.
-    auto scaleType = RankedTensorType::get({}, outType.getElementType());
-    Value scale = ConstantOp::create(
-        b, loc, TypeRange{scaleType}, ValueRange{},
-        ArrayRef<NamedAttribute>{b.getNamedAttr(
-            "value", DenseElementsAttr::get(
-                         scaleType, b.getFloatAttr(outType.getElementType(),
-                                                   1.0 / m)))});
+    Value scale = splatConstant(
+        b, loc, RankedTensorType::get({}, outType.getElementType()), 1.0 / m);
     Value flat = out;
     if (outType.getShape() != lossType.getShape() ||
         outType.getElementType() != f32)
@@ -157,12 +152,7 @@ void Autodiff::runOnOperation() {
     lossOp = MulOp::create(b, loc, TypeRange{flat.getType()},
                            ValueRange{flat, scale}, ArrayRef<NamedAttribute>{});
     seedValue = out;
-    seed = ConstantOp::create(
-        b, loc, TypeRange{outType}, ValueRange{},
-        ArrayRef<NamedAttribute>{b.getNamedAttr(
-            "value", DenseElementsAttr::get(
-                         outType,
-                         b.getFloatAttr(outType.getElementType(), 1.0 / m)))});
+    seed = splatConstant(b, loc, outType, 1.0 / m);
   } else {
     return fail(main, "-loss=" + loss + ": expected cross-entropy, mse or output");
   }

@@ -30,4 +30,10 @@ int64_t defaultBytesMoved(mlir::Operation *op);
 #define GET_OP_CLASSES
 #include "ppc/Dialect/PP/IR/PPOps.h.inc"
 
+namespace ppc::pp {
+/// A pp.constant of float `type` with every element `value`.
+mlir::Value splatConstant(mlir::OpBuilder &b, mlir::Location loc,
+                          mlir::RankedTensorType type, double value);
+} // namespace ppc::pp
+
 #endif // PPC_DIALECT_PP_IR_PPOPS_H
