@@ -7,10 +7,17 @@
 //===----------------------------------------------------------------------===//
 
 #include "ppc/Emit/Emit.h"
+#include "ppc/Dialect/PP/IR/PPOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <map>
+#include <set>
 
 using namespace mlir;
 using namespace ppc;
@@ -23,17 +30,19 @@ std::string dtypeName(Type t) {
   return s;
 }
 
-void tensor(llvm::json::OStream &j, llvm::StringRef name, Type type) {
+void tensorFields(llvm::json::OStream &j, llvm::StringRef name, Type type) {
   auto t = cast<RankedTensorType>(type);
-  j.object([&] {
-    j.attribute("name", name);
-    j.attributeArray("shape", [&] {
-      for (int64_t d : t.getShape())
-        j.value(d);
-    });
-    j.attribute("dtype", dtypeName(t));
-    j.attribute("bytes", tensorBytes(t));
+  j.attribute("name", name);
+  j.attributeArray("shape", [&] {
+    for (int64_t d : t.getShape())
+      j.value(d);
   });
+  j.attribute("dtype", dtypeName(t));
+  j.attribute("bytes", tensorBytes(t));
+}
+
+void tensor(llvm::json::OStream &j, llvm::StringRef name, Type type) {
+  j.object([&] { tensorFields(j, name, type); });
 }
 
 /// A stable name for a tensor that crosses: its ONNX node and result index.
@@ -50,6 +59,14 @@ std::string ppc::pipelineJson(const PipelineSummary &s, ModuleOp module) {
   std::string out;
   llvm::raw_string_ostream os(out);
   llvm::json::OStream j(os, 2);
+  // Every function of each stage (forward, and B and W when training).
+  std::map<int64_t, SmallVector<func::FuncOp>> functionsOf;
+  bool training = false;
+  for (auto f : module.getOps<func::FuncOp>())
+    if (auto stage = f->getAttrOfType<IntegerAttr>("pp.stage")) {
+      functionsOf[stage.getInt()].push_back(f);
+      training |= f->hasAttr("pp.phase");
+    }
   j.object([&] {
     j.attribute("format", "ppc-pipeline");
     j.attribute("version", 1);
@@ -74,23 +91,38 @@ std::string ppc::pipelineJson(const PipelineSummary &s, ModuleOp module) {
           j.attribute("stage", (int64_t)index);
           j.attribute("rank", s.pipeline.topology.stageRank[index]);
           j.attribute("function", func.getSymName());
-          j.attribute("program", "stage" + std::to_string(index) + ".ppx");
+          j.attribute("program", stageProgramFile(index, ""));
+          if (training)
+            j.attributeObject("programs", [&] {
+              for (const char *phase : {"fwd", "bwd_b", "bwd_w"})
+                j.attribute(phase, stageProgramFile(index, phase));
+            });
           j.attribute("weights",
                       "stage" + std::to_string(index) + ".safetensors");
           j.attribute("ops", s.stages[index].ops);
           j.attribute("param_bytes", s.stages[index].paramBytes);
-          auto named = [&](llvm::StringRef key, TypeRange types, auto nameOf) {
-            j.attributeArray(key, [&] {
-              for (auto [i, t] : llvm::enumerate(types)) {
-                auto name = dyn_cast_or_null<StringAttr>(nameOf(i));
-                tensor(j, name ? name.getValue() : "", t);
+          // Model inputs that any of the stage's functions reads.
+          j.attributeArray("inputs", [&] {
+            llvm::StringSet<> seen;
+            for (func::FuncOp f : functionsOf[index])
+              for (unsigned i = 0; i < f.getNumArguments(); ++i)
+                if (auto name = f.getArgAttrOfType<StringAttr>(i, "pp.name"))
+                  if (seen.insert(name.getValue()).second)
+                    tensor(j, name.getValue(), f.getArgument(i).getType());
+          });
+          // Model outputs (the loss, when training); not what a stage keeps
+          // for its backward, nor gradients.
+          j.attributeArray("outputs", [&] {
+            for (func::FuncOp f : functionsOf[index])
+              for (unsigned i = 0; i < f.getNumResults(); ++i) {
+                if (f.getResultAttr(i, "pp.stash") ||
+                    f.getResultAttr(i, "pp.grad"))
+                  continue;
+                auto name = f.getResultAttrOfType<StringAttr>(i, "pp.name");
+                tensor(j, name ? name.getValue() : "",
+                       f.getFunctionType().getResult(i));
               }
-            });
-          };
-          named("inputs", func.getArgumentTypes(),
-                [&](unsigned i) { return func.getArgAttr(i, "pp.name"); });
-          named("outputs", func.getResultTypes(),
-                [&](unsigned i) { return func.getResultAttr(i, "pp.name"); });
+          });
         });
       }
     });
@@ -123,6 +155,51 @@ std::string ppc::pipelineJson(const PipelineSummary &s, ModuleOp module) {
             });
           });
     });
+    if (training)
+      j.attributeObject("training", [&] {
+        if (auto opt = module->getAttrOfType<DictionaryAttr>("pp.optimizer"))
+          j.attributeObject("optimizer", [&] {
+            for (NamedAttribute a : opt) {
+              if (auto f = dyn_cast<FloatAttr>(a.getValue()))
+                j.attribute(a.getName().getValue(), f.getValueAsDouble());
+              else if (auto str = dyn_cast<StringAttr>(a.getValue()))
+                j.attribute(a.getName().getValue(), str.getValue());
+            }
+          });
+        // Each trained parameter: the stages that hold it (and update it)
+        // and the stage of each use's gradient, in use order.
+        std::map<std::string, std::set<int64_t>> holders;
+        std::map<std::string, std::map<int64_t, int64_t>> uses;
+        for (auto &[stage, funcs] : functionsOf)
+          for (func::FuncOp f : funcs) {
+            f.walk([&](pp::GetParamOp get) {
+              holders[get.getName().str()].insert(stage);
+            });
+            for (unsigned i = 0; i < f.getNumResults(); ++i)
+              if (auto p = f.getResultAttrOfType<StringAttr>(i, "pp.grad")) {
+                auto use = f.getResultAttrOfType<IntegerAttr>(i, "pp.use");
+                uses[p.str()][use ? use.getInt() : 0] = stage;
+              }
+          }
+        j.attributeArray("parameters", [&] {
+          for (auto param : module.getOps<pp::ParamOp>()) {
+            auto it = uses.find(param.getSymName().str());
+            if (it == uses.end())
+              continue;
+            j.object([&] {
+              tensorFields(j, param.getSymName(), param.getType());
+              j.attributeArray("stages", [&] {
+                for (int64_t st : holders[it->first])
+                  j.value(st);
+              });
+              j.attributeArray("uses", [&] {
+                for (auto &[use, stage] : it->second)
+                  j.value(stage);
+              });
+            });
+          }
+        });
+      });
     j.attributeObject("schedule", [&] {
       j.attribute("kind", s.schedule);
       j.attribute("microbatches", s.plan.microbatches);

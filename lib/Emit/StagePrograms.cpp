@@ -18,6 +18,8 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <map>
+
 using namespace mlir;
 using namespace ppc;
 
@@ -173,6 +175,8 @@ llvm::Expected<std::string> ProgramWriter::write() {
   std::vector<flatbuffers::Offset<pprt::fb::Instr>> instrs;
   std::vector<flatbuffers::Offset<pprt::fb::Binding>> inputs, outputs;
   std::vector<flatbuffers::Offset<pprt::fb::Message>> recvs, sends;
+  std::vector<flatbuffers::Offset<pprt::fb::Slot>> stashIn, stashOut;
+  std::vector<flatbuffers::Offset<pprt::fb::Grad>> grads;
   auto fail = [&](Operation *op, const Twine &why) {
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(), "%s",
@@ -182,6 +186,12 @@ llvm::Expected<std::string> ProgramWriter::write() {
   for (BlockArgument arg : func.getArguments()) {
     if (!dtypeOf(arg.getType()))
       return fail(func, "unsupported element type");
+    if (auto slot = func.getArgAttrOfType<IntegerAttr>(arg.getArgNumber(),
+                                                       "pp.stash")) {
+      stashIn.push_back(
+          pprt::fb::CreateSlot(fbb, slot.getInt(), buffer(arg)));
+      continue;
+    }
     auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "pp.name");
     inputs.push_back(pprt::fb::CreateBinding(
         fbb, fbb.CreateString(name ? name.str() : ""), buffer(arg)));
@@ -210,6 +220,18 @@ llvm::Expected<std::string> ProgramWriter::write() {
     }
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+        if (auto slot = func.getResultAttrOfType<IntegerAttr>(i, "pp.stash")) {
+          stashOut.push_back(
+              pprt::fb::CreateSlot(fbb, slot.getInt(), buffer(v)));
+          continue;
+        }
+        if (auto param = func.getResultAttrOfType<StringAttr>(i, "pp.grad")) {
+          auto use = func.getResultAttrOfType<IntegerAttr>(i, "pp.use");
+          grads.push_back(pprt::fb::CreateGrad(
+              fbb, fbb.CreateString(param.str()), use ? use.getInt() : 0,
+              buffer(v)));
+          continue;
+        }
         auto name = func.getResultAttrOfType<StringAttr>(i, "pp.name");
         outputs.push_back(pprt::fb::CreateBinding(
             fbb, fbb.CreateString(name ? name.str() : ""), buffer(v)));
@@ -245,13 +267,16 @@ llvm::Expected<std::string> ProgramWriter::write() {
   auto stage = func->getAttrOfType<IntegerAttr>("pp.stage");
   auto rank = func->getAttrOfType<IntegerAttr>("pp.rank");
   auto arena = func->getAttrOfType<IntegerAttr>("pp.arena_bytes");
+  auto phase = func->getAttrOfType<StringAttr>("pp.phase");
   if (!arena)
     return fail(func, "has no memory plan: run -pp-plan-memory first");
   auto root = pprt::fb::CreateStageProgram(
       fbb, stage ? stage.getInt() : 0, rank ? rank.getInt() : 0,
       arena.getInt(), fbb.CreateVector(buffers), fbb.CreateVector(instrs),
       fbb.CreateVector(inputs), fbb.CreateVector(outputs),
-      fbb.CreateVector(recvs), fbb.CreateVector(sends));
+      fbb.CreateVector(recvs), fbb.CreateVector(sends),
+      fbb.CreateString(phase ? phase.str() : ""), fbb.CreateVector(stashIn),
+      fbb.CreateVector(stashOut), fbb.CreateVector(grads));
   pprt::fb::FinishStageProgramBuffer(fbb, root);
   return std::string(reinterpret_cast<const char *>(fbb.GetBufferPointer()),
                      fbb.GetSize());
@@ -326,8 +351,17 @@ safetensorsHeader(ModuleOp module, llvm::ArrayRef<std::string> names,
 }
 } // namespace
 
+std::string ppc::stageProgramFile(int64_t stage, llvm::StringRef phase) {
+  std::string base = "stage" + std::to_string(stage);
+  return phase.empty() || phase == "fwd" ? base + ".ppx"
+                                         : base + "." + phase.str() + ".ppx";
+}
+
 llvm::Error ppc::writeStagePrograms(ModuleOp module, const WeightStore &store,
                                     llvm::StringRef dir) {
+  // A stage's functions (its forward, and when training its B and W) share
+  // one weights file: the union of the parameters they read.
+  std::map<int64_t, std::vector<std::string>> paramsOf;
   for (auto func : module.getOps<func::FuncOp>()) {
     auto stage = func->getAttrOfType<IntegerAttr>("pp.stage");
     if (!stage)
@@ -336,15 +370,25 @@ llvm::Error ppc::writeStagePrograms(ModuleOp module, const WeightStore &store,
     auto program = writer.write();
     if (!program)
       return program.takeError();
+    auto phase = func->getAttrOfType<StringAttr>("pp.phase");
+    std::vector<std::string> &params = paramsOf[stage.getInt()];
+    for (const std::string &name : writer.params())
+      if (!llvm::is_contained(params, name))
+        params.push_back(name);
+    if (llvm::Error e = writeAtomically(
+            dir, stageProgramFile(stage.getInt(), phase ? phase.getValue() : ""),
+            pprt::stageProgramHeader(program->data(), program->size()) +
+                *program))
+      return e;
+  }
+  for (auto &[stage, params] : paramsOf) {
     std::vector<const WeightStore::Entry *> entries;
-    auto header = safetensorsHeader(module, writer.params(), store, entries);
+    auto header = safetensorsHeader(module, params, store, entries);
     if (!header)
       return header.takeError();
-    std::string base = "stage" + std::to_string(stage.getInt());
-    if (llvm::Error e = writeAtomically(dir, base + ".ppx", pprt::stageProgramHeader(program->data(), program->size()) + *program))
-      return e;
     if (llvm::Error e = writeAtomically(
-            dir, base + ".safetensors", [&](llvm::raw_ostream &os) {
+            dir, "stage" + std::to_string(stage) + ".safetensors",
+            [&](llvm::raw_ostream &os) {
               os << *header;
               for (const WeightStore::Entry *entry : entries)
                 os.write(reinterpret_cast<const char *>(entry->bytes.data()),

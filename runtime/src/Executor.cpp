@@ -98,44 +98,90 @@ Status Executor::load() {
   for (const Plan::Stage &s : plan.stages) {
     if (s.rank != rank)
       continue;
-    auto program = StageProgram::load(s.program, s.weights);
-    if (!program)
-      return program.status();
-    auto prepared = backend.prepare(**program);
-    if (!prepared)
-      return prepared.status();
-    stages[s.stage] = {std::move(*program), std::move(*prepared)};
+    auto weights = Weights::load(s.weights);
+    if (!weights)
+      return weights.status();
+    Loaded &l = stages[s.stage];
+    l.weights = std::make_shared<Weights>(std::move(*weights));
+    // Training updates the parameters in place: they leave the read-only
+    // map, once, for memory the stage's three programs share.
+    if (plan.training)
+      l.weights->makeWritable();
+    const std::string *paths[3] = {&s.program, &s.programB, &s.programW};
+    for (int phase = Fwd; phase <= (plan.training ? BwdW : Fwd); ++phase) {
+      if (paths[phase]->empty())
+        return dataLoss(plan.dir + "/pipeline.json: stage " +
+                        std::to_string(s.stage) + " has no backward programs");
+      auto program = StageProgram::load(*paths[phase], l.weights);
+      if (!program)
+        return program.status();
+      auto prepared = backend.prepare(**program);
+      if (!prepared)
+        return prepared.status();
+      l.program[phase] = std::move(*program);
+      l.prepared[phase] = std::move(*prepared);
+    }
   }
   return Status::ok();
 }
 
 void Executor::enableProfile(bool on) {
   for (auto &[stage, l] : stages)
-    l.prepared->enableProfile(on);
+    for (auto &p : l.prepared)
+      if (p)
+        p->enableProfile(on);
 }
 
 std::vector<PreparedStage::OpTime> Executor::profile() const {
   std::vector<PreparedStage::OpTime> all;
-  for (auto &[stage, l] : stages) {
-    auto p = l.prepared->profile();
-    all.insert(all.end(), p.begin(), p.end());
-  }
+  for (auto &[stage, l] : stages)
+    for (auto &prepared : l.prepared)
+      if (prepared) {
+        auto p = prepared->profile();
+        all.insert(all.end(), p.begin(), p.end());
+      }
   return all;
 }
 
-Status Executor::forward(int stage, int mb, BatchIO &io) {
+std::vector<Executor::StashPeak> Executor::stashPeaks() const {
+  std::vector<StashPeak> out;
+  for (auto &[stage, peak] : stashPeak)
+    out.push_back(peak);
+  return out;
+}
+
+Status Executor::runProgram(int stage, Phase phase, int mb, BatchIO &io) {
   Loaded &l = stages.at(stage);
-  StageProgram &p = *l.program;
+  StageProgram &p = *l.program[phase];
   auto &buffers = p.buffers();
   for (auto &[name, id] : p.inputs()) {
     TensorRef &t = buffers[id];
     const HostTensor &whole = io.inputs.at(name);
     std::memcpy(t.data, whole.bytes.data() + mb * t.bytes, t.bytes);
   }
+  if (!p.stashInputs().empty()) {
+    auto kept = stash.find({stage, mb});
+    for (auto [slot, id] : p.stashInputs()) {
+      std::map<int, std::vector<uint8_t>>::iterator it;
+      if (kept == stash.end() ||
+          (it = kept->second.find(slot)) == kept->second.end())
+        return internalError("value " + std::to_string(slot) +
+                             " kept for the backward is missing: the "
+                             "schedule ran a backward before its forward");
+      TensorRef &t = buffers[id];
+      std::memcpy(t.data, it->second.data(), t.bytes);
+      stashBytes[stage] -= it->second.size();
+      kept->second.erase(it);
+    }
+    if (kept->second.empty())
+      stash.erase(kept);
+  }
+  int kind = phase == Fwd ? 0 : 1;
   for (auto &[peer, ids] : p.recvs()) {
-    auto it = inbox.find({stage, peer, mb});
+    auto it = inbox.find({kind, stage, peer, mb});
     if (it == inbox.end())
-      return internalError("activations from stage " + std::to_string(peer) +
+      return internalError(std::string(kind ? "gradients" : "activations") +
+                           " from stage " + std::to_string(peer) +
                            " were not received");
     const std::vector<uint8_t> &m = it->second;
     size_t at = 16;
@@ -149,11 +195,42 @@ Status Executor::forward(int stage, int mb, BatchIO &io) {
     }
     inbox.erase(it);
   }
-  PPRT_RETURN_IF_ERROR(l.prepared->run());
+  PPRT_RETURN_IF_ERROR(l.prepared[phase]->run());
   for (auto &[name, id] : p.outputs()) {
     TensorRef &t = buffers[id];
     std::memcpy(io.outputs.at(name).bytes.data() + mb * t.bytes, t.data,
                 t.bytes);
+  }
+  if (!evalMode && !p.stashOutputs().empty()) {
+    auto &kept = stash[{stage, mb}];
+    for (auto [slot, id] : p.stashOutputs()) {
+      TensorRef &t = buffers[id];
+      kept[slot].assign(t.data, t.data + t.bytes);
+      stashBytes[stage] += t.bytes;
+    }
+    StashPeak &peak = stashPeak[stage];
+    peak.stage = stage;
+    peak.bytes = std::max(peak.bytes, stashBytes[stage]);
+    int held = 0;
+    for (auto &[key, slots] : stash)
+      held += key.first == stage;
+    peak.microbatches = std::max(peak.microbatches, held);
+  }
+  for (const StageProgram::Grad &g : p.grads()) {
+    TensorRef &t = buffers[g.buffer];
+    if (t.desc.dtype != DType::F32)
+      return invalidArgument("gradient of '" + g.param + "' is " +
+                             dtypeName(t.desc.dtype) +
+                             ": training runs in f32");
+    auto [it, first] = gradAcc.try_emplace({g.param, g.use});
+    const float *src = t.as<float>();
+    if (first) {
+      it->second.assign(src, src + t.numel);
+    } else {
+      float *acc = it->second.data();
+      for (int64_t i = 0; i < t.numel; ++i)
+        acc[i] += src[i];
+    }
   }
   for (auto &[peer, ids] : p.sends()) {
     std::vector<uint8_t> m(16);
@@ -161,9 +238,39 @@ Status Executor::forward(int stage, int mb, BatchIO &io) {
       TensorRef &t = buffers[id];
       m.insert(m.end(), t.data, t.data + t.bytes);
     }
-    putHeader(m, 0, stage, peer, mb);
-    outbox[{stage, peer, mb}] = std::move(m);
+    putHeader(m, kind, stage, peer, mb);
+    outbox[{kind, stage, peer, mb}] = std::move(m);
   }
+  return Status::ok();
+}
+
+Status Executor::transfer(const Action &a) {
+  bool grad = a.op == ActionOp::SendGrad || a.op == ActionOp::RecvGrad;
+  int kind = grad ? 1 : 0;
+  const char *what = grad ? "gradients" : "activations";
+  if (a.op == ActionOp::SendAct || a.op == ActionOp::SendGrad) {
+    auto it = outbox.find({kind, a.stage, a.peer, a.mb});
+    if (it == outbox.end())
+      return internalError(std::string("nothing to send: the ") +
+                           (grad ? "backward" : "forward") + " has not run");
+    Status st = transport.send(rankOf(a.peer), std::move(it->second));
+    outbox.erase(it);
+    return st;
+  }
+  auto m = transport.recv(rankOf(a.peer));
+  if (!m)
+    return m.status();
+  int32_t h[4] = {-1, -1, -1, -1};
+  if (m->size() >= 16)
+    std::memcpy(h, m->data(), 16);
+  if (h[0] != kind || h[1] != a.peer || h[2] != a.stage || h[3] != a.mb)
+    return dataLoss(std::string("expected ") + what + " of stage " +
+                    std::to_string(a.peer) + " -> " + std::to_string(a.stage) +
+                    " micro-batch " + std::to_string(a.mb) + ", got " +
+                    (h[0] == 1 ? "gradients" : "activations") + " of stage " +
+                    std::to_string(h[1]) + " -> " + std::to_string(h[2]) +
+                    " micro-batch " + std::to_string(h[3]));
+  inbox[{kind, a.stage, a.peer, a.mb}] = std::move(*m);
   return Status::ok();
 }
 
@@ -175,41 +282,32 @@ Status Executor::runBatch(BatchIO &io, std::vector<TraceEvent> *trace,
                .count() -
            timeOrigin;
   };
-  auto rankOf = [&](int stage) { return plan.stages.at(stage).rank; };
+  bool backward = plan.training && !evalMode;
   for (const Action &a : plan.actions.at(rank)) {
-    if (a.op != ActionOp::Fwd && a.op != ActionOp::SendAct &&
-        a.op != ActionOp::RecvAct)
-      continue; // forward only until training lands
+    bool forwardAction = a.op == ActionOp::Fwd || a.op == ActionOp::SendAct ||
+                         a.op == ActionOp::RecvAct;
+    if (!forwardAction && !backward)
+      continue;
     double start = trace ? now() : 0;
     Status st;
-    if (a.op == ActionOp::Fwd) {
-      st = forward(a.stage, a.mb, io);
-    } else if (a.op == ActionOp::SendAct) {
-      auto it = outbox.find({a.stage, a.peer, a.mb});
-      if (it == outbox.end()) {
-        st = internalError("nothing to send: the forward has not run");
-      } else {
-        st = transport.send(rankOf(a.peer), std::move(it->second));
-        outbox.erase(it);
-      }
-    } else {
-      auto m = transport.recv(rankOf(a.peer));
-      if (!m) {
-        st = m.status();
-      } else {
-        int32_t h[4] = {-1, -1, -1, -1};
-        if (m->size() >= 16)
-          std::memcpy(h, m->data(), 16);
-        if (h[0] != 0 || h[1] != a.peer || h[2] != a.stage || h[3] != a.mb)
-          st = dataLoss("expected activations of stage " +
-                        std::to_string(a.peer) + " -> " +
-                        std::to_string(a.stage) + " micro-batch " +
-                        std::to_string(a.mb) + ", got stage " +
-                        std::to_string(h[1]) + " -> " + std::to_string(h[2]) +
-                        " micro-batch " + std::to_string(h[3]));
-        else
-          inbox[{a.stage, a.peer, a.mb}] = std::move(*m);
-      }
+    switch (a.op) {
+    case ActionOp::Fwd:
+      st = runProgram(a.stage, Fwd, a.mb, io);
+      break;
+    case ActionOp::Bwd:
+      st = runProgram(a.stage, BwdB, a.mb, io);
+      if (st.isOk())
+        st = runProgram(a.stage, BwdW, a.mb, io);
+      break;
+    case ActionOp::BwdB:
+      st = runProgram(a.stage, BwdB, a.mb, io);
+      break;
+    case ActionOp::BwdW:
+      st = runProgram(a.stage, BwdW, a.mb, io);
+      break;
+    default:
+      st = transfer(a);
+      break;
     }
     if (!st.isOk())
       return st.withContext("rank " + std::to_string(rank) + ", " +
@@ -219,6 +317,12 @@ Status Executor::runBatch(BatchIO &io, std::vector<TraceEvent> *trace,
     if (trace)
       trace->push_back({rank, a, start, now()});
   }
+  if (!backward)
+    return Status::ok();
+  Status st = finishStep(io);
+  if (!st.isOk())
+    return st.withContext("rank " + std::to_string(rank) + ", step " +
+                          std::to_string(step_ + 1));
   return Status::ok();
 }
 

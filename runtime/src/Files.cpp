@@ -84,9 +84,18 @@ StatusOr<Weights> Weights::load(const std::string &path) {
       return dataLoss(path + ": tensor '" + name + "' (" + desc.toString() +
                       ") lies outside the file or has the wrong size: "
                       "truncated or corrupt");
-    w.entries_[name] = Entry{desc, data + begin};
+    w.entries_[name] =
+        Entry{desc, const_cast<uint8_t *>(data + begin), (int64_t)(end - begin)};
   }
   return w;
+}
+
+void Weights::makeWritable() {
+  for (auto &[name, e] : entries_) {
+    owned_.emplace_back(e.data, e.data + e.bytes);
+    e.data = owned_.back().data();
+  }
+  file_.reset();
 }
 
 const Weights::Entry *Weights::find(const std::string &name) const {
@@ -199,6 +208,32 @@ Status writeNpy(const std::string &path, const HostTensor &t) {
   return writeFileAtomically(path, out.data(), out.size());
 }
 
+Status writeSafetensors(const std::string &path,
+                        const std::vector<NamedTensor> &tensors) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  header["__metadata__"] = {{"format", "pt"}};
+  uint64_t offset = 0;
+  for (const NamedTensor &t : tensors) {
+    uint64_t bytes = *t.desc.byteSize();
+    header[t.name] = {{"dtype", dtypeName(t.desc.dtype)},
+                      {"shape", t.desc.shape},
+                      {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string text = header.dump();
+  while ((text.size() + 8) % 8)
+    text.push_back(' ');
+  std::string out;
+  uint64_t n = text.size();
+  for (int i = 0; i < 8; ++i)
+    out.push_back(char((n >> (8 * i)) & 0xff));
+  out += text;
+  out.reserve(out.size() + offset);
+  for (const NamedTensor &t : tensors)
+    out.append(static_cast<const char *>(t.data), *t.desc.byteSize());
+  return writeFileAtomically(path, out.data(), out.size());
+}
+
 Status writeFileAtomically(const std::string &path, const void *data,
                            size_t size) {
   std::string temp = path + ".tmp";
@@ -206,6 +241,9 @@ Status writeFileAtomically(const std::string &path, const void *data,
   if (!f)
     return notFound(temp + ": " + std::strerror(errno));
   bool ok = std::fwrite(data, 1, size, f) == size;
+  // On disk before the rename, so that the name never points at a file
+  // that a crash could leave half written.
+  ok &= std::fflush(f) == 0 && fsync(fileno(f)) == 0;
   ok &= std::fclose(f) == 0;
   if (!ok)
     return internalError(temp + ": write failed");

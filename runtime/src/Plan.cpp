@@ -63,6 +63,11 @@ StatusOr<Plan> Plan::load(const std::string &dir) {
     st.rank = s.value("rank", 0);
     st.program = dir + "/" + s.value("program", "");
     st.weights = dir + "/" + s.value("weights", "");
+    if (s.contains("programs")) {
+      const auto &programs = s["programs"];
+      st.programB = dir + "/" + programs.value("bwd_b", "");
+      st.programW = dir + "/" + programs.value("bwd_w", "");
+    }
     for (auto [key, list] : {std::make_pair("inputs", &st.inputs),
                              std::make_pair("outputs", &st.outputs)}) {
       for (const auto &t : s.value(key, nlohmann::json::array())) {
@@ -79,6 +84,30 @@ StatusOr<Plan> Plan::load(const std::string &dir) {
     if (!desc)
       return desc.status().withContext(path);
     p.inputs.push_back({t.value("name", ""), *desc});
+  }
+  if (j.contains("training")) {
+    const auto &t = j["training"];
+    p.training = true;
+    const auto &o = t.value("optimizer", nlohmann::json::object());
+    p.optimizer.kind = o.value("kind", "sgd");
+    p.optimizer.lr = o.value("lr", 0.01);
+    p.optimizer.momentum = o.value("momentum", 0.0);
+    p.optimizer.weightDecay = o.value("weight_decay", 0.0);
+    p.optimizer.gradClip = o.value("grad_clip", 0.0);
+    p.optimizer.beta1 = o.value("beta1", 0.9);
+    p.optimizer.beta2 = o.value("beta2", 0.999);
+    p.optimizer.eps = o.value("eps", 1e-8);
+    if (p.optimizer.kind != "sgd" && p.optimizer.kind != "adamw")
+      return invalidArgument(path + ": unknown optimizer '" +
+                             p.optimizer.kind + "'");
+    for (const auto &q : t.value("parameters", nlohmann::json::array())) {
+      auto desc = descOf(q);
+      if (!desc)
+        return desc.status().withContext(path);
+      p.params.push_back({q.value("name", ""), *desc,
+                          q.value("stages", std::vector<int>{}),
+                          q.value("uses", std::vector<int>{})});
+    }
   }
   const auto &sched = j["schedule"];
   p.schedule = sched.value("kind", "");

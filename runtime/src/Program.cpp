@@ -10,8 +10,14 @@ namespace pprt {
 
 int StageProgram::stage() const { return program_->stage(); }
 
+void StageProgram::parametersChanged() {
+  for (int id : paramBuffers_)
+    ++buffers_[id].version;
+}
+
 StatusOr<std::unique_ptr<StageProgram>>
-StageProgram::load(const std::string &ppxPath, const std::string &weightsPath) {
+StageProgram::load(const std::string &ppxPath,
+                   std::shared_ptr<Weights> weights) {
   auto file = MappedFile::open(ppxPath);
   if (!file)
     return file.status();
@@ -48,10 +54,7 @@ StageProgram::load(const std::string &ppxPath, const std::string &weightsPath) {
   std::unique_ptr<StageProgram> s(new StageProgram());
   s->file_ = *file;
   s->program_ = fb::GetStageProgram(body);
-  auto weights = Weights::load(weightsPath);
-  if (!weights)
-    return weights.status();
-  s->weights_ = std::move(*weights);
+  s->weights_ = std::move(weights);
   const fb::StageProgram &prog = *s->program_;
   s->arena_.resize((prog.arena_bytes() + 63) / 64);
   uint8_t *arena = s->arena_.empty() ? nullptr : s->arena_.front().bytes;
@@ -75,15 +78,17 @@ StageProgram::load(const std::string &ppxPath, const std::string &weightsPath) {
       break;
     case fb::BufferKind::Param: {
       std::string name = b->name() ? b->name()->str() : "";
-      const Weights::Entry *w = s->weights_.find(name);
+      const Weights::Entry *w = s->weights_->find(name);
       if (!w)
-        return notFound(weightsPath + ": no parameter '" + name + "'");
+        return notFound(ppxPath + ": the stage's weights have no parameter '" +
+                        name + "'");
       if (!(w->desc == t.desc))
-        return invalidArgument(weightsPath + ": parameter '" + name + "' is " +
+        return invalidArgument(ppxPath + ": parameter '" + name + "' is " +
                                w->desc.toString() + ", the program needs " +
                                t.desc.toString());
-      t.data = const_cast<uint8_t *>(w->data);
+      t.data = w->data;
       t.constant = true;
+      s->paramBuffers_.push_back(s->buffers_.size());
       break;
     }
     case fb::BufferKind::Constant:
@@ -124,6 +129,24 @@ StageProgram::load(const std::string &ppxPath, const std::string &weightsPath) {
             bindings(prog.outputs(), s->outputs_) &&
             messages(prog.recvs(), s->recvs_) &&
             messages(prog.sends(), s->sends_);
+  if (prog.phase())
+    s->phase_ = prog.phase()->str();
+  auto slots = [&](const auto *list, auto &out) {
+    if (list)
+      for (const fb::Slot *slot : *list) {
+        if (!index(slot->buffer()))
+          return false;
+        out.push_back({slot->id(), slot->buffer()});
+      }
+    return true;
+  };
+  ok &= slots(prog.stash_inputs(), s->stashIn_) &&
+        slots(prog.stash_outputs(), s->stashOut_);
+  if (prog.grads())
+    for (const fb::Grad *g : *prog.grads()) {
+      ok &= index(g->buffer());
+      s->grads_.push_back({g->param()->str(), g->use(), g->buffer()});
+    }
   if (prog.instrs())
     for (const fb::Instr *in : *prog.instrs()) {
       for (const auto *list : {in->operands(), in->results()})

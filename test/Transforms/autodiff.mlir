@@ -6,7 +6,7 @@
 // CHECK-LABEL: func.func @main
 // CHECK-SAME: {pp.name = "x"}
 // CHECK-SAME: %[[LABELS:[a-z0-9]+]]: tensor<4xi64> {pp.name = "labels"}
-// CHECK-SAME: -> (tensor<1xf32> {pp.name = "loss"}
+// CHECK-SAME: -> (tensor<1xf32> {pp.name = "loss"}, tensor<4x4xf32> {pp.name = "output"}
 // CHECK-SAME: {pp.grad = "w2", pp.use = 0 : i64}
 // CHECK-SAME: {pp.grad = "w2", pp.use = 1 : i64}
 // CHECK-SAME: {pp.grad = "w2", pp.use = 2 : i64}
@@ -23,7 +23,8 @@
 // stage of its producer, the gemm (fwd_index 1).
 // CHECK: %[[DH:.*]] = pp.add {{.*}}pp.fwd_index = 1 : i64, pp.phase = "bwd"
 // CHECK: %[[DW1:.*]] = pp.gemm %[[DH]], %arg0 {{{.*}}trans_a}
-// CHECK: return %[[LOSS]], %[[DW0]], %{{.*}}, %{{.*}}, %[[DW1]]
+// The model's output stays, for evaluation.
+// CHECK: return %[[LOSS]], %[[OUT:.*]], %[[DW0]], %{{.*}}, %{{.*}}, %[[DW1]]
 module {
   pp.param @w1 : tensor<16x8xf32>
   pp.param @w2 : tensor<4x16xf32>

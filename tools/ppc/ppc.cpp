@@ -104,6 +104,48 @@ static cl::opt<std::string>
                          "device's)"),
                 cl::value_desc("SIZE"), cl::init(""), cl::cat(pipelineCategory));
 
+static cl::OptionCategory trainCategory("training options (with -train)");
+static cl::opt<bool> train("train",
+                           cl::desc("Compile a training pipeline: loss, "
+                                    "backward, optimizer step"),
+                           cl::init(false), cl::cat(trainCategory));
+static cl::opt<std::string>
+    lossKind("loss", cl::desc("cross-entropy (default), mse, or output (an "
+                              "output of the model is the loss)"),
+             cl::init("cross-entropy"), cl::cat(trainCategory));
+static cl::opt<std::string>
+    lossOn("loss-on", cl::desc("The model output the loss reads (default: "
+                               "the first)"),
+           cl::value_desc("OUTPUT"), cl::init(""), cl::cat(trainCategory));
+static cl::opt<std::string>
+    labelsName("labels", cl::desc("Name of the labels input (default labels)"),
+               cl::value_desc("NAME"), cl::init("labels"),
+               cl::cat(trainCategory));
+static cl::opt<std::string>
+    optimizer("optimizer", cl::desc("sgd (default) or adamw"), cl::init("sgd"),
+              cl::cat(trainCategory));
+static cl::opt<double> lr("lr", cl::desc("Learning rate (default 0.01)"),
+                          cl::init(0.01), cl::cat(trainCategory));
+static cl::opt<double> momentum("momentum",
+                                cl::desc("SGD momentum (default 0)"),
+                                cl::init(0), cl::cat(trainCategory));
+static cl::opt<double>
+    weightDecay("weight-decay",
+                cl::desc("SGD: L2 added to the gradient; AdamW: decoupled "
+                         "(default 0, AdamW 0.01)"),
+                cl::init(-1), cl::cat(trainCategory));
+static cl::opt<double> beta1("beta1", cl::desc("AdamW beta1 (default 0.9)"),
+                             cl::init(0.9), cl::cat(trainCategory));
+static cl::opt<double> beta2("beta2", cl::desc("AdamW beta2 (default 0.999)"),
+                             cl::init(0.999), cl::cat(trainCategory));
+static cl::opt<double> adamEps("eps", cl::desc("AdamW epsilon (default 1e-8)"),
+                               cl::init(1e-8), cl::cat(trainCategory));
+static cl::opt<double>
+    gradClip("grad-clip",
+             cl::desc("Clip the global gradient norm (over all stages) to "
+                      "NORM (default: off)"),
+             cl::value_desc("NORM"), cl::init(0), cl::cat(trainCategory));
+
 static cl::opt<bool> timePhases("time-phases",
                                 cl::desc("Print the time of each phase"),
                                 cl::init(false), cl::cat(pipelineCategory));
@@ -276,11 +318,34 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
     return fail("-microbatches=" + Twine(microbatches) +
                 ": needs at least one micro-batch");
   int64_t m = microbatches > 0 ? microbatches : stages;
+  // Training defaults to 1F1B; inference schedules have no backward.
+  if (train && !scheduleName.getNumOccurrences())
+    scheduleName = "1f1b";
   bool autoSchedule = scheduleName == "auto";
   std::optional<ppc::sched::Kind> kind = ppc::sched::parseKind(scheduleName);
   if (!kind && !autoSchedule)
     return fail("-schedule=" + scheduleName +
                 ": expected inference, gpipe, 1f1b, interleaved, zb-h1 or auto");
+  // (A training schedule without -train plans and times the schedule but
+  // compiles, and runs, the forward only.)
+  if (kind && train && !ppc::sched::isTraining(*kind))
+    return fail("-schedule=" + scheduleName +
+                " runs no backward: training takes gpipe, 1f1b, interleaved, "
+                "zb-h1 or auto");
+  if (train) {
+    if (optimizer != "sgd" && optimizer != "adamw")
+      return fail("-optimizer=" + optimizer + ": expected sgd or adamw");
+    if (lossKind != "cross-entropy" && lossKind != "mse" && lossKind != "output")
+      return fail("-loss=" + lossKind +
+                  ": expected cross-entropy, mse or output");
+    if (lr <= 0 || momentum < 0 || gradClip < 0 || beta1 < 0 || beta1 >= 1 ||
+        beta2 < 0 || beta2 >= 1 || adamEps <= 0)
+      return fail("-lr must be positive; -momentum and -grad-clip not "
+                  "negative; -beta1 and -beta2 in [0, 1); -eps positive");
+  } else if (lossKind.getNumOccurrences() || lossOn.getNumOccurrences() ||
+             optimizer.getNumOccurrences() || lr.getNumOccurrences()) {
+    return fail("-loss, -loss-on, -optimizer and -lr need -train");
+  }
   if (virtualStages.getNumOccurrences() &&
       (virtualStages < 1 ||
        (virtualStages > 1 && kind != ppc::sched::Kind::Interleaved)))
@@ -315,6 +380,14 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
   {
     PassManager pm(&context);
     pm.addPass(ppc::pp::createPPCanonicalizePass());
+    if (train) {
+      ppc::pp::PPAutodiffPassOptions ad;
+      ad.loss = lossKind;
+      ad.lossOn = lossOn;
+      ad.labels = labelsName;
+      ad.microbatches = m;
+      pm.addPass(ppc::pp::createPPAutodiffPass(ad));
+    }
     ppc::pp::PPAnnotateCostPassOptions cost;
     cost.device = device;
     cost.costTable = costTable;
@@ -323,6 +396,24 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
       return 1;
   }
   timer.mark("canonicalize, annotate cost");
+  if (train) {
+    // The optimizer every stage runs after its backward (pipeline.json).
+    Builder b(&context);
+    double wd = weightDecay >= 0 ? weightDecay : optimizer == "adamw" ? 0.01 : 0;
+    SmallVector<NamedAttribute> opt = {
+        b.getNamedAttr("kind", b.getStringAttr(optimizer)),
+        b.getNamedAttr("lr", b.getF64FloatAttr(lr)),
+        b.getNamedAttr("weight_decay", b.getF64FloatAttr(wd)),
+        b.getNamedAttr("grad_clip", b.getF64FloatAttr(gradClip))};
+    if (optimizer == "sgd") {
+      opt.push_back(b.getNamedAttr("momentum", b.getF64FloatAttr(momentum)));
+    } else {
+      opt.push_back(b.getNamedAttr("beta1", b.getF64FloatAttr(beta1)));
+      opt.push_back(b.getNamedAttr("beta2", b.getF64FloatAttr(beta2)));
+      opt.push_back(b.getNamedAttr("eps", b.getF64FloatAttr(adamEps)));
+    }
+    (*module)->setAttr("pp.optimizer", b.getDictionaryAttr(opt));
+  }
   auto main = module->lookupSymbol<func::FuncOp>("main");
   if (!batchSize) {
     auto first = main.getNumArguments()
@@ -462,7 +553,7 @@ int main(int argc, char **argv) {
   // MLIR's printing flags (-mlir-print-debuginfo, ...) work, under --help-hidden.
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
-  cl::HideUnrelatedOptions({&ppcCategory, &pipelineCategory});
+  cl::HideUnrelatedOptions({&ppcCategory, &pipelineCategory, &trainCategory});
   cl::ParseCommandLineOptions(argc, argv,
                               "ppc: pipeline-parallel compiler for ONNX models\n");
   ppc::ImportOptions options;

@@ -49,6 +49,10 @@ std::string chromeTrace(const PipelineSummary &s);
 llvm::Error writeStagePrograms(mlir::ModuleOp module, const WeightStore &store,
                                llvm::StringRef dir);
 
+/// The file of a stage's program for `phase`: stage<k>.ppx for the forward
+/// (and inference), stage<k>.bwd_b.ppx and stage<k>.bwd_w.ppx.
+std::string stageProgramFile(int64_t stage, llvm::StringRef phase);
+
 /// Writes `contents` to DIR/NAME through a temporary file and a rename, so a
 /// reader never sees half a file.
 llvm::Error writeAtomically(llvm::StringRef dir, llvm::StringRef name,

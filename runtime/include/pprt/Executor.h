@@ -27,36 +27,97 @@ struct BatchIO {
   std::map<std::string, HostTensor> outputs;
 };
 
-/// Runs rank `rank`'s actions of `plan` once (one batch). Forward schedules
-/// (inference, gpipe, ...) run their forward actions; backward actions are
-/// an error until training lands. The error names rank, action and
-/// micro-batch.
+/// Runs rank `rank`'s actions of `plan` once (one batch). Inference (and a
+/// training schedule compiled without -train) runs the forward actions. A
+/// training plan (ppc -train) runs forward and backward of every
+/// micro-batch, accumulates each parameter's gradient over micro-batches
+/// and then over its uses in use order (exchanging the uses of tied
+/// parameters between the ranks that hold them), and applies the optimizer.
+/// The error names rank, action and micro-batch.
 class Executor {
 public:
   Executor(const Plan &plan, int rank, Backend &backend, Transport &transport);
   /// Loads and prepares this rank's stage programs.
   Status load();
-  /// `io.outputs` must be allocated (allocateOutputs) before.
+  /// `io.outputs` must be allocated (allocateOutputs) before. Training: one
+  /// step, optimizer included; `step` numbers it in errors.
   Status runBatch(BatchIO &io, std::vector<TraceEvent> *trace,
                   double timeOrigin);
   /// Per-op times of this rank's stages (after enableProfile and a run).
   void enableProfile(bool on);
   std::vector<PreparedStage::OpTime> profile() const;
 
-private:
-  struct Loaded {
-    std::unique_ptr<StageProgram> program;
-    std::unique_ptr<PreparedStage> prepared;
+  /// Training: the forward actions only (the loss and outputs on the
+  /// current weights), nothing kept for a backward, no update.
+  void setEvalMode(bool on) { evalMode = on; }
+  /// After a training step: its loss (the sum of the micro-batches' scaled
+  /// losses: the mean over the batch) and the global gradient norm, known
+  /// on every rank.
+  double lastLoss() const { return lastLoss_; }
+  double lastGradNorm() const { return lastGradNorm_; }
+  int64_t stepsDone() const { return step_; }
+  /// Peak bytes, and micro-batches, that a stage of this rank kept for its
+  /// backward at once (the activation memory the schedule implies).
+  struct StashPeak {
+    int stage;
+    int64_t bytes;
+    int microbatches;
   };
-  Status forward(int stage, int mb, BatchIO &io);
+  std::vector<StashPeak> stashPeaks() const;
+
+  /// Checkpoints: this rank's stages' parameters and optimizer state as
+  /// DIR/stage<k>.safetensors under the ONNX names.
+  Status saveCheckpoint(const std::string &dir) const;
+  /// Loads every parameter this rank holds (and its optimizer state) from
+  /// the stage<k>.safetensors files of DIR, whatever their partition;
+  /// `step` continues the optimizer's count.
+  Status loadCheckpoint(const std::string &dir, int64_t step);
+  /// Returns when every rank has called it (a checkpoint is complete).
+  Status barrier();
+  /// Keeps each parameter's summed gradient of the last step (before
+  /// clipping) for saveGradients: the gradient checks.
+  void keepGradients(bool on) { keepGradients_ = on; }
+  Status saveGradients(const std::string &path) const;
+
+private:
+  enum Phase { Fwd = 0, BwdB = 1, BwdW = 2 };
+  struct Loaded {
+    std::shared_ptr<Weights> weights;
+    std::unique_ptr<StageProgram> program[3];
+    std::unique_ptr<PreparedStage> prepared[3];
+  };
+  Status runProgram(int stage, Phase phase, int mb, BatchIO &io);
+  Status transfer(const Action &a);
+  Status finishStep(BatchIO &io);
+  Status exchangeGradients(std::map<std::string, std::vector<float>> &totals);
+  Status syncStep(BatchIO &io, const std::map<std::string, std::vector<float>> &totals);
+  void applyOptimizer(const std::map<std::string, std::vector<float>> &totals,
+                      float coefficient);
+  int rankOf(int stage) const { return plan.stages.at(stage).rank; }
 
   const Plan &plan;
   int rank;
   Backend &backend;
   Transport &transport;
   std::map<int, Loaded> stages;
-  // Messages received or to send, by (stage, peer stage, micro-batch).
-  std::map<std::tuple<int, int, int>, std::vector<uint8_t>> inbox, outbox;
+  bool evalMode = false;
+  // Messages received or to send, by (kind: 0 activations, 1 gradients;
+  // stage, peer stage, micro-batch).
+  using MessageKey = std::tuple<int, int, int, int>;
+  std::map<MessageKey, std::vector<uint8_t>> inbox, outbox;
+  // What a stage keeps from one of its programs to a later one, per
+  // (stage, micro-batch) and slot.
+  std::map<std::pair<int, int>, std::map<int, std::vector<uint8_t>>> stash;
+  std::map<int, int64_t> stashBytes;
+  std::map<int, StashPeak> stashPeak;
+  // Gradients summed over micro-batches, per (parameter, use).
+  std::map<std::pair<std::string, int>, std::vector<float>> gradAcc;
+  // Optimizer state per (stage, parameter): momentum, or Adam's moments.
+  std::map<std::pair<int, std::string>, std::vector<float>> moment1, moment2;
+  bool keepGradients_ = false;
+  std::map<std::string, std::vector<float>> lastGradients_;
+  int64_t step_ = 0;
+  double lastLoss_ = 0, lastGradNorm_ = 0;
 };
 
 /// The shape of a whole batch (what pprun reads and writes) of a tensor

@@ -39,16 +39,32 @@ class Weights {
 public:
   struct Entry {
     TensorDesc desc;
-    const uint8_t *data;
+    uint8_t *data; // writable only after makeWritable()
+    int64_t bytes;
   };
   static StatusOr<Weights> load(const std::string &path);
   const Entry *find(const std::string &name) const;
   size_t size() const { return entries_.size(); }
+  const std::map<std::string, Entry> &entries() const { return entries_; }
+  /// Copies the tensors out of the read-only map into memory of its own,
+  /// so that an optimizer can update them in place.
+  void makeWritable();
 
 private:
   std::shared_ptr<MappedFile> file_;
   std::map<std::string, Entry> entries_;
+  std::vector<std::vector<uint8_t>> owned_;
 };
+
+/// Writes tensors as a safetensors file (atomically): a u64 header length,
+/// a JSON header of names, dtypes, shapes and offsets, then the bytes.
+struct NamedTensor {
+  std::string name;
+  TensorDesc desc;
+  const void *data;
+};
+Status writeSafetensors(const std::string &path,
+                        const std::vector<NamedTensor> &tensors);
 
 /// A host tensor that owns its bytes.
 struct HostTensor {

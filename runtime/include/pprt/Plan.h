@@ -26,8 +26,26 @@ struct Plan {
   struct Stage {
     int stage, rank;
     std::string program, weights; // paths
+    /// Training: the B and W programs (stage<k>.bwd_b.ppx, .bwd_w.ppx).
+    std::string programB, programW;
     std::vector<Io> inputs, outputs;
   };
+  /// What `ppc -train` compiled in: the optimizer every stage runs after
+  /// its backward, and each trained parameter's holders and uses.
+  struct Optimizer {
+    std::string kind = "sgd"; // sgd | adamw
+    double lr = 0.01, momentum = 0, weightDecay = 0, gradClip = 0;
+    double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  };
+  struct Param {
+    std::string name;
+    TensorDesc desc;
+    std::vector<int> stages; // that hold it and apply its update
+    std::vector<int> uses;   // the stage computing each use's gradient
+  };
+  bool training = false;
+  Optimizer optimizer;
+  std::vector<Param> params;
   std::string dir, schedule;
   int ranks = 1, microbatches = 1;
   int64_t batch = 0, microbatchSize = 0;

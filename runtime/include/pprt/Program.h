@@ -41,8 +41,10 @@ struct TensorRef {
 /// constants in the program).
 class StageProgram {
 public:
+  /// `weights`: the stage's parameters, shared by its programs (forward,
+  /// B, W) so that an optimizer step updates what all of them read.
   static StatusOr<std::unique_ptr<StageProgram>>
-  load(const std::string &ppxPath, const std::string &weightsPath);
+  load(const std::string &ppxPath, std::shared_ptr<Weights> weights);
 
   const fb::StageProgram &program() const { return *program_; }
   int stage() const;
@@ -62,10 +64,32 @@ public:
     return sends_;
   }
   int64_t arenaBytes() const { return (int64_t)arena_.size() * 64; }
+  /// Training: "fwd", "bwd_b" or "bwd_w" (empty for inference); the values
+  /// this program takes from, and keeps for, the stage's other programs
+  /// (slot id, buffer); and the parameter gradients it computes.
+  const std::string &phase() const { return phase_; }
+  const std::vector<std::pair<int, int>> &stashInputs() const {
+    return stashIn_;
+  }
+  const std::vector<std::pair<int, int>> &stashOutputs() const {
+    return stashOut_;
+  }
+  struct Grad {
+    std::string param;
+    int use, buffer;
+  };
+  const std::vector<Grad> &grads() const { return grads_; }
+  /// Tells kernels that cache data derived from parameters (oneDNN's
+  /// reordered weights) that the parameters have changed.
+  void parametersChanged();
 
 private:
   std::shared_ptr<MappedFile> file_;
-  Weights weights_;
+  std::shared_ptr<Weights> weights_;
+  std::string phase_;
+  std::vector<std::pair<int, int>> stashIn_, stashOut_;
+  std::vector<Grad> grads_;
+  std::vector<int> paramBuffers_;
   const fb::StageProgram *program_ = nullptr;
   std::vector<TensorRef> buffers_;
   std::vector<std::pair<std::string, int>> inputs_, outputs_;

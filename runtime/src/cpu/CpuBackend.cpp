@@ -68,6 +68,7 @@ const Registry &registry() {
     registerLinalg(r);
     registerNn(r);
     registerShape(r);
+    registerBackward(r);
     return r;
   }();
   return r;

@@ -47,6 +47,7 @@ void registerElementwise(Registry &r);
 void registerLinalg(Registry &r);
 void registerNn(Registry &r);
 void registerShape(Registry &r);
+void registerBackward(Registry &r);
 
 /// Strides of `shape` (row-major), in elements.
 std::vector<int64_t> stridesOf(const std::vector<int64_t> &shape);

@@ -15,6 +15,8 @@
 #include "pprt/Executor.h"
 #include "pprt/Format.h"
 
+#include <nlohmann/json.hpp>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +25,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -33,8 +37,12 @@ using namespace pprt;
 namespace {
 struct Options {
   std::string dir, outputDir, transport, backend = "cpu", trace, profile;
-  std::vector<std::pair<std::string, std::string>> inputs;
+  std::vector<std::pair<std::string, std::string>> inputs, data;
   int threads = 0, iterations = 0;
+  // Training (a pipeline compiled with ppc -train).
+  int steps = 0, saveEvery = 0;
+  std::string metrics, checkpointDir, resume, saveGradients;
+  bool eval = false;
   double timeout = 30;
 };
 
@@ -49,7 +57,13 @@ void usage() {
       "             [--transport=local|mpi] [--backend=cpu] [--threads N]\n"
       "             (N: threads on this machine, shared by its ranks)\n"
       "             [--iterations N] [--trace FILE.json] [--timeout SECONDS]\n"
-      "             [--profile COSTS.json]   (per-op times, for ppc -cost-table)\n");
+      "             [--profile COSTS.json]   (per-op times, for ppc -cost-table)\n"
+      "training (ppc -train):\n"
+      "             [--steps N] [--data NAME=FILE.npy]... (samples on axis 0,\n"
+      "             taken in batches, wrapping) [--metrics FILE.jsonl]\n"
+      "             [--checkpoint-dir D [--save-every N]] [--resume D]\n"
+      "             [--eval]  (forward only, on the current weights)\n"
+      "             [--save-gradients FILE.safetensors]  (the last step's)\n");
 }
 
 Options parse(int argc, char **argv) {
@@ -76,6 +90,30 @@ Options parse(int argc, char **argv) {
       if (eq == std::string::npos || eq == 0)
         die("--input " + v + ": expected NAME=FILE.npy");
       o.inputs.push_back({v.substr(0, eq), v.substr(eq + 1)});
+    } else if (is("--data")) {
+      std::string v = value("--data");
+      size_t eq = v.find('=');
+      if (eq == std::string::npos || eq == 0)
+        die("--data " + v + ": expected NAME=FILE.npy");
+      o.data.push_back({v.substr(0, eq), v.substr(eq + 1)});
+    } else if (is("--steps")) {
+      o.steps = std::atoi(value("--steps").c_str());
+      if (o.steps < 1)
+        die("--steps must be at least 1");
+    } else if (is("--save-every")) {
+      o.saveEvery = std::atoi(value("--save-every").c_str());
+      if (o.saveEvery < 1)
+        die("--save-every must be at least 1");
+    } else if (is("--metrics")) {
+      o.metrics = value("--metrics");
+    } else if (is("--checkpoint-dir")) {
+      o.checkpointDir = value("--checkpoint-dir");
+    } else if (is("--resume")) {
+      o.resume = value("--resume");
+    } else if (is("--save-gradients")) {
+      o.saveGradients = value("--save-gradients");
+    } else if (a == "--eval") {
+      o.eval = true;
     } else if (is("--output-dir")) {
       o.outputDir = value("--output-dir");
     } else if (is("--transport")) {
@@ -172,7 +210,10 @@ std::string traceJson(const std::vector<TraceEvent> &events) {
   os << "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[";
   bool first = true;
   for (const TraceEvent &e : events) {
-    bool compute = e.action.op == ActionOp::Fwd;
+    bool compute = e.action.op == ActionOp::Fwd ||
+                   e.action.op == ActionOp::Bwd ||
+                   e.action.op == ActionOp::BwdB ||
+                   e.action.op == ActionOp::BwdW;
     os << (first ? "" : ",") << "{\"name\":\"" << actionName(e.action.op)
        << " stage " << e.action.stage << " mb " << e.action.mb
        << "\",\"cat\":\"" << (compute ? "compute" : "transfer")
@@ -190,6 +231,291 @@ double seconds() {
   return std::chrono::duration<double>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+using Fail = std::function<void(const std::string &)>;
+
+/// Runs f(i) for each rank of this process, side by side (threads when
+/// local). The first failure is the cause; the others report waiting for
+/// it.
+Status runRanks(std::vector<std::unique_ptr<Transport>> &transports, bool mpi,
+                int ranks, const std::function<Status(int)> &f) {
+  std::vector<Status> results(ranks);
+  auto one = [&](int i) {
+    results[i] = f(i);
+    if (!results[i].isOk() && !mpi)
+      transports[i]->abort(results[i].message());
+  };
+  if (ranks == 1) {
+    one(0);
+  } else {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < ranks; ++i)
+      threads.emplace_back(one, i);
+    for (auto &t : threads)
+      t.join();
+  }
+  for (const Status &st : results)
+    if (!st.isOk() && st.code() != StatusCode::Unavailable)
+      return st;
+  for (const Status &st : results)
+    if (!st.isOk())
+      return st;
+  return Status::ok();
+}
+
+/// A checkpoint: DIR/step-N/ (stage<k>.safetensors and checkpoint.json),
+/// with DIR/latest naming the last complete one.
+struct Checkpoint {
+  std::string dir;
+  int64_t step = 0, position = 0;
+};
+
+StatusOr<Checkpoint> findCheckpoint(const std::string &path) {
+  std::string dir = path;
+  if (!std::filesystem::exists(dir + "/checkpoint.json")) {
+    std::ifstream latest(path + "/latest");
+    std::string name;
+    if (!latest || !(latest >> name))
+      return notFound("--resume " + path + ": no checkpoint there (neither "
+                      "checkpoint.json nor latest)");
+    dir = path + "/" + name;
+  }
+  std::ifstream in(dir + "/checkpoint.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto j = nlohmann::json::parse(text.str(), nullptr, false);
+  if (!in || j.is_discarded() || !j.contains("step"))
+    return dataLoss(dir + "/checkpoint.json: missing or not valid JSON");
+  return Checkpoint{dir, j.value("step", (int64_t)0),
+                    j.value("data_position", (int64_t)0)};
+}
+
+std::string humanBytes(double b) {
+  const char *units[] = {"B", "KB", "MB", "GB"};
+  int u = 0;
+  while (b >= 1000 && u < 3) {
+    b /= 1000;
+    ++u;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, u ? "%.1f %s" : "%.0f %s", b, units[u]);
+  return text;
+}
+
+/// pprun DIR --steps N --data NAME=FILE.npy ...: the training loop.
+int train(const Options &o, const Plan &plan,
+          std::vector<std::unique_ptr<Executor>> &executors,
+          std::vector<std::unique_ptr<Transport>> &transports, Transport *mpi,
+          int firstRank, const Fail &fail) {
+  int ranks = executors.size();
+  bool reporter = firstRank == 0; // rank 0 writes metrics and checkpoints
+  // The samples: one array per model input, samples on axis 0.
+  std::map<std::string, HostTensor> data;
+  for (auto &[name, path] : o.data) {
+    auto t = readNpy(path);
+    if (!t)
+      fail("--data " + name + "=" + path + ": " + t.status().message());
+    data[name] = std::move(*t);
+  }
+  int64_t batch = plan.batch, samples = -1;
+  std::string firstName;
+  std::vector<Plan::Io> inputs = plan.modelInputs();
+  for (const Plan::Io &in : inputs) {
+    TensorDesc whole = wholeBatch(in.desc, plan.microbatches);
+    auto it = data.find(in.name);
+    if (it == data.end()) {
+      if (!o.data.empty())
+        fail("--data: nothing given for the model's input '" + in.name +
+             "': add --data " + in.name + "=FILE.npy");
+      // No data at all: one seeded random batch, for timing.
+      data[in.name] = randomInput(in, plan.microbatches, data.size());
+      continue;
+    }
+    const TensorDesc &got = it->second.desc;
+    std::string file = "--data " + in.name + "=" +
+                       std::find_if(o.data.begin(), o.data.end(), [&](auto &d) {
+                         return d.first == in.name;
+                       })->second;
+    if (got.dtype != in.desc.dtype)
+      fail(file + ": " + dtypeName(got.dtype) + " samples, the model takes " +
+           dtypeName(in.desc.dtype));
+    if (got.shape.size() != whole.shape.size() ||
+        !std::equal(got.shape.begin() + 1, got.shape.end(),
+                    whole.shape.begin() + 1))
+      fail(file + ": samples of shape " + got.toString() +
+           ", the model takes " + whole.toString() +
+           " per batch (samples on axis 0)");
+    if (got.shape[0] < batch)
+      fail(file + ": " + std::to_string(got.shape[0]) +
+           " samples, fewer than one batch of " + std::to_string(batch));
+    if (samples >= 0 && got.shape[0] != samples)
+      fail(file + ": " + std::to_string(got.shape[0]) + " samples, --data " +
+           firstName + " has " + std::to_string(samples));
+    samples = got.shape[0];
+    firstName = in.name;
+  }
+  for (auto &[name, path] : o.data)
+    if (!std::count_if(inputs.begin(), inputs.end(),
+                       [&](const Plan::Io &in) { return in.name == name; }))
+      fail("--data " + name + "=" + path + ": the model has no input '" +
+           name + "'");
+
+  int64_t startStep = 0, position = 0;
+  if (!o.resume.empty()) {
+    auto ck = findCheckpoint(o.resume);
+    if (!ck)
+      fail(ck.status().message());
+    for (auto &e : executors)
+      if (Status st = e->loadCheckpoint(ck->dir, ck->step); !st.isOk())
+        fail(st.message());
+    startStep = ck->step;
+    position = ck->position;
+  }
+  int64_t steps = o.steps ? o.steps : startStep + 1;
+  if (steps <= startStep)
+    fail("--steps " + std::to_string(steps) + ": the checkpoint is at step " +
+         std::to_string(startStep) + " already (--steps counts from the "
+         "start of training)");
+  std::FILE *metrics = nullptr;
+  if (!o.metrics.empty() && reporter) {
+    metrics = std::fopen(o.metrics.c_str(), startStep ? "a" : "w");
+    if (!metrics)
+      fail("--metrics " + o.metrics + ": " + std::strerror(errno));
+  }
+  for (auto &e : executors)
+    e->keepGradients(!o.saveGradients.empty());
+
+  BatchIO io;
+  allocateOutputs(plan, io);
+  std::vector<std::vector<TraceEvent>> traces(ranks);
+  bool progress = isatty(2);
+  double origin = seconds(), total = 0, firstLoss = 0;
+  for (int64_t step = startStep + 1; step <= steps; ++step) {
+    // The batch: `batch` samples from `position` on, wrapping.
+    for (auto &[name, all] : data) {
+      HostTensor &t = io.inputs[name];
+      int64_t n = all.desc.shape[0];
+      int64_t row = all.bytes.size() / n;
+      t.desc = all.desc;
+      t.desc.shape[0] = batch;
+      t.bytes.resize(batch * row);
+      for (int64_t i = 0; i < batch; ++i)
+        std::memcpy(t.bytes.data() + i * row,
+                    all.bytes.data() + ((position + i) % n) * row, row);
+    }
+    if (samples > 0)
+      position = (position + batch) % samples;
+    bool traceIt = !o.trace.empty() && step == steps;
+    double start = seconds();
+    Status st = runRanks(transports, mpi, ranks, [&](int i) {
+      return executors[i]->runBatch(io, traceIt ? &traces[i] : nullptr, origin);
+    });
+    if (!st.isOk())
+      fail(st.message());
+    double took = seconds() - start;
+    total += took;
+    double loss = executors[0]->lastLoss();
+    if (step == startStep + 1)
+      firstLoss = loss;
+    if (metrics) {
+      std::fprintf(metrics,
+                   "{\"step\": %lld, \"loss\": %.9g, \"grad_norm\": %.9g, "
+                   "\"step_time\": %.6f, \"samples_per_s\": %.3f}\n",
+                   (long long)step, loss, executors[0]->lastGradNorm(), took,
+                   batch / took);
+      std::fflush(metrics);
+    }
+    if (progress && reporter) {
+      int width = 30, done = int(width * (step - startStep) /
+                                 double(steps - startStep));
+      std::fprintf(stderr, "\rpprun: step %lld/%lld [%s%s] loss %.4f, %.1f "
+                   "samples/s ",
+                   (long long)step, (long long)steps,
+                   std::string(done, '=').c_str(),
+                   std::string(width - done, ' ').c_str(), loss, batch / took);
+    }
+    bool save = !o.checkpointDir.empty() &&
+                ((o.saveEvery && step % o.saveEvery == 0) || step == steps);
+    if (save) {
+      std::string name = "step-" + std::to_string(step);
+      std::string tmp = o.checkpointDir + "/." + name + ".tmp";
+      std::error_code ec;
+      std::filesystem::create_directories(tmp, ec);
+      if (ec)
+        fail("--checkpoint-dir " + o.checkpointDir + ": " + ec.message());
+      for (auto &e : executors)
+        if (Status s = e->saveCheckpoint(tmp); !s.isOk())
+          fail(s.message());
+      // Every rank has written its stages before the checkpoint is named.
+      if (Status s = runRanks(transports, mpi, ranks,
+                              [&](int i) { return executors[i]->barrier(); });
+          !s.isOk())
+        fail(s.message());
+      if (reporter) {
+        std::string meta = "{\"step\": " + std::to_string(step) +
+                           ", \"data_position\": " + std::to_string(position) +
+                           ", \"schedule\": \"" + plan.schedule +
+                           "\", \"stages\": " +
+                           std::to_string(plan.stages.size()) + "}\n";
+        std::string final = o.checkpointDir + "/" + name;
+        Status s = writeFileAtomically(tmp + "/checkpoint.json", meta.data(),
+                                       meta.size());
+        std::filesystem::remove_all(final, ec);
+        std::filesystem::rename(tmp, final, ec);
+        if (ec)
+          fail("--checkpoint-dir: " + final + ": " + ec.message());
+        std::string latest = name + "\n";
+        if (s.isOk())
+          s = writeFileAtomically(o.checkpointDir + "/latest", latest.data(),
+                                  latest.size());
+        if (!s.isOk())
+          fail(s.message());
+      }
+    }
+  }
+  if (progress && reporter)
+    std::fprintf(stderr, "\n");
+  if (metrics)
+    std::fclose(metrics);
+  if (!o.saveGradients.empty())
+    for (size_t i = 0; i < executors.size(); ++i) {
+      std::string path = ranks == 1 && !mpi && plan.ranks == 1
+                             ? o.saveGradients
+                             : o.saveGradients + ".rank" +
+                                   std::to_string(firstRank + i);
+      if (Status st = executors[i]->saveGradients(path); !st.isOk())
+        fail(st.message());
+    }
+  if (!o.trace.empty()) {
+    std::vector<TraceEvent> all;
+    for (auto &t : traces)
+      all.insert(all.end(), t.begin(), t.end());
+    std::string path = mpi ? o.trace + ".rank" + std::to_string(firstRank)
+                           : o.trace;
+    std::string json = traceJson(all);
+    if (Status st = writeFileAtomically(path, json.data(), json.size());
+        !st.isOk())
+      fail(st.message());
+  }
+  // What each stage kept for its backward at most: the schedule's
+  // activation memory (1F1B: stage s holds at most K - s micro-batches).
+  for (size_t i = 0; i < executors.size(); ++i)
+    for (const Executor::StashPeak &p : executors[i]->stashPeaks())
+      std::printf("pprun: rank %d stage %d kept at most %d micro-batches "
+                  "(%s) for the backward\n",
+                  firstRank + (int)i, p.stage, p.microbatches,
+                  humanBytes(p.bytes).c_str());
+  int64_t ran = steps - startStep;
+  if (reporter)
+    std::printf("pprun: %d ranks (%s), schedule %s, %lld steps of batch %lld "
+                "in %d micro-batches: loss %.6g -> %.6g, %.3f ms per step, "
+                "%.1f samples/s\n",
+                plan.ranks, mpi ? "mpi" : "local", plan.schedule.c_str(),
+                (long long)ran, (long long)batch, plan.microbatches, firstLoss,
+                executors[0]->lastLoss(), total / ran * 1e3,
+                batch * ran / total);
+  return 0;
 }
 } // namespace
 
@@ -231,23 +557,6 @@ int main(int argc, char **argv) {
     std::exit(1);
   };
 
-  BatchIO io;
-  bool random = o.inputs.empty();
-  for (auto &[name, path] : o.inputs) {
-    auto t = readNpy(path);
-    if (!t)
-      fail("--input " + name + "=" + path + ": " + t.status().message());
-    io.inputs[name] = std::move(*t);
-  }
-  if (random) {
-    uint64_t seed = 0;
-    for (const Plan::Io &in : plan->modelInputs())
-      io.inputs[in.name] = randomInput(in, plan->microbatches, seed++);
-  }
-  if (Status st = checkInputs(*plan, io); !st.isOk())
-    fail(st.message());
-  allocateOutputs(*plan, io);
-
   // --threads is the budget of this machine (default: its cores), shared by
   // the ranks on it: the ranks of this process (local) or the processes
   // mpirun started here.
@@ -273,40 +582,71 @@ int main(int argc, char **argv) {
     e->enableProfile(!o.profile.empty());
   }
 
+  if (plan->training && !o.eval) {
+    if (!o.inputs.empty())
+      fail("--input is for inference and --eval: training reads its "
+           "samples with --data NAME=FILE.npy");
+    int rc = train(o, *plan, executors, transports, mpi.get(), firstRank, fail);
+    if (mpi) {
+      mpi.reset();
+      finalizeMpi(false);
+    }
+    return rc;
+  }
+  bool trainingOnly = o.steps || !o.data.empty() || !o.metrics.empty() ||
+                      !o.checkpointDir.empty() || !o.saveGradients.empty();
+  if (trainingOnly)
+    fail(std::string("--steps, --data, --metrics, --checkpoint-dir and "
+                     "--save-gradients ") +
+         (plan->training ? "train: leave out --eval"
+                         : "need a pipeline compiled with ppc -train"));
+  if (o.eval && !plan->training)
+    fail("--eval runs a training pipeline's forward: this pipeline is "
+         "inference already");
+  for (auto &e : executors)
+    e->setEvalMode(o.eval);
+  if (!o.resume.empty()) {
+    if (!plan->training)
+      fail("--resume needs a pipeline compiled with ppc -train");
+    auto ck = findCheckpoint(o.resume);
+    if (!ck)
+      fail(ck.status().message());
+    for (auto &e : executors)
+      if (Status st = e->loadCheckpoint(ck->dir, ck->step); !st.isOk())
+        fail(st.message());
+  }
+
+  BatchIO io;
+  bool random = o.inputs.empty();
+  for (auto &[name, path] : o.inputs) {
+    auto t = readNpy(path);
+    if (!t)
+      fail("--input " + name + "=" + path + ": " + t.status().message());
+    io.inputs[name] = std::move(*t);
+  }
+  if (random) {
+    uint64_t seed = 0;
+    for (const Plan::Io &in : plan->modelInputs())
+      io.inputs[in.name] = randomInput(in, plan->microbatches, seed++);
+  }
+  if (Status st = checkInputs(*plan, io); !st.isOk())
+    fail(st.message());
+  allocateOutputs(*plan, io);
+
   int iterations = o.iterations ? o.iterations : random ? 4 : 1;
   std::vector<std::vector<TraceEvent>> traces(ranks);
-  std::vector<Status> results(ranks);
   double origin = seconds(), timed = 0;
   int timedIterations = 0;
   bool progress = iterations > 1 && isatty(2);
   for (int it = 0; it < iterations; ++it) {
     bool last = it == iterations - 1;
     double start = seconds();
-    auto runRank = [&](int i) {
-      Status st = executors[i]->runBatch(io, last && !o.trace.empty()
-                                                 ? &traces[i]
-                                                 : nullptr,
-                                         origin);
-      if (!st.isOk() && !mpi)
-        transports[i]->abort(st.message());
-      results[i] = st;
-    };
-    if (ranks == 1) {
-      runRank(0);
-    } else {
-      std::vector<std::thread> threads;
-      for (int i = 0; i < ranks; ++i)
-        threads.emplace_back(runRank, i);
-      for (auto &t : threads)
-        t.join();
-    }
-    // The first failure is the cause; the others report waiting for it.
-    for (const Status &st : results)
-      if (!st.isOk() && st.code() != StatusCode::Unavailable)
-        fail(st.message());
-    for (const Status &st : results)
-      if (!st.isOk())
-        fail(st.message());
+    Status st = runRanks(transports, mpi != nullptr, ranks, [&](int i) {
+      return executors[i]->runBatch(
+          io, last && !o.trace.empty() ? &traces[i] : nullptr, origin);
+    });
+    if (!st.isOk())
+      fail(st.message());
     // With several iterations the first warms up and is not timed.
     if (iterations == 1 || it > 0) {
       timed += seconds() - start;

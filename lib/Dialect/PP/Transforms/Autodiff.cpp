@@ -287,8 +287,19 @@ void Autodiff::runOnOperation() {
   if (paramGrads.empty())
     return fail(main, "no trainable parameter reaches the loss");
 
-  // The new outputs: the loss, then one gradient per parameter use.
+  // The new outputs: the loss, the model's outputs (for evaluation), then
+  // one gradient per parameter use.
   SmallVector<Value> results{lossValue};
+  SmallVector<DictionaryAttr> resultAttrs;
+  resultAttrs.push_back(
+      b.getDictionaryAttr({b.getNamedAttr("pp.name", b.getStringAttr("loss"))}));
+  for (auto [i, v] : llvm::enumerate(ret.getOperands()))
+    if (v != lossValue) {
+      results.push_back(v);
+      resultAttrs.push_back(main.getResultAttrDict(i)
+                                ? main.getResultAttrDict(i)
+                                : b.getDictionaryAttr({}));
+    }
   for (ParamGrad &p : paramGrads)
     results.push_back(p.grad);
   ret->setOperands(results);
@@ -296,9 +307,6 @@ void Autodiff::runOnOperation() {
   for (Value v : results)
     resultTypes.push_back(v.getType());
   main.setType(b.getFunctionType(main.getArgumentTypes(), resultTypes));
-  SmallVector<DictionaryAttr> resultAttrs;
-  resultAttrs.push_back(
-      b.getDictionaryAttr({b.getNamedAttr("pp.name", b.getStringAttr("loss"))}));
   llvm::StringMap<int64_t> uses;
   for (ParamGrad &p : paramGrads)
     resultAttrs.push_back(b.getDictionaryAttr(
@@ -306,7 +314,7 @@ void Autodiff::runOnOperation() {
          b.getNamedAttr("pp.use", b.getI64IntegerAttr(uses[p.name]++))}));
   main.setAllResultAttrs(resultAttrs);
 
-  // Dead code: the model's other outputs, unused gradient parts.
+  // Dead code: unused gradient parts.
   for (bool changed = true; changed;) {
     changed = false;
     for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
