@@ -239,7 +239,11 @@ Status Executor::runProgram(int stage, Phase phase, int mb, BatchIO &io) {
       m.insert(m.end(), t.data, t.data + t.bytes);
     }
     putHeader(m, kind, stage, peer, mb);
-    outbox[{kind, stage, peer, mb}] = std::move(m);
+    // A stage of this same rank (interleaved): no transfer, straight in.
+    if (rankOf(peer) == rank)
+      inbox[{kind, peer, stage, mb}] = std::move(m);
+    else
+      outbox[{kind, stage, peer, mb}] = std::move(m);
   }
   return Status::ok();
 }

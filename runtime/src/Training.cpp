@@ -190,14 +190,18 @@ Status Executor::syncStep(
   std::string where =
       lossStage >= 0 ? " (computed on stage " + std::to_string(lossStage) + ")"
                      : "";
+  auto text = [](double v) {
+    return std::isnan(v) ? std::string("NaN")
+           : std::isinf(v) ? std::string(v > 0 ? "inf" : "-inf")
+                           : std::to_string(v);
+  };
   if (!std::isfinite(loss))
-    return invalidArgument("the loss is " + std::to_string(loss) + where +
+    return invalidArgument("the loss is " + text(loss) + where +
                            ": stopped before the update; the last checkpoint "
                            "is kept");
   if (!std::isfinite(lastGradNorm_))
-    return invalidArgument("the gradient norm is " +
-                           std::to_string(lastGradNorm_) + " (loss " +
-                           std::to_string(loss) +
+    return invalidArgument("the gradient norm is " + text(lastGradNorm_) +
+                           " (loss " + text(loss) +
                            "): stopped before the update; the last "
                            "checkpoint is kept");
   return Status::ok();

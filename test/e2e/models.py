@@ -71,6 +71,17 @@ class GPT(nn.Module):
         return self.head(self.ln_f(x))
 
 
+class MLP(nn.Module):
+    def __init__(self, inputs=32, hidden=64, classes=10):
+        super().__init__()
+        self.l1 = nn.Linear(inputs, hidden)
+        self.l2 = nn.Linear(hidden, hidden)
+        self.l3 = nn.Linear(hidden, classes)
+
+    def forward(self, x):
+        return self.l3(torch.tanh(self.l2(torch.relu(self.l1(x)))))
+
+
 class ViT(nn.Module):
     def __init__(self, layers=2, d=64, heads=4, image=32, patch=8, classes=10):
         super().__init__()
@@ -111,6 +122,8 @@ def make(name):
         # A mid-sized decoder for CPU throughput benchmarks.
         m = GPT(layers=6, d=384, heads=6, vocab=8192, seq=256).eval()
         return m, torch.randint(0, 8192, (1, 256)), "tokens"
+    if name == "mlp":
+        return MLP().eval(), torch.randn(4, 32), "x"
     if name == "vit":
         return ViT().eval(), torch.randn(2, 3, 32, 32), "image"
     import torchvision
@@ -137,3 +150,19 @@ def cached_export(name, cache, opset=17):
         export(name, path + ".tmp", opset)
         os.replace(path + ".tmp", path)
     return path
+
+
+def export_train(name, path, opset=17):
+    """Exports model `name` for training, as docs/training.md says: no
+    constant folding (parameters keep their names, a tied weight stays one
+    initializer), training mode, a dynamic batch axis. Returns the module
+    (with the exported weights) and its input name."""
+    model, example, input_name = make(name)
+    model.train()
+    torch.onnx.export(model, (example,), path, opset_version=opset,
+                      input_names=[input_name], output_names=["output"],
+                      dynamic_axes={input_name: {0: "batch"},
+                                    "output": {0: "batch"}},
+                      do_constant_folding=False,
+                      training=torch.onnx.TrainingMode.TRAINING)
+    return model, input_name

@@ -1,0 +1,329 @@
+"""Training against PyTorch: gradients, loss curves, resume, memory, errors.
+
+train_check.py PPC PPRUN WORKDIR
+
+1. Gradients: for the MLP and GPT models, one step of `ppc -train` on 1, 2
+   and 4 ranks under every training schedule; every parameter's summed
+   gradient (pprun --save-gradients) within 1e-4 of torch's, relative to
+   the gradient's largest element.
+2. Loss curves: 50 steps of SGD with momentum and of AdamW on GPT, against
+   the same loop in torch: within 1e-4 relative for 10 steps, 1e-3 after;
+   and 4 ranks bitwise equal to 1 at equal micro-batches (losses and final
+   parameters).
+3. Resume: 20 steps, against 10 + checkpoint + a new process resuming 10:
+   identical parameters. A 4-rank checkpoint resumed on 2 ranks gives the
+   same next loss.
+4. Activation memory: stage 0 keeps at most K micro-batches under 1F1B and
+   M under GPipe.
+5. Bad input: one clear line each.
+"""
+import glob
+import json
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import models  # noqa: E402
+
+PPC, PPRUN, WORK = sys.argv[1:4]
+os.makedirs(WORK, exist_ok=True)
+failures = []
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what, flush=True)
+    if not ok:
+        failures.append(what)
+
+
+def read_safetensors(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    header = json.loads(b[8:8 + n])
+    out = {}
+    for name, v in header.items():
+        if name == "__metadata__":
+            continue
+        s, e = v["data_offsets"]
+        dtype = {"F32": np.float32, "F64": np.float64, "I64": np.int64,
+                 "I32": np.int32, "BOOL": np.bool_, "U8": np.uint8,
+                 "I8": np.int8}[v["dtype"]]
+        out[name] = np.frombuffer(b[8 + n + s:8 + n + e],
+                                  dtype=dtype).reshape(v["shape"])
+    return out
+
+
+def read_all(pattern):
+    out = {}
+    for f in sorted(glob.glob(pattern)):
+        out.update(read_safetensors(f))
+    return out
+
+
+def compile_(onnx, out, ranks, schedule, batch, mb, *extra):
+    r = subprocess.run([PPC, onnx, "-train", f"-stages={ranks}",
+                        f"-batch={batch}", f"-microbatches={mb}",
+                        f"-schedule={schedule}", "-partition=uniform",
+                        "-o", out, *extra], capture_output=True, text=True)
+    return r
+
+
+def pprun(out, data, *extra):
+    args = [PPRUN, out, "--threads", "2"]
+    for name, path in data.items():
+        args += ["--data", f"{name}={path}"]
+    return subprocess.run(args + list(extra), capture_output=True, text=True)
+
+
+def loss_of(model, name, x, y):
+    out = model(x)
+    return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+
+
+# The models, exported once, with their batches.
+setups = {}
+for name, batch, classes in [("mlp", 8, 10), ("gpt", 4, 256)]:
+    onnx = os.path.join(WORK, name + ".onnx")
+    model, input_name = models.export_train(name, onnx)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    g = torch.Generator().manual_seed(1)
+    if name == "mlp":
+        x = torch.randn(64, 32, generator=g)
+        y = torch.randint(0, classes, (64,), generator=g)
+    else:
+        x = torch.randint(0, 256, (64, 32), generator=g)
+        y = torch.randint(0, 256, (64, 32), generator=g)
+    data = {input_name: os.path.join(WORK, name + ".x.npy"),
+            "labels": os.path.join(WORK, name + ".y.npy")}
+    np.save(data[input_name], x.numpy())
+    np.save(data["labels"], y.numpy())
+    setups[name] = (onnx, model, state, input_name, batch, x, y, data)
+
+# 1. Gradients.
+for name, (onnx, model, state, _, batch, x, y, data) in setups.items():
+    model.load_state_dict(state)
+    model.zero_grad()
+    loss_of(model, name, x[:batch], y[:batch]).backward()
+    ref = {n: p.grad.numpy() for n, p in model.named_parameters()}
+    for ranks in (1, 2, 4):
+        for schedule in ("gpipe", "1f1b", "zb-h1", "interleaved"):
+            if name == "mlp" and ranks == 4 and schedule == "interleaved":
+                continue  # 8 virtual stages, and the MLP has 6 ops
+            out = os.path.join(WORK, f"{name}-{ranks}-{schedule}")
+            what = f"gradients {name} {ranks} ranks {schedule}"
+            r = compile_(onnx, out, ranks, schedule, batch, 4)
+            if r.returncode:
+                check(False, what + ": " + r.stderr.strip())
+                continue
+            r = pprun(out, data, "--save-gradients", out + "/grads")
+            if r.returncode:
+                check(False, what + ": " + r.stderr.strip())
+                continue
+            got = read_all(out + "/grads*")
+            worst, err = "", 0.0
+            for n, g in ref.items():
+                if n not in got:
+                    worst, err = n + " (missing)", float("inf")
+                    break
+                e = float(np.abs(got[n] - g).max() / max(np.abs(g).max(), 1e-30))
+                if e > err:
+                    worst, err = n, e
+            check(err <= 1e-4 and len(got) == len(ref),
+                  f"{what}: {len(got)}/{len(ref)} parameters, worst {worst} "
+                  f"{err:.2e}")
+
+# The same step as processes under MPI (tied-weight exchange, step sync).
+onnx, model, state, _, batch, x, y, data = setups["gpt"]
+model.load_state_dict(state)
+model.zero_grad()
+loss_of(model, "gpt", x[:batch], y[:batch]).backward()
+out = os.path.join(WORK, "gpt-2-1f1b")
+r = pprun(out, data, "--transport=mpi", "--save-gradients", out + "/mpi")
+got = read_all(out + "/mpi.rank*")
+err = max((float(np.abs(got[n] - p.grad.numpy()).max() /
+                 np.abs(p.grad.numpy()).max()) if n in got else float("inf"))
+          for n, p in model.named_parameters())
+check(r.returncode == 0 and err <= 1e-4,
+      f"gradients gpt 2 ranks 1f1b over MPI: worst {err:.2e} {r.stderr.strip()}")
+
+
+# 2. Loss curves.
+def torch_curve(name, optimizer, steps, lr, **kw):
+    onnx, model, state, _, batch, x, y, _ = setups[name]
+    model.load_state_dict(state)
+    if optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=lr, **kw)
+    else:
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, **kw)
+    losses, pos = [], 0
+    for _ in range(steps):
+        idx = torch.arange(pos, pos + batch) % x.shape[0]
+        pos = (pos + batch) % x.shape[0]
+        opt.zero_grad()
+        loss = loss_of(model, name, x[idx], y[idx])
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+def ppc_curve(name, tag, ranks, steps, flags, *extra, schedule="1f1b"):
+    onnx, _, _, _, batch, _, _, data = setups[name]
+    out = os.path.join(WORK, f"curve-{name}-{tag}-{ranks}")
+    r = compile_(onnx, out, ranks, schedule, batch, 4, *flags)
+    if r.returncode:
+        return None, r.stderr.strip(), out
+    metrics = out + "/metrics.jsonl"
+    r = pprun(out, data, "--steps", str(steps), "--metrics", metrics,
+              "--checkpoint-dir", out + "/ck", *extra)
+    if r.returncode:
+        return None, r.stderr.strip(), out
+    return [json.loads(line)["loss"] for line in open(metrics)], "", out
+
+
+for tag, optimizer, lr, kw, flags in [
+        ("sgd", "sgd", 0.05, {"momentum": 0.9},
+         ["-optimizer=sgd", "-lr=0.05", "-momentum=0.9"]),
+        ("adamw", "adamw", 1e-3, {"weight_decay": 0.01},
+         ["-optimizer=adamw", "-lr=0.001", "-weight-decay=0.01"])]:
+    ref = torch_curve("gpt", optimizer, 50, lr, **kw)
+    curves = {}
+    for ranks in (1, 4):
+        got, err, out = ppc_curve("gpt", tag, ranks, 50, flags)
+        if got is None:
+            check(False, f"loss curve gpt {tag} {ranks} ranks: {err}")
+            continue
+        curves[ranks] = (got, out)
+        rel = [abs(a - b) / abs(b) for a, b in zip(got, ref)]
+        check(max(rel[:10]) <= 1e-4 and max(rel[10:]) <= 1e-3,
+              f"loss curve gpt {tag} {ranks} ranks: first {ref[0]:.4f} last "
+              f"{ref[-1]:.4f} (torch) vs {got[-1]:.4f}; worst relative "
+              f"error {max(rel[:10]):.1e} (steps 1-10), "
+              f"{max(rel[10:]):.1e} (11-50)")
+    if len(curves) == 2:
+        same_losses = curves[1][0] == curves[4][0]
+        p1 = read_all(curves[1][1] + "/ck/step-50/stage*.safetensors")
+        p4 = read_all(curves[4][1] + "/ck/step-50/stage*.safetensors")
+        same_params = p1.keys() == p4.keys() and all(
+            np.array_equal(p1[k], p4[k]) for k in p1)
+        check(same_losses and same_params,
+              f"gpt {tag}: 4 ranks bitwise equal to 1 (losses and "
+              f"{len(p1)} tensors after 50 steps)")
+
+# 3. Resume.
+flags = ["-optimizer=adamw", "-lr=0.001"]
+full, err, full_out = ppc_curve("gpt", "full", 2, 20, flags)
+half, err2, half_out = ppc_curve("gpt", "half", 2, 10, flags)
+if full is None or half is None:
+    check(False, f"resume: {err or err2}")
+else:
+    r = pprun(half_out, setups["gpt"][7], "--steps", "20", "--resume",
+              half_out + "/ck", "--checkpoint-dir", half_out + "/ck",
+              "--metrics", half_out + "/metrics.jsonl")
+    a = read_all(full_out + "/ck/step-20/stage*.safetensors")
+    b = read_all(half_out + "/ck/step-20/stage*.safetensors")
+    same = r.returncode == 0 and a.keys() == b.keys() and all(
+        np.array_equal(a[k], b[k]) for k in a)
+    check(same, "resume: 20 steps == 10 + save + resume 10 (parameters and "
+          "optimizer state bitwise) " + r.stderr.strip())
+    # A 4-rank checkpoint on 2 ranks: the same loss at the next step.
+    four, err, four_out = ppc_curve("gpt", "four", 4, 11, flags,
+                                    "--save-every", "10")
+    two_out = os.path.join(WORK, "resume-two")
+    compile_(setups["gpt"][0], two_out, 2, "1f1b", 4, 4, *flags)
+    r = pprun(two_out, setups["gpt"][7], "--steps", "11", "--resume",
+              four_out + "/ck/step-10", "--metrics", two_out + "/m.jsonl")
+    if four is None or r.returncode:
+        check(False, "resume 4 ranks on 2: " + (err or r.stderr.strip()))
+    else:
+        on_two = json.loads(open(two_out + "/m.jsonl").read().splitlines()[-1])
+        check(on_two["loss"] == four[10],
+              f"resume a 4-rank checkpoint on 2 ranks: step 11 loss "
+              f"{on_two['loss']:.9g} vs {four[10]:.9g}")
+
+# kill -9 while checkpointing every step: the latest checkpoint loads.
+out = os.path.join(WORK, "curve-gpt-full-2")
+ck = os.path.join(WORK, "killed-ck")
+proc = subprocess.Popen([PPRUN, out, "--threads", "2", "--steps", "100000",
+                         "--save-every", "1", "--checkpoint-dir", ck] +
+                        [a for n, p in setups["gpt"][7].items()
+                         for a in ("--data", f"{n}={p}")],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+import time  # noqa: E402
+time.sleep(3)
+proc.kill()
+proc.wait()
+latest = open(ck + "/latest").read().strip() if os.path.exists(
+    ck + "/latest") else "none"
+step = int(latest.split("-")[1]) if latest != "none" else 0
+r = pprun(out, setups["gpt"][7], "--steps", str(step + 1), "--resume", ck)
+check(step > 0 and r.returncode == 0,
+      f"kill -9 during training with a checkpoint every step: {latest} "
+      f"resumes {r.stderr.strip()}")
+
+# 4. Activation memory: 4 ranks, 8 micro-batches.
+held = {}
+for schedule in ("1f1b", "gpipe"):
+    out = os.path.join(WORK, f"memory-{schedule}")
+    compile_(setups["gpt"][0], out, 4, schedule, 8, 8)
+    r = pprun(out, setups["gpt"][7])
+    for line in r.stdout.splitlines():
+        if line.startswith("pprun: rank 0 stage 0 kept at most"):
+            held[schedule] = int(line.split("kept at most ")[1].split()[0])
+check(held.get("1f1b", 99) <= 4 and held.get("gpipe") == 8,
+      f"activation memory, stage 0 of 4 with 8 micro-batches: 1f1b keeps "
+      f"{held.get('1f1b')} (theory: at most 4), gpipe {held.get('gpipe')} "
+      f"(theory: 8)")
+
+
+# 5. Bad input.
+def expect_error(what, result, text):
+    err = result.stderr.strip()
+    check(result.returncode != 0 and text in err and len(err.splitlines()) == 1,
+          f"error: {what}: {err}")
+
+
+mlp_out = os.path.join(WORK, "mlp-2-1f1b")
+mlp_data = setups["mlp"][7]
+bad = os.path.join(WORK, "bad")
+os.makedirs(bad, exist_ok=True)
+np.save(bad + "/range.npy", np.full(64, 10, np.int64))
+expect_error("labels out of range",
+             pprun(mlp_out, {"x": mlp_data["x"], "labels": bad + "/range.npy"}),
+             "label 10 at position 0 is outside the 10 classes")
+np.save(bad + "/shape.npy", np.zeros((64, 3), np.int64))
+expect_error("labels of the wrong shape",
+             pprun(mlp_out, {"x": mlp_data["x"], "labels": bad + "/shape.npy"}),
+             "samples of shape I64[64x3], the model takes I64[8]")
+np.save(bad + "/short.npy", np.zeros((5, 32), np.float32))
+expect_error("data shorter than one batch",
+             pprun(mlp_out, {"x": bad + "/short.npy",
+                             "labels": mlp_data["labels"]}),
+             "5 samples, fewer than one batch of 8")
+x = np.load(mlp_data["x"])
+x[3, 0] = np.inf
+np.save(bad + "/inf.npy", x)
+nan_ck = os.path.join(bad, "nan-ck")
+r = pprun(mlp_out, {"x": bad + "/inf.npy", "labels": mlp_data["labels"]},
+          "--steps", "3", "--checkpoint-dir", nan_ck)
+expect_error("a NaN loss", r, "step 1: the loss is NaN (computed on stage 1)")
+check(not os.path.exists(nan_ck + "/latest"),
+      "a NaN loss at step 1 writes no checkpoint")
+expect_error("a checkpoint of another model",
+             pprun(mlp_out, mlp_data, "--steps", "12", "--resume",
+                   os.path.join(WORK, "curve-gpt-full-2/ck")),
+             "has no tensor 'l1.bias': it is from another model")
+r = subprocess.run([PPC, setups["mlp"][0], "-train", "-loss=output",
+                    "-stages=2", "-batch=8", "-o", bad + "/out"],
+                   capture_output=True, text=True)
+expect_error("-loss=output on an output that is not a scalar", r,
+             "is not a scalar")
+
+print(f"{len(failures)} failed" if failures else "all passed")
+sys.exit(1 if failures else 0)
