@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -206,6 +207,39 @@ Status writeNpy(const std::string &path, const HostTensor &t) {
   out += header;
   out.append(reinterpret_cast<const char *>(t.bytes.data()), t.bytes.size());
   return writeFileAtomically(path, out.data(), out.size());
+}
+
+StatusOr<Checkpoint> findCheckpoint(const std::string &path,
+                                    const std::string &flag) {
+  auto readText = [](const std::string &file, std::string &out) {
+    FILE *f = std::fopen(file.c_str(), "rb");
+    if (!f)
+      return false;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+      out.append(buf, n);
+    std::fclose(f);
+    return true;
+  };
+  std::string dir = path, text;
+  if (!readText(dir + "/checkpoint.json", text)) {
+    std::string latest;
+    if (!readText(path + "/latest", latest))
+      return notFound(flag + path + ": no checkpoint there (neither "
+                      "checkpoint.json nor latest)");
+    while (!latest.empty() && std::isspace((unsigned char)latest.back()))
+      latest.pop_back();
+    dir = path + "/" + latest;
+    if (!readText(dir + "/checkpoint.json", text))
+      return notFound(flag + path + ": latest names " + latest +
+                      ", which has no checkpoint.json");
+  }
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("step"))
+    return dataLoss(dir + "/checkpoint.json: not a checkpoint description");
+  return Checkpoint{dir, j.value("step", (int64_t)0),
+                    j.value("data_position", (int64_t)0)};
 }
 
 Status writeSafetensors(const std::string &path,

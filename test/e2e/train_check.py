@@ -247,6 +247,46 @@ else:
               f"resume a 4-rank checkpoint on 2 ranks: step 11 loss "
               f"{on_two['loss']:.9g} vs {four[10]:.9g}")
 
+# ppc-export: the trained model as ONNX, run by ONNX Runtime (when
+# onnxruntime-node is installed: bench/cpu_inference.py installs it), against
+# pprun --eval on the checkpoint.
+if full is not None:
+    export = os.path.join(os.path.dirname(PPC), "ppc-export")
+    trained = os.path.join(WORK, "trained.onnx")
+    r = subprocess.run([export, full_out, "--checkpoint", full_out + "/ck",
+                        "-o", trained], capture_output=True, text=True)
+    check(r.returncode == 0, "ppc-export: " + (r.stdout + r.stderr).strip())
+    gx, gy = os.path.join(WORK, "eval.x.npy"), os.path.join(WORK, "eval.y.npy")
+    np.save(gx, setups["gpt"][5][:4].numpy())
+    np.save(gy, setups["gpt"][6][:4].numpy())
+    r = subprocess.run([PPRUN, full_out, "--eval", "--resume", full_out + "/ck",
+                        "--input", f"tokens={gx}", "--input", f"labels={gy}",
+                        "--output-dir", full_out + "/eval"],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "pprun --eval on the checkpoint " + r.stderr)
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.abspath(os.path.join(here, "..", ".."))
+    node_path = os.environ.get("PPC_ORT_NODE_PATH",
+                               os.path.join(root, "build", "ort", "node_modules"))
+    if r.returncode == 0 and os.path.isdir(node_path):
+        ort = subprocess.run(
+            ["node", os.path.join(root, "bench", "ort_run.js"), trained,
+             "tokens", gx, "1", "1", os.path.join(WORK, "ort.bin")],
+            capture_output=True, text=True,
+            env=dict(os.environ, NODE_PATH=node_path))
+        ours = np.load(full_out + "/eval/output.npy")
+        if ort.returncode:
+            check(False, "ONNX Runtime on the exported model: " + ort.stderr)
+        else:
+            theirs = np.fromfile(os.path.join(WORK, "ort.bin"),
+                                 np.float32).reshape(ours.shape)
+            err = float(np.abs(ours - theirs).max() / np.abs(theirs).max())
+            check(err <= 1e-4, f"the exported ONNX in ONNX Runtime gives "
+                  f"pprun --eval's outputs of the trained model: {err:.1e}")
+    else:
+        print("skip ONNX Runtime on the exported model: no onnxruntime-node "
+              "at " + node_path)
+
 # kill -9 while checkpointing every step: the latest checkpoint loads.
 out = os.path.join(WORK, "curve-gpt-full-2")
 ck = os.path.join(WORK, "killed-ck")
@@ -272,10 +312,15 @@ held = {}
 for schedule in ("1f1b", "gpipe"):
     out = os.path.join(WORK, f"memory-{schedule}")
     compile_(setups["gpt"][0], out, 4, schedule, 8, 8)
-    r = pprun(out, setups["gpt"][7])
+    r = pprun(out, setups["gpt"][7], "--trace", out + "/trace.json")
     for line in r.stdout.splitlines():
         if line.startswith("pprun: rank 0 stage 0 kept at most"):
             held[schedule] = int(line.split("kept at most ")[1].split()[0])
+    peaks = json.load(open(out + "/trace.json"))["otherData"][
+        "peak_activation_memory"]
+    check([p["microbatches"] for p in peaks if p["stage"] == 0] ==
+          [held.get(schedule)], f"the trace of {schedule} holds the same "
+          f"peak: {peaks}")
 check(held.get("1f1b", 99) <= 4 and held.get("gpipe") == 8,
       f"activation memory, stage 0 of 4 with 8 micro-batches: 1f1b keeps "
       f"{held.get('1f1b')} (theory: at most 4), gpipe {held.get('gpipe')} "

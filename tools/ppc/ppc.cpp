@@ -377,6 +377,23 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
   if (!module)
     return 1;
   timer.mark("import");
+  if (train) {
+    // torch.onnx.export's constant folding renames parameters it touches
+    // (a pre-transposed copy becomes onnx::MatMul_123) and splits a tied
+    // weight into copies that would train apart.
+    SmallVector<StringRef> folded;
+    for (auto p : module->getOps<ppc::pp::ParamOp>())
+      if (!p.getConstant() && p.getSymName().starts_with("onnx::"))
+        folded.push_back(p.getSymName());
+    if (!folded.empty())
+      llvm::errs() << "warning: " << inputFile << ": " << folded.size()
+                   << " initializers look folded by the exporter (e.g. '"
+                   << folded.front()
+                   << "'): export with torch.onnx.export(..., "
+                      "do_constant_folding=False) so that parameters keep "
+                      "their names and tied weights stay one initializer "
+                      "(docs/training.md)\n";
+  }
   {
     PassManager pm(&context);
     pm.addPass(ppc::pp::createPPCanonicalizePass());

@@ -205,9 +205,22 @@ HostTensor randomInput(const Plan::Io &io, int microbatches, uint64_t seed) {
   die(std::string("cannot start mpirun: ") + std::strerror(errno));
 }
 
-std::string traceJson(const std::vector<TraceEvent> &events) {
+std::string traceJson(const std::vector<TraceEvent> &events,
+                      const std::vector<std::pair<int, Executor::StashPeak>>
+                          &peaks = {}) {
   std::ostringstream os;
-  os << "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[";
+  os << "{\"displayTimeUnit\":\"ms\",";
+  // Training: what each stage kept for its backward at most.
+  if (!peaks.empty()) {
+    os << "\"otherData\":{\"peak_activation_memory\":[";
+    for (size_t i = 0; i < peaks.size(); ++i)
+      os << (i ? "," : "") << "{\"rank\":" << peaks[i].first
+         << ",\"stage\":" << peaks[i].second.stage
+         << ",\"bytes\":" << peaks[i].second.bytes
+         << ",\"microbatches\":" << peaks[i].second.microbatches << "}";
+    os << "]},";
+  }
+  os << "\"traceEvents\":[";
   bool first = true;
   for (const TraceEvent &e : events) {
     bool compute = e.action.op == ActionOp::Fwd ||
@@ -262,33 +275,6 @@ Status runRanks(std::vector<std::unique_ptr<Transport>> &transports, bool mpi,
     if (!st.isOk())
       return st;
   return Status::ok();
-}
-
-/// A checkpoint: DIR/step-N/ (stage<k>.safetensors and checkpoint.json),
-/// with DIR/latest naming the last complete one.
-struct Checkpoint {
-  std::string dir;
-  int64_t step = 0, position = 0;
-};
-
-StatusOr<Checkpoint> findCheckpoint(const std::string &path) {
-  std::string dir = path;
-  if (!std::filesystem::exists(dir + "/checkpoint.json")) {
-    std::ifstream latest(path + "/latest");
-    std::string name;
-    if (!latest || !(latest >> name))
-      return notFound("--resume " + path + ": no checkpoint there (neither "
-                      "checkpoint.json nor latest)");
-    dir = path + "/" + name;
-  }
-  std::ifstream in(dir + "/checkpoint.json");
-  std::stringstream text;
-  text << in.rdbuf();
-  auto j = nlohmann::json::parse(text.str(), nullptr, false);
-  if (!in || j.is_discarded() || !j.contains("step"))
-    return dataLoss(dir + "/checkpoint.json: missing or not valid JSON");
-  return Checkpoint{dir, j.value("step", (int64_t)0),
-                    j.value("data_position", (int64_t)0)};
 }
 
 std::string humanBytes(double b) {
@@ -363,7 +349,7 @@ int train(const Options &o, const Plan &plan,
 
   int64_t startStep = 0, position = 0;
   if (!o.resume.empty()) {
-    auto ck = findCheckpoint(o.resume);
+    auto ck = findCheckpoint(o.resume, "--resume ");
     if (!ck)
       fail(ck.status().message());
     for (auto &e : executors)
@@ -491,9 +477,13 @@ int train(const Options &o, const Plan &plan,
     std::vector<TraceEvent> all;
     for (auto &t : traces)
       all.insert(all.end(), t.begin(), t.end());
+    std::vector<std::pair<int, Executor::StashPeak>> peaks;
+    for (size_t i = 0; i < executors.size(); ++i)
+      for (const Executor::StashPeak &p : executors[i]->stashPeaks())
+        peaks.push_back({firstRank + (int)i, p});
     std::string path = mpi ? o.trace + ".rank" + std::to_string(firstRank)
                            : o.trace;
-    std::string json = traceJson(all);
+    std::string json = traceJson(all, peaks);
     if (Status st = writeFileAtomically(path, json.data(), json.size());
         !st.isOk())
       fail(st.message());
@@ -608,7 +598,7 @@ int main(int argc, char **argv) {
   if (!o.resume.empty()) {
     if (!plan->training)
       fail("--resume needs a pipeline compiled with ppc -train");
-    auto ck = findCheckpoint(o.resume);
+    auto ck = findCheckpoint(o.resume, "--resume ");
     if (!ck)
       fail(ck.status().message());
     for (auto &e : executors)
