@@ -331,18 +331,13 @@ Status sliceGrad(Tensors &in, Tensors &out, const Attrs &a) {
   if (starts.size() != rank || steps.size() != rank)
     return invalidArgument("slice_grad: starts and steps need one entry per "
                            "axis");
-  auto st = stridesOf(Y.desc.shape);
-  std::vector<int64_t> strides(rank);
-  int64_t base = 0;
-  for (size_t d = 0; d < rank; ++d) {
-    strides[d] = steps[d] * st[d];
-    base += starts[d] * st[d];
-  }
+  SliceWindow win = sliceWindow(Y.desc.shape, starts, steps);
   size_t w = dtypeSize(G.desc.dtype);
   std::memset(Y.data, 0, Y.bytes);
-  forEachIndex<1>(G.desc.shape, {strides},
+  forEachIndex<1>(G.desc.shape, {win.strides},
                   [&](int64_t i, const std::array<int64_t, 1> &o) {
-                    std::memcpy(Y.data + (base + o[0]) * w, G.data + i * w, w);
+                    std::memcpy(Y.data + (win.base + o[0]) * w, G.data + i * w,
+                                w);
                   });
   return Status::ok();
 }

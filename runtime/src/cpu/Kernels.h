@@ -57,6 +57,26 @@ std::vector<int64_t> broadcastStrides(const std::vector<int64_t> &in,
 
 Status unsupported(const TensorRef &t, const char *what);
 
+/// Where pp.slice reads in a tensor of `shape`: the element offset of its
+/// first element and the strides (in elements) of its axes. slice_grad
+/// writes the same places.
+struct SliceWindow {
+  int64_t base = 0;
+  std::vector<int64_t> strides;
+};
+inline SliceWindow sliceWindow(const std::vector<int64_t> &shape,
+                               const std::vector<int64_t> &starts,
+                               const std::vector<int64_t> &steps) {
+  SliceWindow w;
+  auto st = stridesOf(shape);
+  w.strides.resize(st.size());
+  for (size_t d = 0; d < st.size(); ++d) {
+    w.strides[d] = steps[d] * st[d];
+    w.base += starts[d] * st[d];
+  }
+  return w;
+}
+
 /// Walks the indices [begin, end) of `shape` in row-major order and calls
 /// f(i, offsets) with, for each of the N operands, the element offset its
 /// `strides` give (0 on broadcast axes). Offsets advance incrementally.

@@ -88,15 +88,9 @@ Status transpose(Tensors &in, Tensors &out, const Attrs &a) {
 }
 
 Status slice(Tensors &in, Tensors &out, const Attrs &a) {
-  std::vector<int64_t> starts = a.ints("starts"), steps = a.ints("steps");
-  auto st = stridesOf(in[0]->desc.shape);
-  std::vector<int64_t> strides(st.size());
-  int64_t base = 0;
-  for (size_t d = 0; d < st.size(); ++d) {
-    strides[d] = steps[d] * st[d];
-    base += starts[d] * st[d];
-  }
-  stridedCopy(*in[0], *out[0], base, strides);
+  SliceWindow w =
+      sliceWindow(in[0]->desc.shape, a.ints("starts"), a.ints("steps"));
+  stridedCopy(*in[0], *out[0], w.base, w.strides);
   return Status::ok();
 }
 

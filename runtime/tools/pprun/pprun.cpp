@@ -81,29 +81,31 @@ Options parse(int argc, char **argv) {
     auto is = [&](const char *flag) {
       return a == flag || a.rfind(std::string(flag) + "=", 0) == 0;
     };
+    // NAME=FILE.npy, and counts of at least 1.
+    auto namedFile = [&](const char *flag) -> std::pair<std::string, std::string> {
+      std::string v = value(flag);
+      size_t eq = v.find('=');
+      if (eq == std::string::npos || eq == 0)
+        die(std::string(flag) + " " + v + ": expected NAME=FILE.npy");
+      return {v.substr(0, eq), v.substr(eq + 1)};
+    };
+    auto positive = [&](const char *flag) {
+      int n = std::atoi(value(flag).c_str());
+      if (n < 1)
+        die(std::string(flag) + " must be at least 1");
+      return n;
+    };
     if (a == "-h" || a == "--help") {
       usage();
       std::exit(0);
     } else if (is("--input")) {
-      std::string v = value("--input");
-      size_t eq = v.find('=');
-      if (eq == std::string::npos || eq == 0)
-        die("--input " + v + ": expected NAME=FILE.npy");
-      o.inputs.push_back({v.substr(0, eq), v.substr(eq + 1)});
+      o.inputs.push_back(namedFile("--input"));
     } else if (is("--data")) {
-      std::string v = value("--data");
-      size_t eq = v.find('=');
-      if (eq == std::string::npos || eq == 0)
-        die("--data " + v + ": expected NAME=FILE.npy");
-      o.data.push_back({v.substr(0, eq), v.substr(eq + 1)});
+      o.data.push_back(namedFile("--data"));
     } else if (is("--steps")) {
-      o.steps = std::atoi(value("--steps").c_str());
-      if (o.steps < 1)
-        die("--steps must be at least 1");
+      o.steps = positive("--steps");
     } else if (is("--save-every")) {
-      o.saveEvery = std::atoi(value("--save-every").c_str());
-      if (o.saveEvery < 1)
-        die("--save-every must be at least 1");
+      o.saveEvery = positive("--save-every");
     } else if (is("--metrics")) {
       o.metrics = value("--metrics");
     } else if (is("--checkpoint-dir")) {
@@ -127,9 +129,7 @@ Options parse(int argc, char **argv) {
     } else if (is("--threads")) {
       o.threads = std::atoi(value("--threads").c_str());
     } else if (is("--iterations")) {
-      o.iterations = std::atoi(value("--iterations").c_str());
-      if (o.iterations < 1)
-        die("--iterations must be at least 1");
+      o.iterations = positive("--iterations");
     } else if (is("--trace")) {
       o.trace = value("--trace");
     } else if (is("--profile")) {
