@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -212,14 +213,10 @@ Status writeNpy(const std::string &path, const HostTensor &t) {
 StatusOr<Checkpoint> findCheckpoint(const std::string &path,
                                     const std::string &flag) {
   auto readText = [](const std::string &file, std::string &out) {
-    FILE *f = std::fopen(file.c_str(), "rb");
+    auto f = MappedFile::open(file);
     if (!f)
       return false;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
-      out.append(buf, n);
-    std::fclose(f);
+    out.assign(reinterpret_cast<const char *>((*f)->data()), (*f)->size());
     return true;
   };
   std::string dir = path, text;
@@ -240,6 +237,37 @@ StatusOr<Checkpoint> findCheckpoint(const std::string &path,
     return dataLoss(dir + "/checkpoint.json: not a checkpoint description");
   return Checkpoint{dir, j.value("step", (int64_t)0),
                     j.value("data_position", (int64_t)0)};
+}
+
+StatusOr<CheckpointTensors> CheckpointTensors::load(const std::string &dir) {
+  CheckpointTensors c;
+  DIR *d = opendir(dir.c_str());
+  if (!d)
+    return notFound("checkpoint " + dir + ": " + std::strerror(errno));
+  while (dirent *entry = readdir(d)) {
+    std::string name = entry->d_name;
+    const std::string suffix = ".safetensors";
+    if (name.rfind("stage", 0) != 0 || name.size() <= suffix.size() ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix))
+      continue;
+    auto w = Weights::load(dir + "/" + name);
+    if (!w) {
+      closedir(d);
+      return w.status();
+    }
+    c.files_.push_back(std::move(*w));
+  }
+  closedir(d);
+  if (c.files_.empty())
+    return notFound("checkpoint " + dir + ": no stage<k>.safetensors files");
+  return c;
+}
+
+const Weights::Entry *CheckpointTensors::find(const std::string &name) const {
+  for (const Weights &w : files_)
+    if (const Weights::Entry *e = w.find(name))
+      return e;
+  return nullptr;
 }
 
 Status writeSafetensors(const std::string &path,

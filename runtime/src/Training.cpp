@@ -14,7 +14,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <dirent.h>
 #include <limits>
 
 namespace pprt {
@@ -267,6 +266,13 @@ void Executor::applyOptimizer(
     }
 }
 
+void Executor::parametersChanged() {
+  for (auto &[stage, l] : stages)
+    for (auto &p : l.program)
+      if (p)
+        p->parametersChanged();
+}
+
 Status Executor::finishStep(BatchIO &io) {
   std::map<std::string, std::vector<float>> totals;
   PPRT_RETURN_IF_ERROR(exchangeGradients(totals));
@@ -279,10 +285,7 @@ Status Executor::finishStep(BatchIO &io) {
   applyOptimizer(totals, coefficient);
   if (keepGradients_)
     lastGradients_ = std::move(totals);
-  for (auto &[stage, l] : stages)
-    for (auto &p : l.program)
-      if (p)
-        p->parametersChanged();
+  parametersChanged();
   gradAcc.clear();
   ++step_;
   return Status::ok();
@@ -346,31 +349,10 @@ Status Executor::saveCheckpoint(const std::string &dir) const {
 }
 
 Status Executor::loadCheckpoint(const std::string &dir, int64_t step) {
-  // Names do not depend on the partition: look in every stage's file.
-  std::vector<std::shared_ptr<Weights>> files;
-  if (DIR *d = opendir(dir.c_str())) {
-    while (dirent *entry = readdir(d)) {
-      std::string name = entry->d_name;
-      if (name.rfind("stage", 0) == 0 && name.size() > 12 &&
-          name.substr(name.size() - 12) == ".safetensors") {
-        auto w = Weights::load(dir + "/" + name);
-        if (!w) {
-          closedir(d);
-          return w.status();
-        }
-        files.push_back(std::make_shared<Weights>(std::move(*w)));
-      }
-    }
-    closedir(d);
-  }
-  if (files.empty())
-    return notFound("checkpoint " + dir + ": no stage<k>.safetensors files");
-  auto lookup = [&](const std::string &name) -> const Weights::Entry * {
-    for (auto &f : files)
-      if (const Weights::Entry *e = f->find(name))
-        return e;
-    return nullptr;
-  };
+  auto files = CheckpointTensors::load(dir);
+  if (!files)
+    return files.status();
+  auto lookup = [&](const std::string &name) { return files->find(name); };
   auto restore = [&](const std::string &name, const TensorDesc &desc,
                      uint8_t *into) -> Status {
     const Weights::Entry *e = lookup(name);
@@ -408,10 +390,7 @@ Status Executor::loadCheckpoint(const std::string &dir, int64_t step) {
         PPRT_RETURN_IF_ERROR(load(moment2, kExpAvgSq));
     }
   }
-  for (auto &[stage, l] : stages)
-    for (auto &p : l.program)
-      if (p)
-        p->parametersChanged();
+  parametersChanged();
   step_ = step;
   return Status::ok();
 }

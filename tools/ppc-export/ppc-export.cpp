@@ -17,10 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
-#include <dirent.h>
 #include <fstream>
-#include <map>
-#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -94,23 +91,9 @@ int main(int argc, char **argv) {
   auto ck = pprt::findCheckpoint(checkpoint, "--checkpoint ");
   if (!ck)
     die(ck.status().message());
-  std::vector<std::unique_ptr<pprt::Weights>> files;
-  if (DIR *d = opendir(ck->dir.c_str())) {
-    while (dirent *e = readdir(d)) {
-      std::string name = e->d_name;
-      if (name.rfind("stage", 0) != 0 || name.size() < 12 ||
-          name.substr(name.size() - 12) != ".safetensors")
-        continue;
-      auto w = pprt::Weights::load(ck->dir + "/" + name);
-      if (!w)
-        die(w.status().message());
-      files.push_back(std::make_unique<pprt::Weights>(std::move(*w)));
-    }
-    closedir(d);
-  }
-  if (files.empty())
-    die("--checkpoint " + checkpoint + ": no stage<k>.safetensors in " +
-        ck->dir);
+  auto files = pprt::CheckpointTensors::load(ck->dir);
+  if (!files)
+    die(files.status().message());
 
   onnx::ModelProto model;
   {
@@ -122,10 +105,7 @@ int main(int argc, char **argv) {
   }
   int replaced = 0, kept = 0;
   for (onnx::TensorProto &t : *model.mutable_graph()->mutable_initializer()) {
-    const pprt::Weights::Entry *e = nullptr;
-    for (auto &f : files)
-      if ((e = f->find(t.name())))
-        break;
+    const pprt::Weights::Entry *e = files->find(t.name());
     if (!e) {
       ++kept;
       continue;

@@ -89,6 +89,8 @@ private:
   Status runProgram(int stage, Phase phase, int mb, BatchIO &io);
   Status transfer(const Action &a);
   Status finishStep(BatchIO &io);
+  /// After the parameters were written: every program's caches are stale.
+  void parametersChanged();
   Status exchangeGradients(std::map<std::string, std::vector<float>> &totals);
   Status syncStep(BatchIO &io, const std::map<std::string, std::vector<float>> &totals);
   void applyOptimizer(const std::map<std::string, std::vector<float>> &totals,

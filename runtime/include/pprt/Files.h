@@ -88,6 +88,17 @@ struct Checkpoint {
 StatusOr<Checkpoint> findCheckpoint(const std::string &path,
                                     const std::string &flag);
 
+/// The tensors of a checkpoint's step directory: every stage<k>.safetensors
+/// in it, looked up by name (names do not depend on the partition).
+class CheckpointTensors {
+public:
+  static StatusOr<CheckpointTensors> load(const std::string &dir);
+  const Weights::Entry *find(const std::string &name) const;
+
+private:
+  std::vector<Weights> files_;
+};
+
 /// Writes through a temporary file and a rename.
 Status writeFileAtomically(const std::string &path, const void *data,
                            size_t size);

@@ -300,20 +300,15 @@ Status gatherGrad(Tensors &in, Tensors &out, const Attrs &a) {
   float *y = Y.as<float>();
   const float *g = G.as<float>();
   std::fill(y, y + Y.numel, 0.0f);
-  for (int64_t i = 0; i < ind.numel; ++i) {
-    int64_t k = labelAt(ind, i);
-    if (k < 0)
-      k += n;
-    if (k < 0 || k >= n)
-      return invalidArgument("index " + std::to_string(k) +
-                             " out of range [0, " + std::to_string(n) + ")");
-  }
   // Each element's sum runs in index order.
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < ind.numel; ++i) {
       int64_t k = labelAt(ind, i);
       if (k < 0)
         k += n;
+      if (k < 0 || k >= n)
+        return invalidArgument("index " + std::to_string(k) +
+                               " out of range [0, " + std::to_string(n) + ")");
       float *dst = y + (o * n + k) * inner;
       const float *src = g + (o * ind.numel + i) * inner;
       for (int64_t j = 0; j < inner; ++j)

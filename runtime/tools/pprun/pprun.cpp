@@ -207,7 +207,7 @@ HostTensor randomInput(const Plan::Io &io, int microbatches, uint64_t seed) {
 
 std::string traceJson(const std::vector<TraceEvent> &events,
                       const std::vector<std::pair<int, Executor::StashPeak>>
-                          &peaks = {}) {
+                          &peaks) {
   std::ostringstream os;
   os << "{\"displayTimeUnit\":\"ms\",";
   // Training: what each stage kept for its backward at most.
@@ -289,6 +289,40 @@ std::string humanBytes(double b) {
   return text;
 }
 
+/// --trace FILE: the events of every rank of this process (one file per
+/// process under MPI), with the stashes' peaks when training.
+void writeTrace(const Options &o,
+                const std::vector<std::vector<TraceEvent>> &traces,
+                const std::vector<std::unique_ptr<Executor>> &executors,
+                bool mpi, int firstRank, const Fail &fail) {
+  std::vector<TraceEvent> all;
+  for (auto &t : traces)
+    all.insert(all.end(), t.begin(), t.end());
+  std::vector<std::pair<int, Executor::StashPeak>> peaks;
+  for (size_t i = 0; i < executors.size(); ++i)
+    for (const Executor::StashPeak &p : executors[i]->stashPeaks())
+      peaks.push_back({firstRank + (int)i, p});
+  std::string path =
+      mpi ? o.trace + ".rank" + std::to_string(firstRank) : o.trace;
+  std::string json = traceJson(all, peaks);
+  if (Status st = writeFileAtomically(path, json.data(), json.size());
+      !st.isOk())
+    fail(st.message());
+}
+
+/// --resume D: every executor loads the checkpoint.
+Checkpoint resume(const Options &o,
+                  std::vector<std::unique_ptr<Executor>> &executors,
+                  const Fail &fail) {
+  auto ck = findCheckpoint(o.resume, "--resume ");
+  if (!ck)
+    fail(ck.status().message());
+  for (auto &e : executors)
+    if (Status st = e->loadCheckpoint(ck->dir, ck->step); !st.isOk())
+      fail(st.message());
+  return *ck;
+}
+
 /// pprun DIR --steps N --data NAME=FILE.npy ...: the training loop.
 int train(const Options &o, const Plan &plan,
           std::vector<std::unique_ptr<Executor>> &executors,
@@ -349,14 +383,9 @@ int train(const Options &o, const Plan &plan,
 
   int64_t startStep = 0, position = 0;
   if (!o.resume.empty()) {
-    auto ck = findCheckpoint(o.resume, "--resume ");
-    if (!ck)
-      fail(ck.status().message());
-    for (auto &e : executors)
-      if (Status st = e->loadCheckpoint(ck->dir, ck->step); !st.isOk())
-        fail(st.message());
-    startStep = ck->step;
-    position = ck->position;
+    Checkpoint ck = resume(o, executors, fail);
+    startStep = ck.step;
+    position = ck.position;
   }
   int64_t steps = o.steps ? o.steps : startStep + 1;
   if (steps <= startStep)
@@ -473,21 +502,8 @@ int train(const Options &o, const Plan &plan,
       if (Status st = executors[i]->saveGradients(path); !st.isOk())
         fail(st.message());
     }
-  if (!o.trace.empty()) {
-    std::vector<TraceEvent> all;
-    for (auto &t : traces)
-      all.insert(all.end(), t.begin(), t.end());
-    std::vector<std::pair<int, Executor::StashPeak>> peaks;
-    for (size_t i = 0; i < executors.size(); ++i)
-      for (const Executor::StashPeak &p : executors[i]->stashPeaks())
-        peaks.push_back({firstRank + (int)i, p});
-    std::string path = mpi ? o.trace + ".rank" + std::to_string(firstRank)
-                           : o.trace;
-    std::string json = traceJson(all, peaks);
-    if (Status st = writeFileAtomically(path, json.data(), json.size());
-        !st.isOk())
-      fail(st.message());
-  }
+  if (!o.trace.empty())
+    writeTrace(o, traces, executors, mpi, firstRank, fail);
   // What each stage kept for its backward at most: the schedule's
   // activation memory (1F1B: stage s holds at most K - s micro-batches).
   for (size_t i = 0; i < executors.size(); ++i)
@@ -598,12 +614,7 @@ int main(int argc, char **argv) {
   if (!o.resume.empty()) {
     if (!plan->training)
       fail("--resume needs a pipeline compiled with ppc -train");
-    auto ck = findCheckpoint(o.resume, "--resume ");
-    if (!ck)
-      fail(ck.status().message());
-    for (auto &e : executors)
-      if (Status st = e->loadCheckpoint(ck->dir, ck->step); !st.isOk())
-        fail(st.message());
+    resume(o, executors, fail);
   }
 
   BatchIO io;
@@ -665,17 +676,8 @@ int main(int argc, char **argv) {
         fail(st.message());
     }
   }
-  if (!o.trace.empty()) {
-    std::vector<TraceEvent> all;
-    for (auto &t : traces)
-      all.insert(all.end(), t.begin(), t.end());
-    std::string path = mpi ? o.trace + ".rank" + std::to_string(firstRank)
-                           : o.trace;
-    std::string json = traceJson(all);
-    if (Status st = writeFileAtomically(path, json.data(), json.size());
-        !st.isOk())
-      fail(st.message());
-  }
+  if (!o.trace.empty())
+    writeTrace(o, traces, executors, mpi != nullptr, firstRank, fail);
   if (!o.profile.empty()) {
     // Mean microseconds per run of every op, by ONNX node: the format of
     // ppc -cost-table. And the kernels that take the most, on stderr.
