@@ -63,8 +63,13 @@ def main():
             vocab = model.wte.num_embeddings if hasattr(model, "wte") else 10
             g = torch.Generator().manual_seed(0)
             shape = (args.batch,) + tuple(example.shape[1:])
-            x = torch.randint(0, vocab, shape, generator=g)
-            y = torch.randint(0, vocab, shape, generator=g)
+            if example.is_floating_point():
+                # An image classifier: images, and one class per image.
+                x = torch.randn(shape, generator=g)
+                y = torch.randint(0, vocab, (args.batch,), generator=g)
+            else:
+                x = torch.randint(0, vocab, shape, generator=g)
+                y = torch.randint(0, vocab, shape, generator=g)
             np.save(tmp + "/x.npy", x.numpy())
             np.save(tmp + "/y.npy", y.numpy())
             out = os.path.join(tmp, "out")

@@ -111,12 +111,13 @@ std::string ppc::pipelineJson(const PipelineSummary &s, ModuleOp module) {
                     tensor(j, name.getValue(), f.getArgument(i).getType());
           });
           // Model outputs (the loss, when training); not what a stage keeps
-          // for its backward, nor gradients.
+          // for its backward, nor gradients, nor state updates.
           j.attributeArray("outputs", [&] {
             for (func::FuncOp f : functionsOf[index])
               for (unsigned i = 0; i < f.getNumResults(); ++i) {
                 if (f.getResultAttr(i, "pp.stash") ||
-                    f.getResultAttr(i, "pp.grad"))
+                    f.getResultAttr(i, "pp.grad") ||
+                    f.getResultAttr(i, "pp.state"))
                   continue;
                 auto name = f.getResultAttrOfType<StringAttr>(i, "pp.name");
                 tensor(j, name ? name.getValue() : "",

@@ -173,7 +173,7 @@ flatbuffers::Offset<pprt::fb::Attr> ProgramWriter::attr(NamedAttribute a,
 
 llvm::Expected<std::string> ProgramWriter::write() {
   std::vector<flatbuffers::Offset<pprt::fb::Instr>> instrs;
-  std::vector<flatbuffers::Offset<pprt::fb::Binding>> inputs, outputs;
+  std::vector<flatbuffers::Offset<pprt::fb::Binding>> inputs, outputs, states;
   std::vector<flatbuffers::Offset<pprt::fb::Message>> recvs, sends;
   std::vector<flatbuffers::Offset<pprt::fb::Slot>> stashIn, stashOut;
   std::vector<flatbuffers::Offset<pprt::fb::Grad>> grads;
@@ -232,6 +232,11 @@ llvm::Expected<std::string> ProgramWriter::write() {
               buffer(v)));
           continue;
         }
+        if (auto param = func.getResultAttrOfType<StringAttr>(i, "pp.state")) {
+          states.push_back(pprt::fb::CreateBinding(
+              fbb, fbb.CreateString(param.str()), buffer(v)));
+          continue;
+        }
         auto name = func.getResultAttrOfType<StringAttr>(i, "pp.name");
         outputs.push_back(pprt::fb::CreateBinding(
             fbb, fbb.CreateString(name ? name.str() : ""), buffer(v)));
@@ -276,7 +281,8 @@ llvm::Expected<std::string> ProgramWriter::write() {
       fbb.CreateVector(inputs), fbb.CreateVector(outputs),
       fbb.CreateVector(recvs), fbb.CreateVector(sends),
       fbb.CreateString(phase ? phase.str() : ""), fbb.CreateVector(stashIn),
-      fbb.CreateVector(stashOut), fbb.CreateVector(grads));
+      fbb.CreateVector(stashOut), fbb.CreateVector(grads),
+      fbb.CreateVector(states));
   pprt::fb::FinishStageProgramBuffer(fbb, root);
   return std::string(reinterpret_cast<const char *>(fbb.GetBufferPointer()),
                      fbb.GetSize());

@@ -118,6 +118,7 @@ Status Executor::load() {
       auto prepared = backend.prepare(**program);
       if (!prepared)
         return prepared.status();
+      (*prepared)->setEvaluation(evalMode);
       l.program[phase] = std::move(*program);
       l.prepared[phase] = std::move(*prepared);
     }
@@ -130,6 +131,14 @@ void Executor::enableProfile(bool on) {
     for (auto &p : l.prepared)
       if (p)
         p->enableProfile(on);
+}
+
+void Executor::setEvalMode(bool on) {
+  evalMode = on;
+  for (auto &[stage, l] : stages)
+    for (auto &p : l.prepared)
+      if (p)
+        p->setEvaluation(on);
 }
 
 std::vector<PreparedStage::OpTime> Executor::profile() const {
@@ -201,6 +210,18 @@ Status Executor::runProgram(int stage, Phase phase, int mb, BatchIO &io) {
     std::memcpy(io.outputs.at(name).bytes.data() + mb * t.bytes, t.data,
                 t.bytes);
   }
+  if (plan.training && !evalMode)
+    for (auto &[param, id] : p.stateUpdates()) {
+      // Kernels cache nothing derived from these (they are read by
+      // batch_norm_train only), so no version is bumped.
+      const Weights::Entry *e = l.weights->find(param);
+      const TensorRef &t = buffers[id];
+      if (!e || e->bytes != t.bytes)
+        return internalError("state update of '" + param +
+                             "' does not match a parameter of stage " +
+                             std::to_string(stage));
+      std::memcpy(e->data, t.data, t.bytes);
+    }
   if (!evalMode && !p.stashOutputs().empty()) {
     auto &kept = stash[{stage, mb}];
     for (auto [slot, id] : p.stashOutputs()) {

@@ -147,6 +147,11 @@ StageProgram::load(const std::string &ppxPath,
       ok &= index(g->buffer());
       s->grads_.push_back({g->param()->str(), g->use(), g->buffer()});
     }
+  if (prog.state_updates())
+    for (const fb::Binding *b : *prog.state_updates()) {
+      ok &= index(b->buffer());
+      s->states_.push_back({b->name()->str(), b->buffer()});
+    }
   if (prog.instrs())
     for (const fb::Instr *in : *prog.instrs()) {
       for (const auto *list : {in->operands(), in->results()})

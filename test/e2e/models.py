@@ -126,6 +126,12 @@ def make(name):
         return MLP().eval(), torch.randn(4, 32), "x"
     if name == "vit":
         return ViT().eval(), torch.randn(2, 3, 32, 32), "image"
+    if name == "resnet18-train":
+        # resnet18 with 10 classes on 64x64 images: the training tests'
+        # convolutional model (batch normalisation, pooling, residuals).
+        import torchvision
+        m = torchvision.models.resnet18(num_classes=10).eval()
+        return m, torch.randn(2, 3, 64, 64), "image"
     import torchvision
     ctor = getattr(torchvision.models, name)
     return ctor().eval(), torch.randn(1, 3, 224, 224), "image"
@@ -157,12 +163,20 @@ def export_train(name, path, opset=17):
     constant folding (parameters keep their names, a tied weight stays one
     initializer), training mode, a dynamic batch axis. Returns the module
     (with the exported weights) and its input name."""
+    import warnings
     model, example, input_name = make(name)
     model.train()
+    with warnings.catch_warnings():
+        # torch's tracer warns about every BatchNorm counter it drops.
+        warnings.simplefilter("ignore")
+        _export_for_training(model, example, input_name, path, opset)
+    return model, input_name
+
+
+def _export_for_training(model, example, input_name, path, opset):
     torch.onnx.export(model, (example,), path, opset_version=opset,
                       input_names=[input_name], output_names=["output"],
                       dynamic_axes={input_name: {0: "batch"},
                                     "output": {0: "batch"}},
                       do_constant_folding=False,
                       training=torch.onnx.TrainingMode.TRAINING)
-    return model, input_name

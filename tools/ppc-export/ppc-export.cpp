@@ -5,8 +5,9 @@
 // Writes the model DIR was compiled from (pipeline.json's "model", or
 // --model) with every initializer that the checkpoint holds replaced by its
 // trained value. Checkpoints name tensors by ONNX initializer, whatever the
-// partition, so any checkpoint of the model serves. Errors are one line and
-// exit 1.
+// partition, so any checkpoint of the model serves. BatchNormalization
+// nodes exported in training mode are set to inference mode (the running
+// statistics). Errors are one line and exit 1.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,6 +19,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -129,6 +131,31 @@ int main(int argc, char **argv) {
   if (!replaced)
     die("no initializer of " + modelPath + " is in the checkpoint: it is "
         "from another model");
+  // The trained model is for inference: batch normalisation exported in
+  // training mode normalises with its (trained) running statistics, as
+  // `pprun --eval` and PyTorch's eval mode do.
+  int inference = 0;
+  std::set<std::string> consumed;
+  for (const onnx::NodeProto &node : model.graph().node())
+    consumed.insert(node.input().begin(), node.input().end());
+  for (const onnx::ValueInfoProto &out : model.graph().output())
+    consumed.insert(out.name());
+  for (onnx::NodeProto &node : *model.mutable_graph()->mutable_node()) {
+    if (node.op_type() != "BatchNormalization")
+      continue;
+    for (int i = 1; i < node.output_size(); ++i)
+      if (!node.output(i).empty() && consumed.count(node.output(i)))
+        die("node '" + node.name() + "' (BatchNormalization): its running "
+            "statistics output '" + node.output(i) + "' is used, so it "
+            "cannot be set to inference mode");
+    for (onnx::AttributeProto &a : *node.mutable_attribute())
+      if (a.name() == "training_mode" && a.i() != 0) {
+        a.set_i(0);
+        ++inference;
+      }
+    while (node.output_size() > 1)
+      node.mutable_output()->RemoveLast();
+  }
   std::string bytes;
   if (!model.SerializeToString(&bytes))
     die(output + ": cannot serialize the model");
@@ -137,8 +164,12 @@ int main(int argc, char **argv) {
       !st.isOk())
     die(st.message());
   std::printf("ppc-export: %s: %d initializers from %s (step %lld), %d "
-              "unchanged\n",
+              "unchanged",
               output.c_str(), replaced, ck->dir.c_str(), (long long)ck->step,
               kept);
+  if (inference)
+    std::printf("; %d BatchNormalization nodes set to inference mode",
+                inference);
+  std::printf("\n");
   return 0;
 }

@@ -146,6 +146,13 @@ static cl::opt<double>
                       "NORM (default: off)"),
              cl::value_desc("NORM"), cl::init(0), cl::cat(trainCategory));
 
+static cl::opt<bool>
+    recompute("recompute",
+              cl::desc("Keep only each stage's inputs for its backward and "
+                       "recompute the rest of its forward there (less "
+                       "activation memory, more compute)"),
+              cl::init(false), cl::cat(trainCategory));
+
 static cl::opt<bool> timePhases("time-phases",
                                 cl::desc("Print the time of each phase"),
                                 cl::init(false), cl::cat(pipelineCategory));
@@ -343,8 +350,9 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
       return fail("-lr must be positive; -momentum and -grad-clip not "
                   "negative; -beta1 and -beta2 in [0, 1); -eps positive");
   } else if (lossKind.getNumOccurrences() || lossOn.getNumOccurrences() ||
-             optimizer.getNumOccurrences() || lr.getNumOccurrences()) {
-    return fail("-loss, -loss-on, -optimizer and -lr need -train");
+             optimizer.getNumOccurrences() || lr.getNumOccurrences() ||
+             recompute) {
+    return fail("-loss, -loss-on, -optimizer, -lr and -recompute need -train");
   }
   if (virtualStages.getNumOccurrences() &&
       (virtualStages < 1 ||
@@ -516,7 +524,9 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
   part.microbatches = m;
   part.memoryLimit = limit;
   pm.addPass(ppc::pp::createPPPartitionPass(part));
-  pm.addPass(ppc::pp::createPPSplitStagesPass());
+  ppc::pp::PPSplitStagesPassOptions split;
+  split.recompute = recompute;
+  pm.addPass(ppc::pp::createPPSplitStagesPass(split));
   ppc::pp::PPBuildSchedulePassOptions build;
   build.schedule = part.schedule;
   build.microbatches = m;

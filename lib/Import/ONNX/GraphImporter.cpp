@@ -87,6 +87,8 @@ static std::string typeName(int32_t t) {
 // NodeContext
 //===----------------------------------------------------------------------===//
 
+StringRef NodeContext::producer() const { return graph.producer(); }
+
 NodeContext::NodeContext(GraphImporter &graph, const onnx::NodeProto &node,
                          int64_t opset, Location loc, OpBuilder &builder)
     : node(node), opset(opset), loc(loc), b(builder), graph(graph) {}
@@ -230,9 +232,10 @@ FailureOr<int64_t> NodeContext::normalizeAxis(int64_t axis, int64_t rank) {
 //===----------------------------------------------------------------------===//
 
 GraphImporter::GraphImporter(ModuleOp module, WeightStore &store,
-                             StringRef file, StringRef modelDir, int64_t opset)
+                             StringRef file, StringRef modelDir, int64_t opset,
+                             StringRef producer)
     : module(module), store(store), file(file.str()), modelDir(modelDir.str()),
-      opset(opset),
+      opset(opset), producerName(producer.str()),
       fileLocation(FileLineColLoc::get(module.getContext(), file, 0, 0)),
       paramBuilder(module.getContext()), bodyBuilder(module.getContext()) {}
 

@@ -37,7 +37,8 @@ struct Slot {
 class GraphImporter {
 public:
   GraphImporter(mlir::ModuleOp module, WeightStore &store, llvm::StringRef file,
-                llvm::StringRef modelDir, int64_t opset);
+                llvm::StringRef modelDir, int64_t opset,
+                llvm::StringRef producer = "");
 
   /// Imports `graph`; `bound` holds frozen inputs (owned by the caller).
   mlir::LogicalResult import(onnx::GraphProto &graph,
@@ -51,6 +52,8 @@ public:
   const HostTensor *hostValue(Slot &slot, mlir::Location loc);
   void define(llvm::StringRef name, Slot slot);
   mlir::Location fileLoc() const { return fileLocation; }
+  /// The model's producer_name ("pytorch", ...).
+  llvm::StringRef producer() const { return producerName; }
 
 private:
   mlir::LogicalResult importNode(const onnx::NodeProto &node, unsigned index);
@@ -62,6 +65,7 @@ private:
   std::string file;
   std::string modelDir;
   int64_t opset;
+  std::string producerName;
   mlir::Location fileLocation;
   mlir::OpBuilder paramBuilder;
   mlir::OpBuilder bodyBuilder;

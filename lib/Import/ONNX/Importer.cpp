@@ -250,7 +250,8 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
   WeightStore &store = context.getLoadedDialect<pp::PPDialect>()->getWeightStore();
   llvm::SmallString<256> dir(path);
   llvm::sys::path::remove_filename(dir);
-  onnximport::GraphImporter importer(*module, store, path, dir, *opset);
+  onnximport::GraphImporter importer(*module, store, path, dir, *opset,
+                                     model.producer_name());
   if (failed(importer.import(graph, bound)))
     return nullptr;
   if (failed(verify(*module)))

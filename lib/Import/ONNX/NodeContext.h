@@ -95,6 +95,8 @@ public:
   mlir::Type elementType(unsigned input) { return inputType(input).getElementType(); }
   /// Normalises an axis attribute or input in [-rank, rank) to [0, rank).
   mlir::FailureOr<int64_t> normalizeAxis(int64_t axis, int64_t rank);
+  /// The model's producer_name ("pytorch", ...).
+  llvm::StringRef producer() const;
 
 private:
   GraphImporter &graph;

@@ -11,14 +11,12 @@ namespace ppc::onnximport {
 namespace {
 
 LogicalResult importBatchNorm(NodeContext &ctx) {
-  if (ctx.intAttr("training_mode", 0) != 0)
-    return ctx.emitError() << "training_mode=1 is not supported: ppc imports "
-                              "BatchNormalization in inference form (export "
-                              "the model in eval mode)";
-  for (unsigned i = 1; i < ctx.numOutputs(); ++i)
-    if (ctx.outputUsed(i))
-      return ctx.emitError() << "the running-statistics outputs are not "
-                                "supported (inference form only)";
+  bool training = ctx.intAttr("training_mode", 0) != 0;
+  if (!training)
+    for (unsigned i = 1; i < ctx.numOutputs(); ++i)
+      if (ctx.outputUsed(i))
+        return ctx.emitError() << "the running-statistics outputs exist only "
+                                  "with training_mode=1";
   if (ctx.opset < 9 && ctx.intAttr("spatial", 1) != 1)
     return ctx.emitError() << "spatial=0 is not supported";
   SmallVector<Value> in;
@@ -28,9 +26,35 @@ LogicalResult importBatchNorm(NodeContext &ctx) {
       return failure();
     in.push_back(*v);
   }
-  ctx.setOutput(0, pp::BatchNormOp::create(
-                       ctx.b, ctx.loc, in[0].getType(), in[0], in[1], in[2],
-                       in[3], in[4], APFloat(ctx.floatAttr("epsilon", 1e-5))));
+  APFloat epsilon(ctx.floatAttr("epsilon", 1e-5));
+  if (!training) {
+    ctx.setOutput(0, pp::BatchNormOp::create(ctx.b, ctx.loc, in[0].getType(),
+                                             in[0], in[1], in[2], in[3], in[4],
+                                             epsilon));
+    return success();
+  }
+  // Training mode: the batch's statistics; outputs 1 and 2 are the running
+  // statistics after this batch. The ONNX operator updates the running
+  // variance with the batch's biased variance; PyTorch, whose exporter
+  // writes these nodes, keeps the unbiased one, and a model it exported
+  // trains as it does in PyTorch.
+  auto stats = in[3].getType();
+  SmallVector<NamedAttribute> attrs{
+      ctx.b.getNamedAttr("epsilon",
+                         ctx.b.getF64FloatAttr(epsilon.convertToDouble())),
+      ctx.b.getNamedAttr("momentum",
+                         ctx.b.getF64FloatAttr(ctx.floatAttr("momentum", 0.9)))};
+  if (ctx.producer() == "pytorch")
+    attrs.push_back(
+        ctx.b.getNamedAttr("unbiased_running_var", ctx.b.getUnitAttr()));
+  auto op = pp::BatchNormTrainOp::create(
+      ctx.b, ctx.loc, TypeRange{in[0].getType(), stats, stats, stats, stats},
+      ValueRange(in), attrs);
+  ctx.setOutput(0, op.getResult());
+  if (ctx.numOutputs() > 1)
+    ctx.setOutput(1, op.getNewRunningMean());
+  if (ctx.numOutputs() > 2)
+    ctx.setOutput(2, op.getNewRunningVar());
   return success();
 }
 

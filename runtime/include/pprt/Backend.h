@@ -32,10 +32,14 @@ public:
     int64_t runs = 0;
   };
   void enableProfile(bool on) { profiling = on; }
+  /// Evaluation: kernels with a training and an evaluation form
+  /// (batch_norm_train) take the evaluation one (the running statistics).
+  void setEvaluation(bool on) { evaluation = on; }
   virtual std::vector<OpTime> profile() const = 0;
 
 protected:
   bool profiling = false;
+  bool evaluation = false;
 };
 
 class Backend {

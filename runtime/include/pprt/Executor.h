@@ -49,7 +49,7 @@ public:
 
   /// Training: the forward actions only (the loss and outputs on the
   /// current weights), nothing kept for a backward, no update.
-  void setEvalMode(bool on) { evalMode = on; }
+  void setEvalMode(bool on);
   /// After a training step: its loss (the sum of the micro-batches' scaled
   /// losses: the mean over the batch) and the global gradient norm, known
   /// on every rank.

@@ -16,7 +16,7 @@
 namespace pprt {
 
 /// Bump on any schema change an older reader would misread.
-constexpr uint32_t kStageProgramVersion = 2;
+constexpr uint32_t kStageProgramVersion = 3;
 constexpr char kStageProgramMagic[4] = {'P', 'P', 'X', '\0'};
 constexpr size_t kStageProgramHeaderBytes = 24;
 

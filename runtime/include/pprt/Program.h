@@ -79,6 +79,11 @@ public:
     int use, buffer;
   };
   const std::vector<Grad> &grads() const { return grads_; }
+  /// Training: (parameter, buffer) pairs written over the parameter after
+  /// each training forward (batch normalisation's running statistics).
+  const std::vector<std::pair<std::string, int>> &stateUpdates() const {
+    return states_;
+  }
   /// Tells kernels that cache data derived from parameters (oneDNN's
   /// reordered weights) that the parameters have changed.
   void parametersChanged();
@@ -89,6 +94,7 @@ private:
   std::string phase_;
   std::vector<std::pair<int, int>> stashIn_, stashOut_;
   std::vector<Grad> grads_;
+  std::vector<std::pair<std::string, int>> states_;
   std::vector<int> paramBuffers_;
   const fb::StageProgram *program_ = nullptr;
   std::vector<TensorRef> buffers_;

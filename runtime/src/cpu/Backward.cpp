@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace pprt {
 namespace cpu {
@@ -285,6 +286,135 @@ Status layerNormParamGrad(Tensors &in, Tensors &out, const Attrs &a) {
 }
 
 /// Scatter-add of `grad` into zeros of the data's shape, in index order.
+/// batch_norm_train's statistics of the gradient, per channel: the sums of
+/// grad and of grad * xhat, in double.
+struct ChannelSums {
+  int64_t n, c, plane;
+  std::vector<double> dy, dyXhat;
+};
+StatusOr<ChannelSums> channelSums(const TensorRef &X, const TensorRef &mean,
+                                  const TensorRef &invStd, const TensorRef &dY,
+                                  const char *kernel) {
+  for (const TensorRef *t : {&X, &mean, &invStd, &dY})
+    PPRT_RETURN_IF_ERROR(needF32(*t, kernel));
+  ChannelSums s;
+  s.n = X.desc.shape[0];
+  s.c = X.desc.shape[1];
+  s.plane = s.n * s.c != 0 ? X.numel / (s.n * s.c) : 0;
+  s.dy.assign(s.c, 0);
+  s.dyXhat.assign(s.c, 0);
+  const float *x = X.as<float>(), *m = mean.as<float>(),
+              *inv = invStd.as<float>(), *dy = dY.as<float>();
+#pragma omp parallel for schedule(static) if (X.numel > (1 << 16))
+  for (int64_t ch = 0; ch < s.c; ++ch) {
+    double sum = 0, dot = 0;
+    for (int64_t b = 0; b < s.n; ++b) {
+      int64_t at = (b * s.c + ch) * s.plane;
+      for (int64_t i = 0; i < s.plane; ++i) {
+        sum += dy[at + i];
+        dot += double(dy[at + i]) * (x[at + i] - m[ch]);
+      }
+    }
+    s.dy[ch] = sum;
+    s.dyXhat[ch] = dot * inv[ch];
+  }
+  return s;
+}
+
+/// dx = scale * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat)).
+Status batchNormGrad(Tensors &in, Tensors &out, const Attrs &) {
+  const TensorRef &X = *in[0], &scale = *in[1], &mean = *in[2],
+                  &invStd = *in[3], &dY = *in[4];
+  PPRT_RETURN_IF_ERROR(needF32(scale, "batch_norm_grad"));
+  auto sums = channelSums(X, mean, invStd, dY, "batch_norm_grad");
+  if (!sums)
+    return sums.status();
+  const ChannelSums &s = *sums;
+  double count = double(s.n * s.plane);
+  const float *x = X.as<float>(), *m = mean.as<float>(),
+              *inv = invStd.as<float>(), *dy = dY.as<float>(),
+              *w = scale.as<float>();
+  float *dx = out[0]->as<float>();
+#pragma omp parallel for schedule(static) if (X.numel > (1 << 16))
+  for (int64_t ch = 0; ch < s.c; ++ch) {
+    double meanDy = s.dy[ch] / count, meanDyXhat = s.dyXhat[ch] / count;
+    double k = double(w[ch]) * inv[ch];
+    for (int64_t b = 0; b < s.n; ++b) {
+      int64_t at = (b * s.c + ch) * s.plane;
+      for (int64_t i = 0; i < s.plane; ++i) {
+        double xhat = (x[at + i] - m[ch]) * double(inv[ch]);
+        dx[at + i] = float(k * (dy[at + i] - meanDy - xhat * meanDyXhat));
+      }
+    }
+  }
+  return Status::ok();
+}
+
+/// Per channel: scale's gradient sum(dy * xhat), bias's sum(dy).
+Status batchNormParamGrad(Tensors &in, Tensors &out, const Attrs &) {
+  auto sums = channelSums(*in[0], *in[1], *in[2], *in[3], "batch_norm_param_grad");
+  if (!sums)
+    return sums.status();
+  float *dScale = out[0]->as<float>(), *dBias = out[1]->as<float>();
+  for (int64_t ch = 0; ch < sums->c; ++ch) {
+    dScale[ch] = float(sums->dyXhat[ch]);
+    dBias[ch] = float(sums->dy[ch]);
+  }
+  return Status::ok();
+}
+
+/// max_pool_grad and avg_pool_grad: dy of each window routed back to the
+/// input positions it came from, plane by plane (planes in parallel: each
+/// writes only its own).
+template <bool Max>
+Status poolGrad(Tensors &in, Tensors &out, const Attrs &a) {
+  const TensorRef *X = Max ? in[0] : nullptr;
+  const TensorRef &dY = *in[Max ? 1 : 0];
+  TensorRef &dX = *out[0];
+  const char *name = Max ? "max_pool_grad" : "avg_pool_grad";
+  PPRT_RETURN_IF_ERROR(needF32(dY, name));
+  PPRT_RETURN_IF_ERROR(needF32(dX, name));
+  Window win(a, dX, dY, a.ints("kernel_shape"));
+  if (win.spatial > 8)
+    return invalidArgument(std::string(name) + ": more than 8 spatial axes");
+  bool includePad = a.i("count_include_pad");
+  int64_t planes = dX.desc.shape[0] * dX.desc.shape[1];
+  const float *x = X ? X->as<float>() : nullptr, *dy = dY.as<float>();
+  float *dx = dX.as<float>();
+  std::fill(dx, dx + dX.numel, 0.0f);
+#pragma omp parallel for schedule(static) if (dX.numel > (1 << 16))
+  for (int64_t p = 0; p < planes; ++p) {
+    const float *xp = x ? x + p * win.inPlane : nullptr;
+    float *dxp = dx + p * win.inPlane;
+    for (int64_t op = 0; op < win.outPlane; ++op) {
+      float g = dy[p * win.outPlane + op];
+      if constexpr (Max) {
+        // The first maximum in window order (or the last NaN), exactly as
+        // PyTorch's kernel picks it.
+        int64_t best = -1;
+        float bestValue = -std::numeric_limits<float>::infinity();
+        visitWindow(win, op, [&](int64_t offset) {
+          float v = xp[offset];
+          if (best < 0)
+            best = offset;
+          if (v > bestValue || std::isnan(v)) {
+            best = offset;
+            bestValue = v;
+          }
+        });
+        if (best >= 0)
+          dxp[best] += g;
+      } else {
+        int64_t count = 0;
+        int64_t padded = visitWindow(win, op, [&](int64_t) { ++count; });
+        float share = g / float(std::max<int64_t>(includePad ? padded : count, 1));
+        visitWindow(win, op, [&](int64_t offset) { dxp[offset] += share; });
+      }
+    }
+  }
+  return Status::ok();
+}
+
 Status gatherGrad(Tensors &in, Tensors &out, const Attrs &a) {
   const TensorRef &ind = *in[0], &G = *in[1];
   TensorRef &Y = *out[0];
@@ -355,6 +485,10 @@ void registerBackward(Registry &r) {
   r["layer_norm_param_grad"] = layerNormParamGrad;
   r["gather_grad"] = gatherGrad;
   r["slice_grad"] = sliceGrad;
+  r["batch_norm_grad"] = batchNormGrad;
+  r["batch_norm_param_grad"] = batchNormParamGrad;
+  r["max_pool_grad"] = poolGrad<true>;
+  r["avg_pool_grad"] = poolGrad<false>;
 }
 
 } // namespace cpu

@@ -118,6 +118,7 @@ public:
   }
 
   std::vector<OpTime> profile() const override { return times; }
+  const bool *evaluationFlag() const { return &evaluation; }
 };
 
 class CpuBackend : public Backend {
@@ -146,6 +147,7 @@ public:
               "': kernel '" + instr->kernel()->str() +
               "' is not implemented on the CPU backend");
         CpuStage::Step step{&it->second, {}, {}, Attrs(instr), instr};
+        step.attrs.setEvaluationFlag(stage->evaluationFlag());
         if (instr->operands())
           for (int i : *instr->operands())
             step.in.push_back(&buffers[i]);

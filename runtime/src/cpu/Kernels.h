@@ -34,8 +34,13 @@ public:
   /// primitive and reordered weights); each rank has its own.
   std::shared_ptr<void> &state() const { return state_; }
 
+  /// Whether the stage runs in evaluation (PreparedStage::setEvaluation).
+  bool evaluation() const { return evaluation_ && *evaluation_; }
+  void setEvaluationFlag(const bool *flag) { evaluation_ = flag; }
+
 private:
   const fb::Instr *instr;
+  const bool *evaluation_ = nullptr;
   mutable std::shared_ptr<void> state_;
 };
 
@@ -157,7 +162,53 @@ struct Window {
   int64_t inPlane = 1, kPlane = 1, outPlane = 1;
   Window(const Attrs &a, const TensorRef &x, const TensorRef &y,
          std::vector<int64_t> kernelShape);
+  /// A 1x1 window with unit strides and no padding: output position p reads
+  /// input position p.
+  bool pointwise() const {
+    bool one = kPlane == 1 && inPlane == outPlane;
+    for (int64_t p : pads)
+      one = one && p == 0;
+    for (int64_t s : strides)
+      one = one && s == 1;
+    return one;
+  }
 };
+
+/// Visits the window of output position `op` (row-major over outSize):
+/// calls f(offset) with the plane offset of each position inside the input,
+/// in row-major kernel order, and returns how many positions lie within
+/// the padded input (average pooling's count_include_pad divisor; positions
+/// past the end padding, from ceil_mode, never count).
+template <typename F>
+int64_t visitWindow(const Window &win, int64_t op, F &&f) {
+  int spatial = win.spatial;
+  int64_t o[8], k[8];
+  for (int d = spatial - 1; d >= 0; --d) {
+    o[d] = op % win.outSize[d];
+    op /= win.outSize[d];
+  }
+  int64_t padded = 0;
+  for (int64_t kp = 0; kp < win.kPlane; ++kp) {
+    int64_t rem = kp, offset = 0;
+    for (int d = spatial - 1; d >= 0; --d) {
+      k[d] = rem % win.kernel[d];
+      rem /= win.kernel[d];
+    }
+    bool inside = true, inPadded = true;
+    for (int d = 0; d < spatial; ++d) {
+      int64_t pos = o[d] * win.strides[d] - win.pads[d] + k[d] * win.dilations[d];
+      if (pos < 0 || pos >= win.inSize[d])
+        inside = false;
+      if (pos < -win.pads[d] || pos >= win.inSize[d] + win.pads[spatial + d])
+        inPadded = false;
+      offset = offset * win.inSize[d] + pos;
+    }
+    padded += inPadded;
+    if (inside)
+      f(offset);
+  }
+  return padded;
+}
 
 /// fp32 convolution through oneDNN (ConvDnnl.cpp); haveDnnl() says whether
 /// this runtime was built with it.

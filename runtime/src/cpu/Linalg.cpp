@@ -165,21 +165,109 @@ Status gemmKernel(Tensors &in, Tensors &out, const Attrs &attrs) {
       /*floatOnly=*/true);
 }
 
+/// The lowering of convolution windows between an image (cinG planes of
+/// win.inSize) and its columns cols[(c, kernel offset), position], row
+/// stride ld. Gather (im2col): cols take the image's values, zeros where a
+/// window reads padding. Scatter (col2im): each column value is added back
+/// where it was read from, in a fixed order (the backward of im2col).
+template <bool Gather>
+void lowerWindows(const Window &win, int64_t cinG, std::conditional_t<Gather, const float *, float *> image,
+                  std::conditional_t<Gather, float *, const float *> cols,
+                  int64_t ld) {
+  const auto &strides = win.strides, &pads = win.pads,
+             &dilations = win.dilations, &inSize = win.inSize,
+             &kSize = win.kernel, &outSize = win.outSize;
+  int spatial = win.spatial;
+  int64_t inPlane = win.inPlane, kPlane = win.kPlane, outPlane = win.outPlane;
+  if (spatial == 2) {
+    int64_t H = inSize[0], W = inSize[1], OH = outSize[0], OW = outSize[1];
+    for (int64_t c = 0; c < cinG; ++c)
+      for (int64_t kh = 0; kh < kSize[0]; ++kh)
+        for (int64_t kw = 0; kw < kSize[1]; ++kw) {
+          auto row = cols + ((c * kSize[0] + kh) * kSize[1] + kw) * ld;
+          auto plane = image + c * inPlane;
+          for (int64_t oh = 0; oh < OH; ++oh) {
+            int64_t ih = oh * strides[0] - pads[0] + kh * dilations[0];
+            auto dst = row + oh * OW;
+            if (ih < 0 || ih >= H) {
+              if constexpr (Gather)
+                std::fill(dst, dst + OW, 0.0f);
+              continue;
+            }
+            auto src = plane + ih * W;
+            int64_t off = kw * dilations[1] - pads[1], sw = strides[1];
+            // Output columns [lo, hi) read inside the row; the rest are
+            // padding.
+            int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+            int64_t hi =
+                W - off <= 0 ? 0 : std::min(OW, (W - off + sw - 1) / sw);
+            lo = std::min(lo, hi);
+            if constexpr (Gather) {
+              std::fill(dst, dst + lo, 0.0f);
+              std::fill(dst + hi, dst + OW, 0.0f);
+              if (sw == 1)
+                std::memcpy(dst + lo, src + off + lo, (hi - lo) * sizeof(float));
+              else
+                for (int64_t ow = lo; ow < hi; ++ow)
+                  dst[ow] = src[ow * sw + off];
+            } else {
+              for (int64_t ow = lo; ow < hi; ++ow)
+                src[ow * sw + off] += dst[ow];
+            }
+          }
+        }
+    return;
+  }
+  std::vector<int64_t> kIdx(spatial), oIdx(spatial);
+  for (int64_t c = 0; c < cinG; ++c) {
+    auto plane = image + c * inPlane;
+    for (int64_t kp = 0; kp < kPlane; ++kp) {
+      int64_t rem = kp;
+      for (int d = spatial - 1; d >= 0; --d) {
+        kIdx[d] = rem % kSize[d];
+        rem /= kSize[d];
+      }
+      auto row = cols + (c * kPlane + kp) * ld;
+      for (int64_t op = 0; op < outPlane; ++op) {
+        int64_t r2 = op, offset = 0;
+        bool inside = true;
+        for (int d = spatial - 1; d >= 0; --d) {
+          oIdx[d] = r2 % outSize[d];
+          r2 /= outSize[d];
+        }
+        for (int d = 0; d < spatial; ++d) {
+          int64_t pos = oIdx[d] * strides[d] - pads[d] + kIdx[d] * dilations[d];
+          if (pos < 0 || pos >= inSize[d]) {
+            inside = false;
+            break;
+          }
+          offset = offset * inSize[d] + pos;
+        }
+        if constexpr (Gather)
+          row[op] = inside ? plane[offset] : 0.0f;
+        else if (inside)
+          plane[offset] += row[op];
+      }
+    }
+  }
+}
+
+void im2col(const Window &win, int64_t cinG, const float *image, float *cols,
+            int64_t ld) {
+  lowerWindows<true>(win, cinG, image, cols, ld);
+}
+
 /// N-d convolution (1-d, 2-d, 3-d) as im2col + GEMM.
 Status conv(Tensors &in, Tensors &out, const Attrs &attrs) {
   const TensorRef &X = *in[0], &W = *in[1];
   TensorRef &Y = *out[0];
   if (X.desc.dtype != DType::F32)
     return unsupported(X, "conv");
-  int spatial = X.desc.shape.size() - 2;
   int64_t batch = X.desc.shape[0], cin = X.desc.shape[1];
   int64_t cout = Y.desc.shape[1], group = attrs.i("group", 1);
   Window win(attrs, X, Y, {W.desc.shape.begin() + 2, W.desc.shape.end()});
   if (convMethod() == ConvMethod::Direct)
     return convDnnl(in, out, win, group, attrs.state());
-  const auto &strides = win.strides, &pads = win.pads,
-             &dilations = win.dilations, &inSize = win.inSize,
-             &kSize = win.kernel, &outSize = win.outSize;
   int64_t inPlane = win.inPlane, kPlane = win.kPlane, outPlane = win.outPlane;
   int64_t cinG = cin / group, coutG = cout / group;
   int64_t rows = cinG * kPlane;
@@ -188,14 +276,9 @@ Status conv(Tensors &in, Tensors &out, const Attrs &attrs) {
   thread_local std::vector<float> colsStore, stagedStore;
   const float *x = X.as<float>(), *w = W.as<float>();
   float *y = Y.as<float>();
-  std::vector<int64_t> kIdx(spatial), oIdx(spatial);
   // A 1x1 convolution with unit strides and no padding reads the input as
   // the GEMM operand directly.
-  bool pointwise = kPlane == 1 && inPlane == outPlane;
-  for (int d = 0; d < 2 * spatial; ++d)
-    pointwise = pointwise && pads[d] == 0;
-  for (int d = 0; d < spatial; ++d)
-    pointwise = pointwise && strides[d] == 1;
+  bool pointwise = win.pointwise();
   // Images are lowered together when each has few output positions, so
   // that the GEMM's N stays large (ResNet's last stages have 7x7 maps).
   int64_t chunk = pointwise ? 1
@@ -206,70 +289,6 @@ Status conv(Tensors &in, Tensors &out, const Attrs &attrs) {
   if (chunk > 1 && (int64_t)stagedStore.size() < coutG * outPlane * chunk)
     stagedStore.resize(coutG * outPlane * chunk);
   float *cols = colsStore.data(), *staged = stagedStore.data();
-  // cols[(c, kernel offset), image * outPlane + position], row stride ld.
-  auto im2col = [&](const float *gin, float *base, int64_t ld) {
-    if (spatial == 2) {
-      int64_t H = inSize[0], W = inSize[1], OH = outSize[0], OW = outSize[1];
-      for (int64_t c = 0; c < cinG; ++c)
-        for (int64_t kh = 0; kh < kSize[0]; ++kh)
-          for (int64_t kw = 0; kw < kSize[1]; ++kw) {
-            float *row = base + ((c * kSize[0] + kh) * kSize[1] + kw) * ld;
-            const float *plane = gin + c * inPlane;
-            for (int64_t oh = 0; oh < OH; ++oh) {
-              int64_t ih = oh * strides[0] - pads[0] + kh * dilations[0];
-              float *dst = row + oh * OW;
-              if (ih < 0 || ih >= H) {
-                std::fill(dst, dst + OW, 0.0f);
-                continue;
-              }
-              const float *src = plane + ih * W;
-              int64_t off = kw * dilations[1] - pads[1], sw = strides[1];
-              // Output columns [lo, hi) read inside the row; the rest are
-              // padding.
-              int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
-              int64_t hi =
-                  W - off <= 0 ? 0 : std::min(OW, (W - off + sw - 1) / sw);
-              lo = std::min(lo, hi);
-              std::fill(dst, dst + lo, 0.0f);
-              std::fill(dst + hi, dst + OW, 0.0f);
-              if (sw == 1)
-                std::memcpy(dst + lo, src + off + lo, (hi - lo) * sizeof(float));
-              else
-                for (int64_t ow = lo; ow < hi; ++ow)
-                  dst[ow] = src[ow * sw + off];
-            }
-          }
-      return;
-    }
-    for (int64_t c = 0; c < cinG; ++c) {
-      const float *plane = gin + c * inPlane;
-      for (int64_t kp = 0; kp < kPlane; ++kp) {
-        int64_t rem = kp;
-        for (int d = spatial - 1; d >= 0; --d) {
-          kIdx[d] = rem % kSize[d];
-          rem /= kSize[d];
-        }
-        float *row = base + (c * kPlane + kp) * ld;
-        for (int64_t op = 0; op < outPlane; ++op) {
-          int64_t r2 = op, offset = 0;
-          bool inside = true;
-          for (int d = spatial - 1; d >= 0; --d) {
-            oIdx[d] = r2 % outSize[d];
-            r2 /= outSize[d];
-          }
-          for (int d = 0; d < spatial; ++d) {
-            int64_t pos = oIdx[d] * strides[d] - pads[d] + kIdx[d] * dilations[d];
-            if (pos < 0 || pos >= inSize[d]) {
-              inside = false;
-              break;
-            }
-            offset = offset * inSize[d] + pos;
-          }
-          row[op] = inside ? plane[offset] : 0.0f;
-        }
-      }
-    }
-  };
   for (int64_t g = 0; g < group; ++g)
     for (int64_t b0 = 0; b0 < batch; b0 += chunk) {
       int64_t n = std::min(chunk, batch - b0), ld = n * outPlane;
@@ -281,7 +300,7 @@ Status conv(Tensors &in, Tensors &out, const Attrs &attrs) {
         continue;
       }
       for (int64_t i = 0; i < n; ++i)
-        im2col(x + ((b0 + i) * cin + g * cinG) * inPlane,
+        im2col(win, cinG, x + ((b0 + i) * cin + g * cinG) * inPlane,
                cols + i * outPlane, ld);
       if (n == 1) {
         gemm<float>(false, false, coutG, outPlane, rows, 1.0f, weights, rows,
@@ -308,12 +327,95 @@ Status conv(Tensors &in, Tensors &out, const Attrs &attrs) {
   }
   return Status::ok();
 }
+/// What conv's two gradients share: the fp32 checks, the forward conv's
+/// window (X: input-shaped, Y: output-shaped, W: filter-shaped), the GEMM
+/// sizes per group, and a rows x outPlane scratch for the columns (none
+/// when the window is pointwise: the image is its own columns).
+struct ConvGrad {
+  Window win;
+  int64_t batch, cin, cout, cinG, coutG, rows, group;
+  bool pointwise;
+  float *cols;
+};
+StatusOr<ConvGrad> convGrad(const TensorRef &X, const TensorRef &Y,
+                            const TensorRef &W, const Attrs &attrs,
+                            const char *what) {
+  for (const TensorRef *t : {&X, &Y, &W})
+    if (t->desc.dtype != DType::F32)
+      return unsupported(*t, what);
+  Window win(attrs, X, Y, {W.desc.shape.begin() + 2, W.desc.shape.end()});
+  int64_t group = attrs.i("group", 1);
+  int64_t cin = X.desc.shape[1], cout = Y.desc.shape[1];
+  int64_t rows = cin / group * win.kPlane;
+  bool pointwise = win.pointwise();
+  thread_local std::vector<float> colsStore;
+  if (!pointwise && (int64_t)colsStore.size() < rows * win.outPlane)
+    colsStore.resize(rows * win.outPlane);
+  return ConvGrad{win, X.desc.shape[0], cin, cout, cin / group,
+                  cout / group, rows, group, pointwise,
+                  pointwise ? nullptr : colsStore.data()};
+}
+
+/// conv_input_grad: dX = col2im(W^T dY), image by image.
+Status convInputGrad(Tensors &in, Tensors &out, const Attrs &attrs) {
+  const TensorRef &dY = *in[0], &W = *in[1];
+  TensorRef &dX = *out[0];
+  auto c = convGrad(dX, dY, W, attrs, "conv_input_grad");
+  if (!c)
+    return c.status();
+  const float *dy = dY.as<float>(), *w = W.as<float>();
+  float *dx = dX.as<float>();
+  if (!c->pointwise)
+    std::fill(dx, dx + dX.numel, 0.0f);
+  int64_t inPlane = c->win.inPlane, outPlane = c->win.outPlane;
+  for (int64_t b = 0; b < c->batch; ++b)
+    for (int64_t g = 0; g < c->group; ++g) {
+      const float *dyg = dy + (b * c->cout + g * c->coutG) * outPlane;
+      const float *wg = w + g * c->coutG * c->rows;
+      float *dxg = dx + (b * c->cin + g * c->cinG) * inPlane;
+      float *cols = c->pointwise ? dxg : c->cols;
+      gemm<float>(true, false, c->rows, outPlane, c->coutG, 1.0f, wg, c->rows,
+                  dyg, outPlane, 0.0f, cols, outPlane);
+      if (!c->pointwise)
+        lowerWindows<false>(c->win, c->cinG, dxg, cols, outPlane);
+    }
+  return Status::ok();
+}
+
+/// conv_filter_grad: dW = sum over images of dY im2col(X)^T, the images
+/// added in order.
+Status convFilterGrad(Tensors &in, Tensors &out, const Attrs &attrs) {
+  const TensorRef &X = *in[0], &dY = *in[1];
+  TensorRef &dW = *out[0];
+  auto c = convGrad(X, dY, dW, attrs, "conv_filter_grad");
+  if (!c)
+    return c.status();
+  const float *x = X.as<float>(), *dy = dY.as<float>();
+  float *dw = dW.as<float>();
+  int64_t inPlane = c->win.inPlane, outPlane = c->win.outPlane;
+  for (int64_t g = 0; g < c->group; ++g)
+    for (int64_t b = 0; b < c->batch; ++b) {
+      const float *xg = x + (b * c->cin + g * c->cinG) * inPlane;
+      const float *cols = xg;
+      if (!c->pointwise) {
+        im2col(c->win, c->cinG, xg, c->cols, outPlane);
+        cols = c->cols;
+      }
+      gemm<float>(false, true, c->coutG, c->rows, outPlane, 1.0f,
+                  dy + (b * c->cout + g * c->coutG) * outPlane, outPlane, cols,
+                  outPlane, b == 0 ? 0.0f : 1.0f, dw + g * c->coutG * c->rows,
+                  c->rows);
+    }
+  return Status::ok();
+}
 } // namespace
 
 void registerLinalg(Registry &r) {
   r["matmul"] = matmul;
   r["gemm"] = gemmKernel;
   r["conv"] = conv;
+  r["conv_input_grad"] = convInputGrad;
+  r["conv_filter_grad"] = convFilterGrad;
 }
 
 } // namespace cpu

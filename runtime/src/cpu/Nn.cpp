@@ -23,10 +23,11 @@ template <bool Max> Status pool(Tensors &in, Tensors &out, const Attrs &a) {
   const auto &kernel = win.kernel, &strides = win.strides, &pads = win.pads,
              &dilations = win.dilations, &inSize = win.inSize,
              &outSize = win.outSize;
-  int64_t inPlane = win.inPlane, outPlane = win.outPlane, kPlane = win.kPlane;
+  int64_t inPlane = win.inPlane, outPlane = win.outPlane;
   bool includePad = a.i("count_include_pad");
   int64_t planes = X.desc.shape[0] * X.desc.shape[1];
-  std::vector<int64_t> o(spatial), k(spatial);
+  if (spatial > 8)
+    return invalidArgument("pooling over more than 8 spatial axes");
   bool plain2d = spatial == 2 && dilations[0] == 1 && dilations[1] == 1;
   if (plain2d && X.desc.dtype == DType::F32) {
     // The common case, with the window clipped to the input once per
@@ -65,41 +66,29 @@ template <bool Max> Status pool(Tensors &in, Tensors &out, const Attrs &a) {
     T *y = Y.as<T>();
     for (int64_t p = 0; p < planes; ++p)
       for (int64_t op = 0; op < outPlane; ++op) {
-        int64_t rem = op;
-        for (int d = spatial - 1; d >= 0; --d) {
-          o[d] = rem % outSize[d];
-          rem /= outSize[d];
-        }
         double acc = Max ? -std::numeric_limits<double>::infinity() : 0;
-        int64_t count = 0, padded = 0;
-        for (int64_t kp = 0; kp < kPlane; ++kp) {
-          int64_t r2 = kp, offset = 0;
-          bool inside = true, inPadded = true;
-          for (int d = spatial - 1; d >= 0; --d) {
-            k[d] = r2 % kernel[d];
-            r2 /= kernel[d];
-          }
-          for (int d = 0; d < spatial; ++d) {
-            int64_t pos = o[d] * strides[d] - pads[d] + k[d] * dilations[d];
-            if (pos < 0 || pos >= inSize[d])
-              inside = false;
-            // Positions past the end padding (ceil_mode) never count.
-            if (pos < -pads[d] || pos >= inSize[d] + pads[spatial + d])
-              inPadded = false;
-            offset = offset * inSize[d] + pos;
-          }
-          padded += inPadded;
-          if (!inside)
-            continue;
+        int64_t count = 0;
+        int64_t padded = visitWindow(win, op, [&](int64_t offset) {
           double v = x[p * inPlane + offset];
           acc = Max ? std::max(acc, v) : acc + v;
           ++count;
-        }
+        });
         if (!Max)
           acc /= std::max<int64_t>(includePad ? padded : count, 1);
         y[p * outPlane + op] = T(acc);
       }
   }, /*floatOnly=*/!Max);
+}
+
+/// y = x * mul + add over channel ch of an N x C x plane tensor.
+void scaleChannel(const float *x, float *y, int64_t n, int64_t c,
+                  int64_t plane, int64_t ch, float mul, float add) {
+  for (int64_t b = 0; b < n; ++b) {
+    const float *src = x + (b * c + ch) * plane;
+    float *dst = y + (b * c + ch) * plane;
+    for (int64_t i = 0; i < plane; ++i)
+      dst[i] = src[i] * mul + add;
+  }
 }
 
 Status batchNorm(Tensors &in, Tensors &out, const Attrs &a) {
@@ -114,13 +103,67 @@ Status batchNorm(Tensors &in, Tensors &out, const Attrs &a) {
   double eps = a.f("epsilon", 1e-5);
   for (int64_t ch = 0; ch < c; ++ch) {
     float mul = scale[ch] / std::sqrt(var[ch] + (float)eps);
-    float add = bias[ch] - mean[ch] * mul;
-    for (int64_t b = 0; b < n; ++b) {
-      const float *src = x + (b * c + ch) * plane;
-      float *dst = y + (b * c + ch) * plane;
-      for (int64_t i = 0; i < plane; ++i)
-        dst[i] = src[i] * mul + add;
+    scaleChannel(x, y, n, c, plane, ch, mul, bias[ch] - mean[ch] * mul);
+  }
+  return Status::ok();
+}
+
+/// batch_norm_train: each channel normalised with its batch mean and biased
+/// variance (or, in evaluation, the running statistics); also returns the
+/// mean and 1/std used, and the running statistics after this batch (the
+/// variance in them biased, or unbiased with unbiased_running_var).
+/// Statistics are summed in double, channel by channel.
+Status batchNormTrain(Tensors &in, Tensors &out, const Attrs &a) {
+  const TensorRef &X = *in[0];
+  for (const TensorRef *t : in)
+    if (t->desc.dtype != DType::F32)
+      return unsupported(*t, "batch_norm_train");
+  int64_t n = X.desc.shape[0], c = X.desc.shape[1];
+  int64_t plane = n * c != 0 ? X.numel / (n * c) : 0, count = n * plane;
+  const float *x = X.as<float>(), *scale = in[1]->as<float>(),
+              *bias = in[2]->as<float>(), *runMean = in[3]->as<float>(),
+              *runVar = in[4]->as<float>();
+  float *y = out[0]->as<float>(), *mean = out[1]->as<float>(),
+        *invStd = out[2]->as<float>(), *newMean = out[3]->as<float>(),
+        *newVar = out[4]->as<float>();
+  double eps = a.f("epsilon", 1e-5), momentum = a.f("momentum", 0.9);
+  bool evaluation = a.evaluation(), unbiased = a.has("unbiased_running_var");
+  if (!evaluation && unbiased && count < 2)
+    return invalidArgument(
+        "batch_norm_train normalises each channel over " +
+        std::to_string(count) +
+        " value: a training micro-batch needs more than one value per channel");
+#pragma omp parallel for schedule(static) if (X.numel > (1 << 16))
+  for (int64_t ch = 0; ch < c; ++ch) {
+    double m = runMean[ch], var = runVar[ch];
+    if (!evaluation) {
+      double sum = 0;
+      for (int64_t b = 0; b < n; ++b) {
+        const float *src = x + (b * c + ch) * plane;
+        for (int64_t i = 0; i < plane; ++i)
+          sum += src[i];
+      }
+      m = sum / count;
+      double sq = 0;
+      for (int64_t b = 0; b < n; ++b) {
+        const float *src = x + (b * c + ch) * plane;
+        for (int64_t i = 0; i < plane; ++i)
+          sq += (src[i] - m) * (src[i] - m);
+      }
+      var = sq / count;
+      newMean[ch] = float(momentum * runMean[ch] + (1 - momentum) * m);
+      newVar[ch] = float(momentum * runVar[ch] +
+                         (1 - momentum) * sq / (unbiased ? count - 1 : count));
+    } else {
+      newMean[ch] = runMean[ch];
+      newVar[ch] = runVar[ch];
     }
+    double inv = 1.0 / std::sqrt(var + eps);
+    mean[ch] = float(m);
+    invStd[ch] = float(inv);
+    // y = x * alpha + beta, as PyTorch's CPU kernel applies it.
+    scaleChannel(x, y, n, c, plane, ch, float(inv * scale[ch]),
+                 float(bias[ch] - m * inv * scale[ch]));
   }
   return Status::ok();
 }
@@ -262,6 +305,7 @@ void registerNn(Registry &r) {
   r["max_pool"] = pool<true>;
   r["avg_pool"] = pool<false>;
   r["batch_norm"] = batchNorm;
+  r["batch_norm_train"] = batchNormTrain;
   r["layer_norm"] = layerNorm;
   r["softmax"] = softmax<false>;
   r["log_softmax"] = softmax<true>;

@@ -254,6 +254,59 @@ LogicalResult GemmOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
 }
 
 //===----------------------------------------------------------------------===//
+// Convolution and pooling
+//===----------------------------------------------------------------------===//
+
+LogicalResult ConvOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                    SmallVectorImpl<Value> &dx) {
+  Location loc = getLoc();
+  SmallVector<NamedAttribute> attrs{named(b, "strides", getStridesAttr()),
+                                    named(b, "pads", getPadsAttr()),
+                                    named(b, "dilations", getDilationsAttr()),
+                                    named(b, "group", getGroupAttr())};
+  dx[0] = make<ConvInputGradOp>(b, loc, getInput().getType(),
+                                {dy[0], getFilter()}, attrs);
+  dx[1] = make<ConvFilterGradOp>(b, loc, getFilter().getType(),
+                                 {getInput(), dy[0]}, attrs);
+  if (getBias()) {
+    // The bias gradient: dy summed over every axis but the channels.
+    auto gt = tensorType(dy[0]);
+    SmallVector<int64_t> axes{0};
+    for (int64_t d = 2; d < gt.getRank(); ++d)
+      axes.push_back(d);
+    dx[2] = make<ReduceSumOp>(b, loc, getBias().getType(), {dy[0]},
+                              {named(b, "axes", b.getDenseI64ArrayAttr(axes))});
+  }
+  return success();
+}
+
+LogicalResult MaxPoolOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                       SmallVectorImpl<Value> &dx) {
+  SmallVector<NamedAttribute> attrs{
+      named(b, "kernel_shape", getKernelShapeAttr()),
+      named(b, "strides", getStridesAttr()), named(b, "pads", getPadsAttr()),
+      named(b, "dilations", getDilationsAttr())};
+  if (getCeilMode())
+    attrs.push_back(named(b, "ceil_mode", b.getUnitAttr()));
+  dx[0] = make<MaxPoolGradOp>(b, getLoc(), getInput().getType(),
+                              {getInput(), dy[0]}, attrs);
+  return success();
+}
+
+LogicalResult AvgPoolOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                       SmallVectorImpl<Value> &dx) {
+  SmallVector<NamedAttribute> attrs{
+      named(b, "kernel_shape", getKernelShapeAttr()),
+      named(b, "strides", getStridesAttr()), named(b, "pads", getPadsAttr())};
+  if (getCeilMode())
+    attrs.push_back(named(b, "ceil_mode", b.getUnitAttr()));
+  if (getCountIncludePad())
+    attrs.push_back(named(b, "count_include_pad", b.getUnitAttr()));
+  dx[0] = make<AvgPoolGradOp>(b, getLoc(), getInput().getType(), {dy[0]}, attrs);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // Normalisation and softmax
 //===----------------------------------------------------------------------===//
 
@@ -273,6 +326,28 @@ LogicalResult LayerNormOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
   dx[1] = pg->getResult(0);
   if (getBias())
     dx[2] = sumToShape(b, loc, pg->getResult(1), tensorType(getBias()));
+  return success();
+}
+
+LogicalResult BatchNormTrainOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                              SmallVectorImpl<Value> &dx) {
+  for (unsigned i = 1; i < dy.size(); ++i)
+    if (dy[i])
+      return emitOpError("the loss depends on the batch statistics or the "
+                         "running statistics: only the normalised result "
+                         "has a gradient rule");
+  if (!dy[0])
+    return success();
+  Location loc = getLoc();
+  dx[0] = make<BatchNormGradOp>(
+      b, loc, getInput().getType(),
+      {getInput(), getScale(), getMean(), getInvStdDev(), dy[0]});
+  auto pg = BatchNormParamGradOp::create(
+      b, loc, TypeRange{getScale().getType(), getBias().getType()},
+      ValueRange{getInput(), getMean(), getInvStdDev(), dy[0]},
+      ArrayRef<NamedAttribute>{});
+  dx[1] = pg->getResult(0);
+  dx[2] = pg->getResult(1);
   return success();
 }
 
@@ -336,6 +411,55 @@ LogicalResult ConcatOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
                            named(b, "ends", b.getDenseI64ArrayAttr(ends)),
                            named(b, "steps", b.getDenseI64ArrayAttr(steps))});
   }
+  return success();
+}
+
+LogicalResult BroadcastOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                         SmallVectorImpl<Value> &dx) {
+  dx[0] = sumToShape(b, getLoc(), dy[0], tensorType(getInput()));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions: the gradient broadcast back over the reduced axes.
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// dy of a reduction over `axes` of `input`, broadcast back to its shape.
+Value unreduce(OpBuilder &b, Location loc, Value dy, Value input,
+               ArrayRef<int64_t> axes) {
+  auto it = tensorType(input);
+  SmallVector<int64_t> kept(it.getShape());
+  for (int64_t a : axes)
+    kept[a] = 1;
+  auto keptType = RankedTensorType::get(kept, it.getElementType());
+  Value g = dy;
+  if (tensorType(g).getShape() != keptType.getShape())
+    g = make<ReshapeOp>(b, loc, keptType, {g});
+  if (keptType.getShape() != it.getShape())
+    g = make<BroadcastOp>(b, loc, it, {g});
+  return g;
+}
+} // namespace
+
+LogicalResult ReduceSumOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                         SmallVectorImpl<Value> &dx) {
+  dx[0] = unreduce(b, getLoc(), dy[0], getInput(), getAxes());
+  return success();
+}
+
+LogicalResult ReduceMeanOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                          SmallVectorImpl<Value> &dx) {
+  Location loc = getLoc();
+  auto it = tensorType(getInput());
+  int64_t count = 1;
+  for (int64_t a : getAxes())
+    count *= it.getDimSize(a);
+  Value g = unreduce(b, loc, dy[0], getInput(), getAxes());
+  // Divided, not multiplied by 1/count, as PyTorch does.
+  Value n = splatConstant(b, loc, RankedTensorType::get({}, it.getElementType()),
+                          double(count));
+  dx[0] = binary<DivOp>(b, loc, g, g, n);
   return success();
 }
 

@@ -225,6 +225,22 @@ int64_t ConvOp::getFlops() {
   return numElements(getResult()) * (2 * perOutput + (getBias() ? 1 : 0));
 }
 
+// The two halves of conv's backward each cost what the forward does.
+int64_t ConvInputGradOp::getFlops() {
+  ArrayRef<int64_t> filter = shapeOf(getFilter());
+  int64_t perOutput = 1;
+  for (int64_t d : filter.drop_front())
+    perOutput *= d;
+  return 2 * numElements(getGrad()) * perOutput;
+}
+int64_t ConvFilterGradOp::getFlops() {
+  ArrayRef<int64_t> filter = shapeOf(getResult());
+  int64_t perOutput = 1;
+  for (int64_t d : filter.drop_front())
+    perOutput *= d;
+  return 2 * numElements(getGrad()) * perOutput;
+}
+
 static int64_t poolFlops(Value result, ArrayRef<int64_t> kernel) {
   int64_t window = 1;
   for (int64_t k : kernel)
@@ -272,6 +288,28 @@ LogicalResult BatchNormOp::verify() {
                       tensorType(getInput()).getElementType());
 }
 int64_t BatchNormOp::getFlops() { return 2 * numElements(getResult()); }
+
+LogicalResult BatchNormTrainOp::verify() {
+  if (failed(sameElementTypes(*this, getOperation()->getOperands())))
+    return failure();
+  ArrayRef<int64_t> in = shapeOf(getInput());
+  if (in.size() < 2)
+    return emitOpError("input must be N x C x ..., got rank ") << in.size();
+  for (Value v : {getScale(), getBias(), getRunningMean(), getRunningVar()})
+    if (shapeOf(v) != ArrayRef<int64_t>{in[1]})
+      return emitOpError("scale, bias and the running statistics must be "
+                         "vectors of the channel count ")
+             << in[1];
+  if (getEpsilon().isNegative())
+    return emitOpError("epsilon must not be negative");
+  Type f = tensorType(getInput()).getElementType();
+  for (Value v : {getMean(), getInvStdDev(), getNewRunningMean(),
+                  getNewRunningVar()})
+    if (failed(verifyResult(*this, v, {in[1]}, f)))
+      return failure();
+  return verifyResult(*this, getResult(), in, f);
+}
+int64_t BatchNormTrainOp::getFlops() { return 6 * numElements(getResult()); }
 
 LogicalResult LayerNormOp::verify() {
   ArrayRef<int64_t> in = shapeOf(getInput());

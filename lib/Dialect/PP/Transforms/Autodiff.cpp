@@ -8,7 +8,9 @@
 // on the consumer's stage, so that no gradient is summed across uses in the
 // graph: each use of a parameter is its own output, and the runtime sums
 // them in use order, which keeps the result bitwise independent of the
-// partition.
+// partition. Batch normalisation's new running statistics become outputs
+// marked `pp.state = NAME`: the runtime writes them over parameter NAME
+// after each training forward.
 //
 //===----------------------------------------------------------------------===//
 
@@ -302,6 +304,17 @@ void Autodiff::runOnOperation() {
     }
   for (ParamGrad &p : paramGrads)
     results.push_back(p.grad);
+  // State updates: values the runtime writes over a parameter after each
+  // training forward (batch normalisation's running statistics).
+  SmallVector<std::pair<Value, StringAttr>> states;
+  for (Operation *op : forward)
+    if (auto bn = dyn_cast<BatchNormTrainOp>(op))
+      for (auto [from, to] : {std::pair{bn.getRunningMean(), bn.getNewRunningMean()},
+                              std::pair{bn.getRunningVar(), bn.getNewRunningVar()}})
+        if (auto get = from.getDefiningOp<GetParamOp>())
+          states.push_back({to, get.getNameAttr().getAttr()});
+  for (auto &[v, name] : states)
+    results.push_back(v);
   ret->setOperands(results);
   SmallVector<Type> resultTypes;
   for (Value v : results)
@@ -312,6 +325,9 @@ void Autodiff::runOnOperation() {
     resultAttrs.push_back(b.getDictionaryAttr(
         {b.getNamedAttr("pp.grad", b.getStringAttr(p.name)),
          b.getNamedAttr("pp.use", b.getI64IntegerAttr(uses[p.name]++))}));
+  for (auto &[v, name] : states)
+    resultAttrs.push_back(
+        b.getDictionaryAttr({b.getNamedAttr("pp.state", name)}));
   main.setAllResultAttrs(resultAttrs);
 
   // Dead code: unused gradient parts.

@@ -23,6 +23,7 @@ using namespace ppc::pp;
 
 namespace {
 struct SplitStages : ppc::pp::impl::PPSplitStagesPassBase<SplitStages> {
+  using PPSplitStagesPassBase::PPSplitStagesPassBase;
   void runOnOperation() override;
 };
 
@@ -68,6 +69,50 @@ void SplitStages::runOnOperation() {
     if (auto r = info.getAs<IntegerAttr>("ranks"))
       numRanks = r.getInt();
   }
+  // -recompute: backward ops read their stage's forward values from clones
+  // made in the backward, so that only the stage's inputs are kept.
+  if (recompute) {
+    SmallVector<Operation *> backwardOps;
+    for (Operation &op : body) {
+      auto it = groupOf.find(&op);
+      if (it != groupOf.end() && it->second.second != Fwd)
+        backwardOps.push_back(&op);
+    }
+    DenseMap<Value, Value> again;
+    OpBuilder b(module.getContext());
+    auto sameStageForward = [&](Value v, int stage) {
+      Operation *def = v.getDefiningOp();
+      if (!def || isFree(def))
+        return false;
+      auto g = groupOf.find(def);
+      return g != groupOf.end() && g->second == Group{stage, Fwd};
+    };
+    std::function<Value(Value, int)> recomputed = [&](Value v, int stage) {
+      if (!sameStageForward(v, stage))
+        return v;
+      if (Value done = again.lookup(v))
+        return done;
+      Operation *def = v.getDefiningOp();
+      IRMapping map;
+      for (Value operand : def->getOperands())
+        map.map(operand, recomputed(operand, stage));
+      Operation *clone = b.clone(*def, map);
+      clone->setAttr(kPhaseAttr, b.getStringAttr("bwd"));
+      clone->setAttr("pp.recompute", b.getUnitAttr());
+      groupOf[clone] = {stage, BwdW};
+      for (auto [from, to] : llvm::zip(def->getResults(), clone->getResults()))
+        again[from] = to;
+      return again.lookup(v);
+    };
+    for (Operation *op : backwardOps) {
+      int stage = groupOf[op].first;
+      b.setInsertionPoint(op);
+      for (OpOperand &operand : op->getOpOperands())
+        if (sameStageForward(operand.get(), stage))
+          operand.set(recomputed(operand.get(), stage));
+    }
+  }
+
   // Each stage's backward splits into B, what the gradients it sends to
   // earlier stages need, and W, the rest (weight gradients).
   for (Operation &op : llvm::reverse(body)) {

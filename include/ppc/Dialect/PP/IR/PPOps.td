@@ -249,7 +249,7 @@ def PP_GemmOp : PP_Op<"gemm", [Pure, PP_Grad], ["getFlops"]> {
   let hasVerifier = 1;
 }
 
-def PP_ConvOp : PP_Op<"conv", [Pure], ["getFlops"]> {
+def PP_ConvOp : PP_Op<"conv", [Pure, PP_Grad], ["getFlops"]> {
   let summary = "N-d grouped convolution (cross-correlation), NCHW";
   let description = [{
     `pads` holds the begin paddings of every spatial axis, then the end
@@ -267,7 +267,7 @@ def PP_ConvOp : PP_Op<"conv", [Pure], ["getFlops"]> {
 }
 
 class PP_PoolOp<string mnemonic, string what>
-    : PP_Op<mnemonic, [Pure], ["getFlops"]> {
+    : PP_Op<mnemonic, [Pure, PP_Grad], ["getFlops"]> {
   let summary = what # " pooling over the spatial axes, NCHW";
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
@@ -304,6 +304,37 @@ def PP_BatchNormOp : PP_Op<"batch_norm", [Pure], ["getFlops"]> {
   let hasVerifier = 1;
 }
 
+def PP_BatchNormTrainOp
+    : PP_Op<"batch_norm_train", [Pure, PP_Grad], ["getFlops"]> {
+  let summary = "batch normalisation with the batch's statistics (training)";
+  let description = [{
+    ONNX BatchNormalization with training_mode=1. Each channel (axis 1) is
+    normalised with the mean and biased variance over the batch and spatial
+    axes. Also returns that mean and 1 / sqrt(variance + epsilon) per
+    channel (for the backward), and the running statistics after this
+    batch: momentum * running + (1 - momentum) * batch. The variance in the
+    update is the biased one, as the ONNX operator defines it, or with
+    `unbiased_running_var` the unbiased one, as PyTorch keeps it (the
+    importer sets it for models PyTorch exported). `ppc -train`
+    makes the new running statistics state updates: the runtime writes them
+    over the parameters after each training forward. In evaluation
+    (`pprun --eval`) the runtime normalises with the running statistics
+    instead, as PyTorch's eval mode does.
+  }];
+  let arguments = (ins PP_FloatTensor:$input, PP_FloatTensor:$scale,
+                       PP_FloatTensor:$bias, PP_FloatTensor:$running_mean,
+                       PP_FloatTensor:$running_var, F64Attr:$epsilon,
+                       F64Attr:$momentum, UnitAttr:$unbiased_running_var);
+  let results = (outs PP_FloatTensor:$result, PP_FloatTensor:$mean,
+                      PP_FloatTensor:$inv_std_dev,
+                      PP_FloatTensor:$new_running_mean,
+                      PP_FloatTensor:$new_running_var);
+  let assemblyFormat = "$input `,` $scale `,` $bias `,` $running_mean `,` "
+                       "$running_var attr-dict `:` "
+                       "functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
 def PP_LayerNormOp : PP_Op<"layer_norm", [Pure, PP_Grad], ["getFlops"]> {
   let summary = "layer normalisation over the axes from `axis` on";
   let description = [{
@@ -335,8 +366,8 @@ def PP_LogSoftmaxOp : PP_SoftmaxBase<"log_softmax", "log of softmax">;
 // Reductions
 //===----------------------------------------------------------------------===//
 
-class PP_ReduceOp<string mnemonic, string what>
-    : PP_Op<mnemonic, [Pure], ["getFlops"]> {
+class PP_ReduceOp<string mnemonic, string what, list<Trait> traits = []>
+    : PP_Op<mnemonic, !listconcat(traits, [Pure]), ["getFlops"]> {
   let summary = what # " over `axes`";
   let description = [{
     `axes` are sorted, distinct and non-negative; with `keepdims` the reduced
@@ -348,8 +379,8 @@ class PP_ReduceOp<string mnemonic, string what>
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
 }
-def PP_ReduceSumOp : PP_ReduceOp<"reduce_sum", "sum">;
-def PP_ReduceMeanOp : PP_ReduceOp<"reduce_mean", "mean">;
+def PP_ReduceSumOp : PP_ReduceOp<"reduce_sum", "sum", [PP_Grad]>;
+def PP_ReduceMeanOp : PP_ReduceOp<"reduce_mean", "mean", [PP_Grad]>;
 def PP_ReduceMaxOp : PP_ReduceOp<"reduce_max", "maximum">;
 def PP_ReduceMinOp : PP_ReduceOp<"reduce_min", "minimum">;
 def PP_ReduceProdOp : PP_ReduceOp<"reduce_prod", "product">;
@@ -411,7 +442,7 @@ def PP_GatherOp : PP_Op<"gather", [Pure, PP_Grad], ["getFlops"]> {
   let hasVerifier = 1;
 }
 
-def PP_BroadcastOp : PP_Op<"broadcast", [Pure], ["getFlops"]> {
+def PP_BroadcastOp : PP_Op<"broadcast", [Pure, PP_Grad], ["getFlops"]> {
   let summary = "broadcast to the result shape (ONNX Expand)";
   let arguments = (ins PP_Tensor:$input);
   let results = (outs PP_Tensor:$result);

@@ -115,6 +115,92 @@ def PP_LayerNormParamGradOp : PP_Op<"layer_norm_param_grad", [Pure]> {
                        "attr-dict `:` functional-type(operands, results)";
 }
 
+def PP_BatchNormGradOp : PP_Op<"batch_norm_grad", [Pure]> {
+  let summary = "gradient of batch_norm_train's input";
+  let description = [{
+    scale * inv_std_dev * (grad - mean(grad) - xhat * mean(grad * xhat)),
+    the means over the batch and spatial axes of each channel.
+  }];
+  let arguments = (ins PP_FloatTensor:$input, PP_FloatTensor:$scale,
+                       PP_FloatTensor:$mean, PP_FloatTensor:$inv_std_dev,
+                       PP_FloatTensor:$grad);
+  let results = (outs PP_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $scale `,` $mean `,` $inv_std_dev `,` $grad "
+                       "attr-dict `:` functional-type(operands, results)";
+}
+
+def PP_BatchNormParamGradOp : PP_Op<"batch_norm_param_grad", [Pure]> {
+  let summary = "gradients of batch_norm_train's scale and bias";
+  let description = [{
+    Per channel, scale: the sum of grad * (x - mean) * inv_std_dev; bias:
+    the sum of grad. A weight gradient: it runs in the W part.
+  }];
+  let arguments = (ins PP_FloatTensor:$input, PP_FloatTensor:$mean,
+                       PP_FloatTensor:$inv_std_dev, PP_FloatTensor:$grad);
+  let results = (outs PP_FloatTensor:$scale_grad, PP_FloatTensor:$bias_grad);
+  let assemblyFormat = "$input `,` $mean `,` $inv_std_dev `,` $grad "
+                       "attr-dict `:` functional-type(operands, results)";
+}
+
+def PP_ConvInputGradOp : PP_Op<"conv_input_grad", [Pure], ["getFlops"]> {
+  let summary = "gradient of conv's input (the transposed convolution)";
+  let description = [{
+    The attributes are the forward conv's; the result has its input's
+    shape.
+  }];
+  let arguments = (ins PP_FloatTensor:$grad, PP_FloatTensor:$filter,
+                       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+                       DenseI64ArrayAttr:$dilations,
+                       DefaultValuedAttr<I64Attr, "1">:$group);
+  let results = (outs PP_FloatTensor:$result);
+  let assemblyFormat = "$grad `,` $filter attr-dict `:` "
+                       "functional-type(operands, results)";
+}
+
+def PP_ConvFilterGradOp : PP_Op<"conv_filter_grad", [Pure], ["getFlops"]> {
+  let summary = "gradient of conv's filter, summed over the batch";
+  let description = [{
+    The attributes are the forward conv's; the result has the filter's
+    shape. A weight gradient: it runs in the W part.
+  }];
+  let arguments = (ins PP_FloatTensor:$input, PP_FloatTensor:$grad,
+                       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+                       DenseI64ArrayAttr:$dilations,
+                       DefaultValuedAttr<I64Attr, "1">:$group);
+  let results = (outs PP_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` "
+                       "functional-type(operands, results)";
+}
+
+def PP_MaxPoolGradOp : PP_Op<"max_pool_grad", [Pure]> {
+  let summary = "grad routed to the first maximum of each window";
+  let description = [{
+    The attributes are the forward max_pool's; the result has its input's
+    shape. A window whose maximum appears more than once sends its gradient
+    to the first in row-major order, as PyTorch does.
+  }];
+  let arguments = (ins PP_FloatTensor:$input, PP_FloatTensor:$grad,
+                       DenseI64ArrayAttr:$kernel_shape,
+                       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+                       DenseI64ArrayAttr:$dilations, UnitAttr:$ceil_mode);
+  let results = (outs PP_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` "
+                       "functional-type(operands, results)";
+}
+
+def PP_AvgPoolGradOp : PP_Op<"avg_pool_grad", [Pure]> {
+  let summary = "grad spread evenly over each window";
+  let description = [{
+    The attributes are the forward avg_pool's; the result has its input's
+    shape.
+  }];
+  let arguments = (ins PP_FloatTensor:$grad, DenseI64ArrayAttr:$kernel_shape,
+                       DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+                       UnitAttr:$ceil_mode, UnitAttr:$count_include_pad);
+  let results = (outs PP_FloatTensor:$result);
+  let assemblyFormat = "$grad attr-dict `:` type($grad) `->` type($result)";
+}
+
 def PP_GatherGradOp : PP_Op<"gather_grad", [Pure]> {
   let summary = "scatter-add grad into zeros of the data's shape";
   let arguments = (ins PP_IndexTensor:$indices, PP_FloatTensor:$grad,

@@ -109,7 +109,16 @@ def PPSplitStagesPass : Pass<"pp-split-stages", "mlir::ModuleOp"> {
     needs are returned and taken again as arguments marked `pp.stash = N`
     (per stage); the runtime keeps them per micro-batch. Functions carry
     `pp.phase`.
+
+    With `recompute`, a stage keeps only its inputs (activations received
+    and model inputs): the forward ops its backward needs are cloned into
+    the backward (marked `pp.recompute`) and run again there from those
+    inputs. Their cost is counted in the backward's.
   }];
+  let options = [
+    Option<"recompute", "recompute", "bool", "false",
+           "Recompute the forward in the backward instead of keeping it">,
+  ];
 }
 
 def PPBuildSchedulePass : Pass<"pp-build-schedule", "mlir::ModuleOp"> {
