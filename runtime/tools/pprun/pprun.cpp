@@ -289,6 +289,54 @@ std::string humanBytes(double b) {
   return text;
 }
 
+/// --profile: mean microseconds per run of every op, by ONNX node (the
+/// format of ppc -cost-table), and the kernels that take the most on
+/// stderr; for inference and training alike.
+void writeProfile(const Options &o,
+                  const std::vector<std::unique_ptr<Executor>> &executors,
+                  bool mpi, int firstRank, const Fail &fail) {
+    // Mean microseconds per run of every op, by ONNX node: the format of
+    // ppc -cost-table. And the kernels that take the most, on stderr.
+    std::map<std::string, std::pair<double, int64_t>> byKernel;
+    std::ostringstream json;
+    json << "{\"unit\": \"us\", \"ops\": {";
+    bool first = true;
+    for (auto &e : executors)
+      for (const auto &t : e->profile()) {
+        if (!t.runs)
+          continue;
+        auto &k = byKernel[t.kernel];
+        k.first += t.seconds;
+        k.second += t.runs;
+        if (t.node.empty())
+          continue;
+        std::string node;
+        for (char c : t.node)
+          node += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
+        json << (first ? "" : ", ") << "\"" << node << "\": "
+             << t.seconds / t.runs * 1e6;
+        first = false;
+      }
+    json << "}}\n";
+    std::string text = json.str();
+    std::string path = mpi ? o.profile + ".rank" + std::to_string(firstRank)
+                           : o.profile;
+    if (Status st = writeFileAtomically(path, text.data(), text.size());
+        !st.isOk())
+      fail(st.message());
+    std::vector<std::pair<double, std::string>> sorted;
+    double total = 0;
+    for (auto &[k, v] : byKernel) {
+      sorted.push_back({v.first, k});
+      total += v.first;
+    }
+    std::sort(sorted.rbegin(), sorted.rend());
+    std::fprintf(stderr, "pprun: time by kernel (all runs):\n");
+    for (size_t i = 0; i < sorted.size() && i < 10; ++i)
+      std::fprintf(stderr, "  %-14s %9.1f ms %5.1f%%\n", sorted[i].second.c_str(),
+                   sorted[i].first * 1e3, 100 * sorted[i].first / total);
+  }
+
 /// --trace FILE: the events of every rank of this process (one file per
 /// process under MPI), with the stashes' peaks when training.
 void writeTrace(const Options &o,
@@ -504,6 +552,8 @@ int train(const Options &o, const Plan &plan,
     }
   if (!o.trace.empty())
     writeTrace(o, traces, executors, mpi, firstRank, fail);
+  if (!o.profile.empty())
+    writeProfile(o, executors, mpi, firstRank, fail);
   // What each stage kept for its backward at most: the schedule's
   // activation memory (1F1B: stage s holds at most K - s micro-batches).
   for (size_t i = 0; i < executors.size(); ++i)
@@ -678,48 +728,8 @@ int main(int argc, char **argv) {
   }
   if (!o.trace.empty())
     writeTrace(o, traces, executors, mpi != nullptr, firstRank, fail);
-  if (!o.profile.empty()) {
-    // Mean microseconds per run of every op, by ONNX node: the format of
-    // ppc -cost-table. And the kernels that take the most, on stderr.
-    std::map<std::string, std::pair<double, int64_t>> byKernel;
-    std::ostringstream json;
-    json << "{\"unit\": \"us\", \"ops\": {";
-    bool first = true;
-    for (auto &e : executors)
-      for (const auto &t : e->profile()) {
-        if (!t.runs)
-          continue;
-        auto &k = byKernel[t.kernel];
-        k.first += t.seconds;
-        k.second += t.runs;
-        if (t.node.empty())
-          continue;
-        std::string node;
-        for (char c : t.node)
-          node += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
-        json << (first ? "" : ", ") << "\"" << node << "\": "
-             << t.seconds / t.runs * 1e6;
-        first = false;
-      }
-    json << "}}\n";
-    std::string text = json.str();
-    std::string path = mpi ? o.profile + ".rank" + std::to_string(firstRank)
-                           : o.profile;
-    if (Status st = writeFileAtomically(path, text.data(), text.size());
-        !st.isOk())
-      fail(st.message());
-    std::vector<std::pair<double, std::string>> sorted;
-    double total = 0;
-    for (auto &[k, v] : byKernel) {
-      sorted.push_back({v.first, k});
-      total += v.first;
-    }
-    std::sort(sorted.rbegin(), sorted.rend());
-    std::fprintf(stderr, "pprun: time by kernel (all runs):\n");
-    for (size_t i = 0; i < sorted.size() && i < 10; ++i)
-      std::fprintf(stderr, "  %-14s %9.1f ms %5.1f%%\n", sorted[i].second.c_str(),
-                   sorted[i].first * 1e3, 100 * sorted[i].first / total);
-  }
+  if (!o.profile.empty())
+    writeProfile(o, executors, mpi != nullptr, firstRank, fail);
   double perBatch = timed / std::max(timedIterations, 1);
   // Under MPI the rank of the last stage, which holds the model's outputs,
   // reports.
