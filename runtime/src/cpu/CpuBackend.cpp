@@ -5,7 +5,9 @@
 
 #include "pprt/stage_generated.h"
 
+#ifdef PPRT_HAVE_BLAS
 #include <cblas.h>
+#endif
 #include <chrono>
 #include <omp.h>
 #include <cstring>
@@ -126,7 +128,11 @@ public:
   explicit CpuBackend(int threads) : threads(threads) {
     // BLAS runs single-threaded calls; the kernels spread them over the
     // rank's OpenMP threads (Linalg.cpp).
+#ifdef PPRT_HAVE_BLAS
+#ifdef PPRT_HAVE_BLAS
     openblas_set_num_threads(1);
+#endif
+#endif
   }
   int threads;
   const char *name() const override { return "cpu"; }

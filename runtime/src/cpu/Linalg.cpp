@@ -10,7 +10,9 @@
 
 #include "Kernels.h"
 
+#ifdef PPRT_HAVE_BLAS
 #include <cblas.h>
+#endif
 
 #include <algorithm>
 #include <cstdio>
@@ -51,6 +53,7 @@ template <typename T>
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,
           const T *a, int64_t lda, const T *b, int64_t ldb, T beta, T *c,
           int64_t ldc) {
+#ifdef PPRT_HAVE_BLAS
   if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
     auto call = [&](int64_t i0, int64_t mi, int64_t j0, int64_t nj) {
       const T *ai = ta ? a + i0 : a + i0 * lda;
@@ -83,7 +86,12 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,
       int64_t mi = r == rows - 1 ? m - i0 : tm, nj = q == cols - 1 ? n - j0 : tn;
       call(i0, mi, j0, nj);
     }
-  } else {
+    return;
+  }
+#endif
+  // Other types; and every type in a runtime built without BLAS (a GPU
+  // machine with CUDA alone), whose CPU backend is then correct and slow.
+  {
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) {
         T sum = 0;

@@ -9,7 +9,9 @@
 
 #include "pprt/Transport.h"
 
+#ifdef PPRT_HAVE_MPI
 #include <mpi.h>
+#endif
 
 #include <chrono>
 #include <cstdlib>
@@ -27,6 +29,7 @@ bool launchedByMpi() {
   return false;
 }
 
+#ifdef PPRT_HAVE_MPI
 namespace {
 class MpiTransport : public Transport {
 public:
@@ -122,5 +125,18 @@ void finalizeMpi(bool failed) {
     MPI_Abort(MPI_COMM_WORLD, 1);
   MPI_Finalize();
 }
+
+#else // A runtime built without MPI (a GPU machine with CUDA alone).
+
+StatusOr<std::unique_ptr<Transport>> createMpiTransport(double) {
+  return Status(StatusCode::Unavailable,
+                "this pprun was built without MPI (no MPI found at build "
+                "time): run every rank in one process (--transport=local), "
+                "or rebuild with MPI to run under mpirun or srun");
+}
+
+void finalizeMpi(bool) {}
+
+#endif
 
 } // namespace pprt
