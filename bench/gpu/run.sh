@@ -10,7 +10,9 @@
 # built and what is not):
 #   1. The runtime alone (cmake -S runtime) with CUDA and the carried
 #      headers: pprun (CPU backend without BLAS or MPI) and pprt_cuda.
-#   2. gemm_bench: every GEMM of the GPT-2-small-shaped model (bf16, TF32)
+#   2. gemm_check: the GEMM path (each transpose, batch, epilogue and type)
+#      against a float64 CPU reference.
+#   3. gemm_bench: every GEMM of the GPT-2-small-shaped model (bf16, TF32)
 #      through the CUDA backend's cuBLASLt path against cuBLASLt's best
 #      algorithm, and against the card's measured peak.
 set -euo pipefail
@@ -38,6 +40,12 @@ cmake -S "$root/runtime" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
 ninja -C "$build" > "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
 echo "## Build: cmake -S runtime with CUDA alone: ok" >> "$out/gpu.md"
 grep 'pprt:' "$out/cmake.log" >> "$out/gpu.md" || true
+echo >> "$out/gpu.md"
+
+echo "## GEMM correctness (bench/gpu/gemm_check.cpp)" >> "$out/gpu.md"
+"$build/bin/gemm_check" > "$out/gemm_check.log" 2>&1 && check=ok || check=FAILED
+grep -E '^FAIL|GEMM cases pass' "$out/gemm_check.log" >> "$out/gpu.md" || true
+echo "gemm_check: $check" >> "$out/gpu.md"
 echo >> "$out/gpu.md"
 
 echo "## GEMMs (bench/gpu/gemm_bench.cpp)" >> "$out/gpu.md"
