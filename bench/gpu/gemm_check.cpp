@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "../../runtime/src/cpu/Kernels.h" // the runtime's fp16/bf16 rounding
 #include "../../runtime/src/cuda/LtGemm.h"
 
 #include <algorithm>
@@ -24,57 +25,12 @@
 
 using namespace pprt;
 using namespace pprt::cuda;
+using pprt::cpu::bf16ToFloat;
+using pprt::cpu::floatToBf16;
+using pprt::cpu::floatToHalf;
+using pprt::cpu::halfToFloat;
 
 namespace {
-uint16_t toBf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  u += 0x7fff + ((u >> 16) & 1); // round to nearest even
-  return uint16_t(u >> 16);
-}
-float fromBf16(uint16_t h) {
-  uint32_t u = uint32_t(h) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-uint16_t toHalf(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  uint32_t sign = (u >> 16) & 0x8000;
-  int32_t exp = int32_t((u >> 23) & 0xff) - 127 + 15;
-  uint32_t mant = u & 0x7fffff;
-  if (exp <= 0) { // subnormal or zero (inputs here stay normal)
-    if (exp < -10)
-      return uint16_t(sign);
-    mant |= 0x800000;
-    uint32_t shift = uint32_t(14 - exp);
-    uint32_t half = mant >> shift, rest = mant & ((1u << shift) - 1);
-    uint32_t mid = 1u << (shift - 1);
-    if (rest > mid || (rest == mid && (half & 1)))
-      ++half;
-    return uint16_t(sign | half);
-  }
-  uint32_t half = uint32_t(exp) << 10 | (mant >> 13);
-  uint32_t rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest == 0x1000 && (half & 1)))
-    ++half;
-  return uint16_t(sign | half);
-}
-float fromHalf(uint16_t h) {
-  uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f,
-           mant = h & 0x3ff;
-  uint32_t u;
-  if (exp == 0) {
-    float f = std::ldexp(float(mant), -24);
-    return sign ? -f : f;
-  }
-  u = sign | (exp - 15 + 127) << 23 | mant << 13;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
 struct Buffer {
   void *device = nullptr;
   std::vector<float> host; // the values the device holds, as floats
@@ -93,11 +49,11 @@ Status fill(Buffer &b, size_t count, GemmType type, std::mt19937 &rng) {
   for (size_t i = 0; i < count; ++i) {
     float v = dist(rng);
     if (type == GemmType::BF16) {
-      h[i] = toBf16(v);
-      v = fromBf16(h[i]);
+      h[i] = floatToBf16(v);
+      v = bf16ToFloat(h[i]);
     } else if (type == GemmType::F16) {
-      h[i] = toHalf(v);
-      v = fromHalf(h[i]);
+      h[i] = floatToHalf(v);
+      v = halfToFloat(h[i]);
     }
     b.host[i] = v;
   }
@@ -176,7 +132,7 @@ int main() {
             continue;
           }
           for (size_t i = 0; i < raw.size(); ++i)
-            got[i] = type == GemmType::BF16 ? fromBf16(raw[i]) : fromHalf(raw[i]);
+            got[i] = type == GemmType::BF16 ? bf16ToFloat(raw[i]) : halfToFloat(raw[i]);
           bool withBias = epi == Epilogue::Bias || epi == Epilogue::ReluBias ||
                           epi == Epilogue::GeluBias;
           double worst = 0, scale = 0;
