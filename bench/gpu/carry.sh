@@ -1,9 +1,10 @@
 #!/bin/bash
 # Prepares .carry/ (git-ignored) for the GPU machine, which has CUDA, CMake
-# and ninja but no flatc, OpenBLAS, MPI or LLVM: the generated stage
-# program schema and the header-only libraries the runtime includes
-# (flatbuffers, nlohmann-json). Run it here after building (build/ holds
-# the generated header), then name .carry in the device call's `carry`:
+# and ninja but no flatc, OpenBLAS, MPI or LLVM (and so no ppc): the
+# generated stage program schema, the header-only libraries the runtime
+# includes (flatbuffers, nlohmann-json), and the check pipelines compiled
+# here by make_checks.py and make_e2e.py. Run it here after building (build/ holds the
+# generated header and ppc), then name .carry in the device call's `carry`:
 #
 #   bench/gpu/carry.sh && <device run, carry [".carry"]> bench/gpu/run.sh
 set -euo pipefail
@@ -17,4 +18,12 @@ rm -rf "$root/.carry"
 mkdir -p "$root/.carry/schema/pprt" "$root/.carry/include"
 cp "$schema" "$root/.carry/schema/pprt/"
 cp -r /usr/include/flatbuffers /usr/include/nlohmann "$root/.carry/include/"
+/usr/bin/python3 "$root/bench/gpu/make_checks.py" "$root/build/bin/ppc" \
+  "$root/.carry/checks" 2>&1 | grep -v Warning | grep -v '^ ' || true
+[ -f "$root/.carry/checks/gpt-infer-1/check.json" ] || {
+  echo "carry.sh: make_checks.py failed" >&2; exit 1; }
+/usr/bin/python3 "$root/bench/gpu/make_e2e.py" "$root/build/bin/ppc" \
+  "$root/.carry/e2e" 2>&1 | grep -v Warning | grep -v '^ ' || true
+[ -f "$root/.carry/e2e/train/pipeline.json" ] || {
+  echo "carry.sh: make_e2e.py failed" >&2; exit 1; }
 du -sh "$root/.carry"

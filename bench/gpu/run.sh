@@ -4,18 +4,31 @@
 # network, no flatc/OpenBLAS/MPI/LLVM). Prepare .carry/ here first
 # (bench/gpu/carry.sh) and carry it:
 #
-#   bench/gpu/run.sh            # writes $OUT/gpu.md (or ./gpu-out/gpu.md)
+#   bench/gpu/run.sh [STEP...]  # writes $OUT/gpu.md (or ./gpu-out/gpu.md)
 #
-# What exists so far (issue 6 is in progress; docs/gpu.md says what is
-# built and what is not):
+# STEPs (default: all, in this order; one device call runs at most 10
+# minutes, so a session may split them, the build staying on a warm
+# machine): build gemm-check cuda-check gemm-bench e2e.
+#
+# What it does (issue 6 is in progress; docs/gpu.md says what is built
+# and what is not):
 #   1. The runtime alone (cmake -S runtime) with CUDA and the carried
-#      headers: pprun (CPU backend without BLAS or MPI) and pprt_cuda.
+#      headers: pprun (the CPU backend without BLAS or MPI, and the CUDA
+#      backend) and pprt_cuda.
 #   2. gemm_check: the GEMM path (each transpose, batch, epilogue and type)
 #      against a float64 CPU reference.
-#   3. gemm_bench: every GEMM of the GPT-2-small-shaped model (bf16, TF32)
+#   3. cuda_check.py: the pipelines make_checks.py compiled (inference on
+#      1 and 4 stages, training on 1, 2 and 4 ranks, the bad-input lines)
+#      through --backend=cuda against --backend=cpu.
+#   4. gemm_bench: every GEMM of the GPT-2-small-shaped model (bf16, TF32)
 #      through the CUDA backend's cuBLASLt path against cuBLASLt's best
 #      algorithm, and against the card's measured peak.
+#   5. e2e_bench.py: the GPT-2-small-shaped model (make_e2e.py compiled it)
+#      through pprun --backend=cuda against PyTorch on the same GPU:
+#      inference, a training step, and the runtime's overhead on 4 stages.
 set -euo pipefail
+steps="${*:-build gemm-check cuda-check gemm-bench e2e}"
+want() { [[ " $steps " == *" $1 "* ]]; }
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 out="${OUT:-$root/gpu-out}"
@@ -28,11 +41,12 @@ if [ ! -d "$carry" ]; then
 fi
 
 {
-  echo "# GPU run, $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "# GPU run, $(date -u +%Y-%m-%dT%H:%MZ): $steps"
   nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv || true
   echo
 } > "$out/gpu.md"
 
+if want build || [ ! -x "$build/bin/pprun" ]; then
 cmake -S "$root/runtime" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DPPRT_SCHEMA_PREBUILT="$carry/schema" -DPPRT_EXTRA_INCLUDE="$carry/include" \
   -DPPRT_BUILD_TESTS=OFF > "$out/cmake.log" 2>&1 || {
@@ -41,13 +55,37 @@ ninja -C "$build" > "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1
 echo "## Build: cmake -S runtime with CUDA alone: ok" >> "$out/gpu.md"
 grep 'pprt:' "$out/cmake.log" >> "$out/gpu.md" || true
 echo >> "$out/gpu.md"
+fi
 
+if want gemm-check; then
 echo "## GEMM correctness (bench/gpu/gemm_check.cpp)" >> "$out/gpu.md"
 "$build/bin/gemm_check" > "$out/gemm_check.log" 2>&1 && check=ok || check=FAILED
 grep -E '^FAIL|GEMM cases pass' "$out/gemm_check.log" >> "$out/gpu.md" || true
 echo "gemm_check: $check" >> "$out/gpu.md"
 echo >> "$out/gpu.md"
+fi
 
+if want cuda-check; then
+echo "## The CUDA backend against the CPU backend (bench/gpu/cuda_check.py)" >> "$out/gpu.md"
+if [ -d "$carry/checks" ]; then
+  python3 "$here/cuda_check.py" "$build/bin/pprun" "$carry/checks" "$out/gpu.md" \
+    > "$out/cuda_check.log" 2>&1 && cuda=ok || cuda=FAILED
+  tail -25 "$out/cuda_check.log"
+else
+  cuda="not run (no .carry/checks)"
+fi
+echo "cuda_check: $cuda" >> "$out/gpu.md"
+echo >> "$out/gpu.md"
+fi
+
+if want gemm-bench; then
 echo "## GEMMs (bench/gpu/gemm_bench.cpp)" >> "$out/gpu.md"
 "$build/bin/gemm_bench" --iters 20 | tee -a "$out/gpu.md"
+echo >> "$out/gpu.md"
+fi
+
+if want e2e && [ -d "$carry/e2e" ]; then
+  python3 "$here/e2e_bench.py" "$build/bin/pprun" "$carry/e2e" "$out/gpu.md" \
+    > "$out/e2e.log" 2>&1 || { echo "e2e_bench: FAILED"; tail -20 "$out/e2e.log"; }
+fi
 echo "wrote $out/gpu.md"

@@ -112,12 +112,13 @@ Status Executor::load() {
       if (paths[phase]->empty())
         return dataLoss(plan.dir + "/pipeline.json: stage " +
                         std::to_string(s.stage) + " has no backward programs");
-      auto program = StageProgram::load(*paths[phase], l.weights);
+      auto program =
+          StageProgram::load(*paths[phase], l.weights, backend.hostArena());
       if (!program)
         return program.status();
       auto prepared = backend.prepare(**program);
       if (!prepared)
-        return prepared.status();
+        return prepared.status().withContext("rank " + std::to_string(rank));
       (*prepared)->setEvaluation(evalMode);
       l.program[phase] = std::move(*program);
       l.prepared[phase] = std::move(*prepared);
@@ -162,24 +163,26 @@ std::vector<Executor::StashPeak> Executor::stashPeaks() const {
 Status Executor::runProgram(int stage, Phase phase, int mb, BatchIO &io) {
   Loaded &l = stages.at(stage);
   StageProgram &p = *l.program[phase];
+  PreparedStage &run = *l.prepared[phase];
+  // Every byte goes in and out through the backend (host memory on the
+  // CPU, device memory on CUDA).
   auto &buffers = p.buffers();
   for (auto &[name, id] : p.inputs()) {
-    TensorRef &t = buffers[id];
     const HostTensor &whole = io.inputs.at(name);
-    std::memcpy(t.data, whole.bytes.data() + mb * t.bytes, t.bytes);
+    PPRT_RETURN_IF_ERROR(
+        run.write(id, whole.bytes.data() + mb * buffers[id].bytes));
   }
   if (!p.stashInputs().empty()) {
     auto kept = stash.find({stage, mb});
     for (auto [slot, id] : p.stashInputs()) {
-      std::map<int, std::vector<uint8_t>>::iterator it;
+      std::map<int, std::unique_ptr<Kept>>::iterator it;
       if (kept == stash.end() ||
           (it = kept->second.find(slot)) == kept->second.end())
         return internalError("value " + std::to_string(slot) +
                              " kept for the backward is missing: the "
                              "schedule ran a backward before its forward");
-      TensorRef &t = buffers[id];
-      std::memcpy(t.data, it->second.data(), t.bytes);
-      stashBytes[stage] -= it->second.size();
+      PPRT_RETURN_IF_ERROR(run.restore(id, *it->second));
+      stashBytes[stage] -= it->second->bytes;
       kept->second.erase(it);
     }
     if (kept->second.empty())
@@ -195,39 +198,40 @@ Status Executor::runProgram(int stage, Phase phase, int mb, BatchIO &io) {
     const std::vector<uint8_t> &m = it->second;
     size_t at = 16;
     for (int id : ids) {
-      TensorRef &t = buffers[id];
-      if (at + t.bytes > m.size())
+      int64_t bytes = buffers[id].bytes;
+      if (at + bytes > m.size())
         return dataLoss("message from stage " + std::to_string(peer) +
                         " is shorter than the program expects");
-      std::memcpy(t.data, m.data() + at, t.bytes);
-      at += t.bytes;
+      PPRT_RETURN_IF_ERROR(run.write(id, m.data() + at));
+      at += bytes;
     }
     inbox.erase(it);
   }
-  PPRT_RETURN_IF_ERROR(l.prepared[phase]->run());
-  for (auto &[name, id] : p.outputs()) {
-    TensorRef &t = buffers[id];
-    std::memcpy(io.outputs.at(name).bytes.data() + mb * t.bytes, t.data,
-                t.bytes);
-  }
+  PPRT_RETURN_IF_ERROR(run.run());
+  for (auto &[name, id] : p.outputs())
+    PPRT_RETURN_IF_ERROR(run.read(
+        id, io.outputs.at(name).bytes.data() + mb * buffers[id].bytes));
   if (plan.training && !evalMode)
     for (auto &[param, id] : p.stateUpdates()) {
       // Kernels cache nothing derived from these (they are read by
-      // batch_norm_train only), so no version is bumped.
+      // batch_norm_train only), so no version is bumped; a backend keeping
+      // its own copy (CUDA) refreshes that one.
       const Weights::Entry *e = l.weights->find(param);
-      const TensorRef &t = buffers[id];
-      if (!e || e->bytes != t.bytes)
+      if (!e || e->bytes != buffers[id].bytes)
         return internalError("state update of '" + param +
                              "' does not match a parameter of stage " +
                              std::to_string(stage));
-      std::memcpy(e->data, t.data, t.bytes);
+      PPRT_RETURN_IF_ERROR(run.read(id, e->data));
+      PPRT_RETURN_IF_ERROR(run.parameterWritten(e->data));
     }
   if (!evalMode && !p.stashOutputs().empty()) {
     auto &kept = stash[{stage, mb}];
     for (auto [slot, id] : p.stashOutputs()) {
-      TensorRef &t = buffers[id];
-      kept[slot].assign(t.data, t.data + t.bytes);
-      stashBytes[stage] += t.bytes;
+      auto value = run.keep(id);
+      if (!value)
+        return value.status();
+      stashBytes[stage] += (*value)->bytes;
+      kept[slot] = std::move(*value);
     }
     StashPeak &peak = stashPeak[stage];
     peak.stage = stage;
@@ -238,26 +242,32 @@ Status Executor::runProgram(int stage, Phase phase, int mb, BatchIO &io) {
     peak.microbatches = std::max(peak.microbatches, held);
   }
   for (const StageProgram::Grad &g : p.grads()) {
-    TensorRef &t = buffers[g.buffer];
+    const TensorRef &t = buffers[g.buffer];
     if (t.desc.dtype != DType::F32)
       return invalidArgument("gradient of '" + g.param + "' is " +
                              dtypeName(t.desc.dtype) +
                              ": training runs in f32");
     auto [it, first] = gradAcc.try_emplace({g.param, g.use});
-    const float *src = t.as<float>();
     if (first) {
-      it->second.assign(src, src + t.numel);
+      it->second.resize(t.numel);
+      PPRT_RETURN_IF_ERROR(run.read(g.buffer, it->second.data()));
     } else {
+      gradScratch.resize(t.numel);
+      PPRT_RETURN_IF_ERROR(run.read(g.buffer, gradScratch.data()));
       float *acc = it->second.data();
       for (int64_t i = 0; i < t.numel; ++i)
-        acc[i] += src[i];
+        acc[i] += gradScratch[i];
     }
   }
   for (auto &[peer, ids] : p.sends()) {
-    std::vector<uint8_t> m(16);
+    size_t total = 16;
+    for (int id : ids)
+      total += buffers[id].bytes;
+    std::vector<uint8_t> m(total);
+    size_t at = 16;
     for (int id : ids) {
-      TensorRef &t = buffers[id];
-      m.insert(m.end(), t.data, t.data + t.bytes);
+      PPRT_RETURN_IF_ERROR(run.read(id, m.data() + at));
+      at += buffers[id].bytes;
     }
     putHeader(m, kind, stage, peer, mb);
     // A stage of this same rank (interleaved): no transfer, straight in.

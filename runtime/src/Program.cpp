@@ -17,7 +17,7 @@ void StageProgram::parametersChanged() {
 
 StatusOr<std::unique_ptr<StageProgram>>
 StageProgram::load(const std::string &ppxPath,
-                   std::shared_ptr<Weights> weights) {
+                   std::shared_ptr<Weights> weights, bool hostArena) {
   auto file = MappedFile::open(ppxPath);
   if (!file)
     return file.status();
@@ -56,7 +56,8 @@ StageProgram::load(const std::string &ppxPath,
   s->program_ = fb::GetStageProgram(body);
   s->weights_ = std::move(weights);
   const fb::StageProgram &prog = *s->program_;
-  s->arena_.resize((prog.arena_bytes() + 63) / 64);
+  if (hostArena)
+    s->arena_.resize((prog.arena_bytes() + 63) / 64);
   uint8_t *arena = s->arena_.empty() ? nullptr : s->arena_.front().bytes;
   if (!prog.buffers())
     return dataLoss(ppxPath + ": no buffers");
@@ -74,7 +75,7 @@ StageProgram::load(const std::string &ppxPath,
     case fb::BufferKind::Arena:
       if (b->offset() < 0 || b->offset() + t.bytes > prog.arena_bytes())
         return dataLoss(ppxPath + ": a buffer lies outside the arena");
-      t.data = arena + b->offset();
+      t.data = arena ? arena + b->offset() : nullptr;
       break;
     case fb::BufferKind::Param: {
       std::string name = b->name() ? b->name()->str() : "";

@@ -268,7 +268,7 @@ void Executor::applyOptimizer(
 
 void Executor::parametersChanged() {
   for (auto &[stage, l] : stages)
-    for (auto &p : l.program)
+    for (auto &p : l.prepared)
       if (p)
         p->parametersChanged();
 }

@@ -16,7 +16,7 @@ cmake -S "$src/runtime" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
 ninja -C "$work/build" pprun > "$work/build.log" 2>&1 || {
   tail -30 "$work/build.log"; exit 1; }
 bare="$work/build/bin/pprun"
-if ldd "$bare" | grep -Ei 'mpi|blas|dnnl'; then
+if ldd "$bare" | grep -Ei 'mpi|openblas|libblas|dnnl'; then
   echo "FAIL: the runtime built alone links the libraries above"; exit 1
 fi
 echo "ok   built alone; links no MPI, BLAS or oneDNN"
@@ -65,3 +65,16 @@ case "$msg" in
   *"built without MPI"*) echo "ok   --transport=mpi: $msg" ;;
   *) echo "FAIL --transport=mpi: $msg"; exit 1 ;;
 esac
+# Where the CUDA toolkit is found the runtime has the CUDA backend; on a
+# machine without a GPU it says so in one line.
+if grep -q "building the CUDA backend" "$work/cmake.log"; then
+  if msg="$("$bare" "$work/out" --data x="$work/x.npy" \
+      --data labels="$work/y.npy" --steps 5 --backend=cuda 2>&1)"; then
+    echo "ok   --backend=cuda: trains (a GPU is present)"
+  else
+    case "$msg" in
+      *"no usable GPU here"*) echo "ok   --backend=cuda without a GPU: $msg" ;;
+      *) echo "FAIL --backend=cuda: $msg"; exit 1 ;;
+    esac
+  fi
+fi

@@ -35,47 +35,84 @@ def read_pb(path):
     return numpy_helper.to_array(t)
 
 
-def run_one(ppc, pprun, data, name):
-    """(ok, message) for one node test."""
+def compile_case(ppc, data, name, out):
+    """Compiles node test `name` into `out` (`ppc -stages=1`). Returns
+    (error or "", [(input name, array)] to pass to pprun, [(output name,
+    expected array)])."""
     test = os.path.join(data, name)
     model = onnx.load(os.path.join(test, "model.onnx"))
     sets = os.path.join(test, "test_data_set_0")
     frozen = dict(frozen_inputs(model))
+    cmd = [ppc, os.path.join(test, "model.onnx"), "-stages=1",
+           "-microbatches=1", "-device=cpu", "-o", out]
+    for idx, inp in frozen.items():
+        cmd.append(f"-bind={inp}=" + os.path.join(sets, f"input_{idx}.pb"))
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if r.returncode:
+        return "ppc: " + (r.stderr.strip().splitlines() or ["?"])[0], [], []
+    initializers = {i.name for i in model.graph.initializer}
+    graph_inputs = [i.name for i in model.graph.input
+                    if i.name not in initializers]
+    inputs = [(inp, read_pb(os.path.join(sets, f"input_{idx}.pb")))
+              for idx, inp in enumerate(graph_inputs) if idx not in frozen]
+    outputs = [(o.name, read_pb(os.path.join(sets, f"output_{idx}.pb")))
+               for idx, o in enumerate(model.graph.output)]
+    return "", inputs, outputs
+
+
+def compare(name, got, want):
+    """(ok, message): one output against ONNX's expected values, at ONNX's
+    tolerances (rtol 1e-3, atol 1e-7) for floats, exactly otherwise."""
+    if got.shape != want.shape:
+        return False, f"output {name}: shape {got.shape}, want {want.shape}"
+    if want.dtype.kind in "fc":
+        if not np.allclose(got, want, rtol=1e-3, atol=1e-7, equal_nan=True):
+            err = np.nanmax(np.abs(got.astype(np.float64) - want))
+            return False, f"output {name}: max abs error {err:.3g}"
+    elif not np.array_equal(got, want):
+        return False, f"output {name}: values differ"
+    return True, ""
+
+
+def run_one(ppc, pprun, data, name):
+    """(ok, message) for one node test."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "out")
-        cmd = [ppc, os.path.join(test, "model.onnx"), "-stages=1",
-               "-microbatches=1", "-device=cpu", "-o", out]
-        for idx, inp in frozen.items():
-            cmd.append(f"-bind={inp}=" + os.path.join(sets, f"input_{idx}.pb"))
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-        if r.returncode:
-            return False, "ppc: " + (r.stderr.strip().splitlines() or ["?"])[0]
+        error, inputs, outputs = compile_case(ppc, data, name, out)
+        if error:
+            return False, error
         run = [pprun, out, "--output-dir", os.path.join(tmp, "res")]
-        initializers = {i.name for i in model.graph.initializer}
-        graph_inputs = [i.name for i in model.graph.input
-                        if i.name not in initializers]
-        for idx, inp in enumerate(graph_inputs):
-            if idx in frozen:
-                continue
+        for idx, (inp, value) in enumerate(inputs):
             npy = os.path.join(tmp, f"in{idx}.npy")
-            np.save(npy, read_pb(os.path.join(sets, f"input_{idx}.pb")))
+            np.save(npy, value)
             run.append(f"--input={inp}={npy}")
         r = subprocess.run(run, capture_output=True, text=True, timeout=120)
         if r.returncode:
             return False, "pprun: " + (r.stderr.strip().splitlines() or ["?"])[0]
-        for idx, o in enumerate(model.graph.output):
-            want = read_pb(os.path.join(sets, f"output_{idx}.pb"))
-            got = np.load(os.path.join(tmp, "res", f"{o.name}.npy"))
-            if got.shape != want.shape:
-                return False, f"output {o.name}: shape {got.shape}, want {want.shape}"
-            if want.dtype.kind in "fc":
-                if not np.allclose(got, want, rtol=1e-3, atol=1e-7,
-                                   equal_nan=True):
-                    err = np.nanmax(np.abs(got.astype(np.float64) - want))
-                    return False, f"output {o.name}: max abs error {err:.3g}"
-            elif not np.array_equal(got, want):
-                return False, f"output {o.name}: values differ"
+        for oname, want in outputs:
+            ok, message = compare(
+                oname, np.load(os.path.join(tmp, "res", f"{oname}.npy")), want)
+            if not ok:
+                return False, message
     return True, ""
+
+
+def runnable_tests(data):
+    """The node tests to run: every one ppc imports (not in
+    import_xfail.txt) whose ops are all supported, with its ops; and the
+    known run failures (run_xfail.txt)."""
+    import_xfail = load_xfail(os.path.join(HERE, "import_xfail.txt"))
+    run_xfail = load_xfail(os.path.join(HERE, "run_xfail.txt"))
+    supported = ISSUE_OPS | EXTRA_OPS
+    tests = []
+    for name in sorted(os.listdir(data)):
+        path = os.path.join(data, name, "model.onnx")
+        if not os.path.exists(path) or name in import_xfail:
+            continue
+        ops = test_ops(onnx.load(path))
+        if ops and ops <= supported:
+            tests.append((name, sorted(ops)))
+    return tests, run_xfail
 
 
 def main():
@@ -89,17 +126,7 @@ def main():
     if not os.path.isdir(args.data):
         print(f"no ONNX test data at {args.data} (install libonnx-testdata)")
         return 1
-    import_xfail = load_xfail(os.path.join(HERE, "import_xfail.txt"))
-    run_xfail = load_xfail(os.path.join(HERE, "run_xfail.txt"))
-    supported = ISSUE_OPS | EXTRA_OPS
-    tests = []
-    for name in sorted(os.listdir(args.data)):
-        path = os.path.join(args.data, name, "model.onnx")
-        if not os.path.exists(path) or name in import_xfail:
-            continue
-        ops = test_ops(onnx.load(path))
-        if ops and ops <= supported:
-            tests.append((name, sorted(ops)))
+    tests, run_xfail = runnable_tests(args.data)
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(
             lambda t: run_one(args.ppc, args.pprun, args.data, t[0]), tests))

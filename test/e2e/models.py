@@ -82,6 +82,28 @@ class MLP(nn.Module):
         return self.l3(torch.tanh(self.l2(torch.relu(self.l1(x)))))
 
 
+class CNN(nn.Module):
+    """A small convolutional net with every window op: padded and strided
+    convolutions (one grouped), batch normalisation, ReLU, max and average
+    pooling and a residual."""
+
+    def __init__(self, classes=10):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 16, 3, padding=1)
+        self.b1 = nn.BatchNorm2d(16)
+        self.c2 = nn.Conv2d(16, 16, 3, padding=1, groups=4)
+        self.b2 = nn.BatchNorm2d(16)
+        self.c3 = nn.Conv2d(16, 32, 3, stride=2, padding=1)
+        self.head = nn.Linear(32, classes)
+
+    def forward(self, img):
+        x = torch.relu(self.b1(self.c1(img)))
+        x = nn.functional.max_pool2d(x, 3, stride=2, padding=1)
+        x = torch.relu(x + self.b2(self.c2(x)))
+        x = nn.functional.avg_pool2d(self.c3(x), 2)
+        return self.head(x.mean((2, 3)))
+
+
 class ViT(nn.Module):
     def __init__(self, layers=2, d=64, heads=4, image=32, patch=8, classes=10):
         super().__init__()
@@ -124,6 +146,8 @@ def make(name):
         return m, torch.randint(0, 8192, (1, 256)), "tokens"
     if name == "mlp":
         return MLP().eval(), torch.randn(4, 32), "x"
+    if name == "cnn":
+        return CNN().eval(), torch.randn(2, 3, 16, 16), "image"
     if name == "vit":
         return ViT().eval(), torch.randn(2, 3, 32, 32), "image"
     if name == "resnet18-train":

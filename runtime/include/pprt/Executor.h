@@ -109,11 +109,12 @@ private:
   std::map<MessageKey, std::vector<uint8_t>> inbox, outbox;
   // What a stage keeps from one of its programs to a later one, per
   // (stage, micro-batch) and slot.
-  std::map<std::pair<int, int>, std::map<int, std::vector<uint8_t>>> stash;
+  std::map<std::pair<int, int>, std::map<int, std::unique_ptr<Kept>>> stash;
   std::map<int, int64_t> stashBytes;
   std::map<int, StashPeak> stashPeak;
   // Gradients summed over micro-batches, per (parameter, use).
   std::map<std::pair<std::string, int>, std::vector<float>> gradAcc;
+  std::vector<float> gradScratch;
   // Optimizer state per (stage, parameter): momentum, or Adam's moments.
   std::map<std::pair<int, std::string>, std::vector<float>> moment1, moment2;
   bool keepGradients_ = false;

@@ -43,8 +43,11 @@ class StageProgram {
 public:
   /// `weights`: the stage's parameters, shared by its programs (forward,
   /// B, W) so that an optimizer step updates what all of them read.
+  /// Without `hostArena` the arena is not allocated here: arena buffers
+  /// have no host memory (data is null) and the backend places them.
   static StatusOr<std::unique_ptr<StageProgram>>
-  load(const std::string &ppxPath, std::shared_ptr<Weights> weights);
+  load(const std::string &ppxPath, std::shared_ptr<Weights> weights,
+       bool hostArena = true);
 
   const fb::StageProgram &program() const { return *program_; }
   int stage() const;
@@ -63,7 +66,6 @@ public:
   const std::vector<std::pair<int, std::vector<int>>> &sends() const {
     return sends_;
   }
-  int64_t arenaBytes() const { return (int64_t)arena_.size() * 64; }
   /// Training: "fwd", "bwd_b" or "bwd_w" (empty for inference); the values
   /// this program takes from, and keeps for, the stage's other programs
   /// (slot id, buffer); and the parameter gradients it computes.

@@ -14,53 +14,7 @@
 
 namespace pprt {
 
-PreparedStage::~PreparedStage() = default;
-Backend::~Backend() = default;
-
 namespace cpu {
-
-static const fb::Attr *findAttr(const fb::Instr *instr, const char *name) {
-  if (instr->attrs())
-    for (const fb::Attr *a : *instr->attrs())
-      if (std::strcmp(a->name()->c_str(), name) == 0)
-        return a;
-  return nullptr;
-}
-
-bool Attrs::has(const char *name) const { return findAttr(instr, name); }
-
-int64_t Attrs::i(const char *name, int64_t otherwise) const {
-  const fb::Attr *a = findAttr(instr, name);
-  if (!a)
-    return otherwise;
-  return a->kind() == fb::AttrKind::Float ? (int64_t)a->f() : a->i();
-}
-
-double Attrs::f(const char *name, double otherwise) const {
-  const fb::Attr *a = findAttr(instr, name);
-  if (!a)
-    return otherwise;
-  return a->kind() == fb::AttrKind::Int ? (double)a->i() : a->f();
-}
-
-std::vector<int64_t> Attrs::ints(const char *name) const {
-  const fb::Attr *a = findAttr(instr, name);
-  if (!a || !a->ints())
-    return {};
-  return {a->ints()->begin(), a->ints()->end()};
-}
-
-std::vector<double> Attrs::floats(const char *name) const {
-  const fb::Attr *a = findAttr(instr, name);
-  if (!a || !a->floats())
-    return {};
-  return {a->floats()->begin(), a->floats()->end()};
-}
-
-std::string Attrs::s(const char *name, const std::string &otherwise) const {
-  const fb::Attr *a = findAttr(instr, name);
-  return a && a->s() ? a->s()->str() : otherwise;
-}
 
 namespace {
 const Registry &registry() {
@@ -78,6 +32,7 @@ const Registry &registry() {
 
 class CpuStage : public PreparedStage {
 public:
+  using PreparedStage::PreparedStage;
   struct Step {
     const Kernel *kernel;
     Tensors in, out;
@@ -129,9 +84,7 @@ public:
     // BLAS runs single-threaded calls; the kernels spread them over the
     // rank's OpenMP threads (Linalg.cpp).
 #ifdef PPRT_HAVE_BLAS
-#ifdef PPRT_HAVE_BLAS
     openblas_set_num_threads(1);
-#endif
 #endif
   }
   int threads;
@@ -139,7 +92,7 @@ public:
 
   StatusOr<std::unique_ptr<PreparedStage>>
   prepare(StageProgram &program) override {
-    auto stage = std::make_unique<CpuStage>();
+    auto stage = std::make_unique<CpuStage>(program);
     stage->stage = program.stage();
     stage->threads = threads;
     auto &buffers = program.buffers();

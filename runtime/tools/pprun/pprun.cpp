@@ -1,7 +1,8 @@
 //===- pprun.cpp - run a pipeline compiled by ppc -------------------------===//
 //
 // pprun DIR [--input NAME=FILE.npy]... [--output-dir D]
-//           [--transport=local|mpi] [--backend=cpu] [--threads N]
+//           [--transport=local|mpi] [--backend=cpu|cuda [--tf32]]
+//           [--threads N]
 //           [--iterations N] [--trace FILE.json] [--timeout SECONDS]
 //
 // Runs one batch (or N) through the pipeline in DIR, one rank per pipeline
@@ -42,7 +43,7 @@ struct Options {
   // Training (a pipeline compiled with ppc -train).
   int steps = 0, saveEvery = 0;
   std::string metrics, checkpointDir, resume, saveGradients;
-  bool eval = false;
+  bool eval = false, tf32 = false;
   double timeout = 30;
 };
 
@@ -54,8 +55,11 @@ struct Options {
 void usage() {
   std::printf(
       "usage: pprun DIR [--input NAME=FILE.npy]... [--output-dir D]\n"
-      "             [--transport=local|mpi] [--backend=cpu] [--threads N]\n"
+      "             [--transport=local|mpi] [--threads N]\n"
       "             (N: threads on this machine, shared by its ranks)\n"
+      "             [--backend=cpu|cuda] [--tf32]  (cuda: every local rank on\n"
+      "             GPU 0, each on its own streams; under mpirun, the local\n"
+      "             rank's GPU; --tf32: fp32 products on TF32 tensor cores)\n"
       "             [--iterations N] [--trace FILE.json] [--timeout SECONDS]\n"
       "             [--profile COSTS.json]   (per-op times, for ppc -cost-table)\n"
       "training (ppc -train):\n"
@@ -124,8 +128,14 @@ Options parse(int argc, char **argv) {
         die("--transport=" + o.transport + ": expected local or mpi");
     } else if (is("--backend")) {
       o.backend = value("--backend");
-      if (o.backend != "cpu")
-        die("--backend=" + o.backend + ": this pprun has the cpu backend");
+      if (o.backend != "cpu" && o.backend != "cuda")
+        die("--backend=" + o.backend + ": expected cpu or cuda");
+#ifndef PPRT_HAVE_CUDA
+      if (o.backend == "cuda")
+        die("--backend=cuda: this pprun was built without the CUDA toolkit");
+#endif
+    } else if (a == "--tf32") {
+      o.tf32 = true;
     } else if (is("--threads")) {
       o.threads = std::atoi(value("--threads").c_str());
     } else if (is("--iterations")) {
@@ -622,16 +632,38 @@ int main(int argc, char **argv) {
   if (mpi)
     if (const char *local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE"))
       sharing = std::max(1, std::atoi(local));
-  auto backend = createCpuBackend(std::max(1, budget / sharing));
+  // The CPU backend is shared by this process's ranks; a CUDA backend
+  // serves one rank (its cuBLASLt workspace is not shared between streams).
+  std::vector<std::unique_ptr<Backend>> backends;
+  auto makeBackend = [&]() -> std::unique_ptr<Backend> {
+    if (o.backend == "cpu")
+      return createCpuBackend(std::max(1, budget / sharing));
+#ifdef PPRT_HAVE_CUDA
+    CudaOptions co;
+    co.tf32 = o.tf32;
+    if (mpi)
+      if (const char *local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK"))
+        co.device = std::atoi(local);
+    auto b = createCudaBackend(co);
+    if (!b)
+      fail(b.status().message());
+    return std::move(*b);
+#else
+    fail("--backend=cuda: this pprun was built without the CUDA toolkit");
+#endif
+  };
   LocalWorld world(plan->ranks, o.timeout);
   int ranks = lastRank - firstRank;
   std::vector<std::unique_ptr<Transport>> transports;
   std::vector<std::unique_ptr<Executor>> executors;
   for (int r = firstRank; r < lastRank; ++r) {
+    if (backends.empty() || o.backend != "cpu")
+      backends.push_back(makeBackend());
     transports.push_back(mpi ? nullptr : world.transport(r));
     executors.push_back(std::make_unique<Executor>(
-        *plan, r, *backend, mpi ? *mpi : *transports.back()));
+        *plan, r, *backends.back(), mpi ? *mpi : *transports.back()));
   }
+  Backend *backend = backends.front().get();
   for (auto &e : executors) {
     if (Status st = e->load(); !st.isOk())
       fail(st.message());

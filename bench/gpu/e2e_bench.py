@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""End to end on the GPU machine, in one run: the GPT-2-small-shaped model
+(batch 8 x 1024 tokens) through pprun --backend=cuda against PyTorch on the
+same GPU, PyTorch running the very module make_e2e.py exported (same
+seeded weights, written here by name).
+
+  inference  one forward: pprun (fp32, and --tf32) against torch eager
+             fp32 (TF32 off, then on) and torch.compile;
+  training   one step, AdamW: pprun fp32 against torch eager fp32 and
+             bf16 autocast (pprun has no mixed precision yet: ppc
+             -precision= is not built, so its row says fp32);
+  overhead   infer4/ (4 stages, single-GPU mode): the batch's wall time
+             against the sum of the kernels' times (--profile), the share
+             spent outside kernels (the goal: under 5%).
+
+usage: e2e_bench.py PPRUN DIR REPORT.md
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "test", "e2e"))
+import models  # noqa: E402
+
+PPRUN, DIR, REPORT = sys.argv[1:4]
+BATCH, SEQ, VOCAB = 8, 1024, 50257
+lines = []
+
+
+def say(text=""):
+    print(text, flush=True)
+    lines.append(text)
+
+
+def write_weights(model):
+    """stage<k>.safetensors from the module's state, by the names (and
+    types and shapes) the carried headers list."""
+    state = {k: v.detach().float().cpu().numpy()
+             for k, v in model.state_dict().items()}
+    for sub in ("train", "infer", "infer4"):
+        d = os.path.join(DIR, sub)
+        for f in sorted(os.listdir(d)):
+            if not f.endswith(".header.json"):
+                continue
+            header = json.load(open(os.path.join(d, f)))
+            names = [n for n in header if n != "__metadata__"]
+            names.sort(key=lambda n: header[n]["data_offsets"][0])
+            meta, blobs, at = {}, [], 0
+            for n in names:
+                if n not in state:
+                    sys.exit(f"e2e_bench: the pipeline's '{n}' is not in the "
+                             "torch module's state")
+                a = np.ascontiguousarray(state[n], np.float32)
+                if list(a.shape) != header[n]["shape"]:
+                    sys.exit(f"e2e_bench: '{n}' is {a.shape}, the pipeline "
+                             f"takes {header[n]['shape']}")
+                meta[n] = {"dtype": "F32", "shape": list(a.shape),
+                           "data_offsets": [at, at + a.nbytes]}
+                blobs.append(a.tobytes())
+                at += a.nbytes
+            text = json.dumps(meta).encode()
+            text += b" " * ((8 - (len(text) + 8) % 8) % 8)
+            path = os.path.join(d, f.replace(".header.json", ".safetensors"))
+            with open(path, "wb") as fh:
+                fh.write(len(text).to_bytes(8, "little"))
+                fh.write(text)
+                for b in blobs:
+                    fh.write(b)
+
+
+def cuda_ms(fn, iters):
+    fn()
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    torch.cuda.synchronize()
+    return (time.perf_counter() - start) / iters * 1e3
+
+
+def pprun(*args):
+    r = subprocess.run([PPRUN, *args], capture_output=True, text=True,
+                       timeout=900)
+    if r.returncode:
+        return None, (r.stderr.strip().splitlines() or ["?"])[-1]
+    return r.stdout, ""
+
+
+def per_batch_ms(stdout):
+    # "...: 12.345 ms per batch, ..."
+    for part in stdout.split(","):
+        if "ms per batch" in part:
+            return float(part.split(":")[-1].split("ms")[0])
+    return None
+
+
+torch.manual_seed(0)
+model, _, _ = models.make("gpt2-small")
+write_weights(model)
+gpu = torch.cuda.get_device_name()
+g = torch.Generator().manual_seed(0)
+x = torch.randint(0, VOCAB, (BATCH, SEQ), generator=g)
+y = torch.randint(0, VOCAB, (BATCH, SEQ), generator=g)
+tmp = tempfile.mkdtemp()
+np.save(os.path.join(tmp, "x.npy"), x.numpy())
+np.save(os.path.join(tmp, "y.npy"), y.numpy())
+say(f"## End to end: GPT-2-small shape, batch {BATCH} x {SEQ}, {gpu}")
+say()
+
+# Inference.
+rows = []
+for label, flags in (("pprun fp32", []), ("pprun tf32", ["--tf32"])):
+    out, err = pprun(os.path.join(DIR, "infer"), "--backend=cuda", *flags,
+                     f"--input=tokens={tmp}/x.npy", "--iterations=10")
+    rows.append((label, per_batch_ms(out) if out else None, err))
+m = model.cuda().eval()
+xc = x.cuda()
+for label, tf32 in (("torch eager fp32", False), ("torch eager tf32", True)):
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    with torch.no_grad():
+        rows.append((label, cuda_ms(lambda: m(xc), 10), ""))
+torch.backends.cuda.matmul.allow_tf32 = False
+try:
+    compiled = torch.compile(m)
+    with torch.no_grad():
+        rows.append(("torch.compile fp32", cuda_ms(lambda: compiled(xc), 10), ""))
+except Exception as e:  # no compiler toolchain on the machine
+    rows.append(("torch.compile fp32", None, str(e).splitlines()[0][:120]))
+eager = rows[2][1]
+say("| inference forward | ms | torch eager fp32 / this |")
+say("|---|---:|---:|")
+for label, ms, err in rows:
+    say(f"| {label} | {ms:.2f} | {eager / ms:.2f} |" if ms
+        else f"| {label} | failed: `{err}` | |")
+say()
+
+# Training step.
+rows = []
+out, err = pprun(os.path.join(DIR, "train"), "--backend=cuda", "--steps=6",
+                 f"--data=tokens={tmp}/x.npy", f"--data=labels={tmp}/y.npy",
+                 f"--metrics={tmp}/m.jsonl")
+if out is not None:
+    times = [json.loads(l)["step_time"] for l in open(f"{tmp}/m.jsonl")][1:]
+    rows.append(("pprun fp32 (optimizer on the host)",
+                 sum(times) / len(times) * 1e3, ""))
+else:
+    rows.append(("pprun fp32", None, err))
+torch.manual_seed(0)
+model, _, _ = models.make("gpt2-small")
+m = model.cuda().train()
+opt = torch.optim.AdamW(m.parameters(), lr=1e-4)
+yc = y.cuda()
+for label, dtype in (("torch eager fp32", None), ("torch eager bf16 autocast",
+                                                  torch.bfloat16)):
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast("cuda", dtype=dtype or torch.float32,
+                            enabled=dtype is not None):
+            logits = m(xc)
+            loss = F.cross_entropy(logits.reshape(-1, VOCAB).float(),
+                                   yc.reshape(-1))
+        loss.backward()
+        opt.step()
+    rows.append((label, cuda_ms(step, 5), ""))
+eager = rows[1][1]
+say("| training step (AdamW) | ms | torch eager fp32 / this |")
+say("|---|---:|---:|")
+for label, ms, err in rows:
+    say(f"| {label} | {ms:.2f} | {eager / ms:.2f} |" if ms
+        else f"| {label} | failed: `{err}` | |")
+say()
+
+# Runtime overhead: 4 stages on one GPU.
+prof = os.path.join(tmp, "profile.json")
+out, err = pprun(os.path.join(DIR, "infer4"), "--backend=cuda",
+                 f"--input=tokens={tmp}/x.npy", "--iterations=10",
+                 f"--profile={prof}")
+if out is None:
+    say(f"overhead: pprun failed: `{err}`")
+else:
+    wall = per_batch_ms(out)
+    # Mean microseconds per run of each node; every node runs once per
+    # micro-batch, 4 per batch.
+    ops = json.load(open(prof))["ops"]
+    kernels = sum(ops.values()) * 4 / 1e3
+    say("| 4 stages, one GPU | ms per batch |")
+    say("|---|---:|")
+    say(f"| wall | {wall:.2f} |")
+    say(f"| kernels (sum of --profile) | {kernels:.2f} |")
+    say(f"| outside kernels | {wall - kernels:.2f} "
+        f"({(wall - kernels) / wall * 100:.1f}% of the batch; goal < 5%, "
+        "copies through the host included) |")
+say()
+with open(REPORT, "a") as f:
+    f.write("\n".join(lines) + "\n")
