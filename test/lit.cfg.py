@@ -21,3 +21,15 @@ config.substitutions.append(
                   "make_model.py")))
 llvm_config.add_tool_substitutions(["ppc", "ppc-opt", "pprun"], [config.ppc_tools_dir])
 llvm_config.add_tool_substitutions(["FileCheck", "not"], [config.llvm_tools_dir])
+
+# A usable NVIDIA GPU here (nvidia-smi lists one): tests of the no-GPU error
+# lines do not apply.
+import shutil
+import subprocess
+if shutil.which("nvidia-smi"):
+    try:
+        if subprocess.run(["nvidia-smi", "-L"], capture_output=True,
+                          timeout=20).returncode == 0:
+            config.available_features.add("cuda-device")
+    except (OSError, subprocess.TimeoutExpired):
+        pass

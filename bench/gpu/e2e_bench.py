@@ -40,6 +40,18 @@ def say(text=""):
     lines.append(text)
 
 
+def table(title, rows, eager):
+    """rows: (label, ms or None, error); speeds against torch eager fp32
+    (`eager` ms; pprun's "speed vs PyTorch" is the ratio above 1 when
+    faster)."""
+    say(f"| {title} | ms | torch eager fp32 / this |")
+    say("|---|---:|---:|")
+    for label, ms, err in rows:
+        say(f"| {label} | {ms:.2f} | {eager / ms:.2f} |" if ms and eager
+            else f"| {label} | {'%.2f' % ms if ms else 'failed: `' + err + '`'} | |")
+    say()
+
+
 def write_weights(model):
     """stage<k>.safetensors from the module's state, by the names (and
     types and shapes) the carried headers list."""
@@ -134,13 +146,7 @@ try:
         rows.append(("torch.compile fp32", cuda_ms(lambda: compiled(xc), 10), ""))
 except Exception as e:  # no compiler toolchain on the machine
     rows.append(("torch.compile fp32", None, str(e).splitlines()[0][:120]))
-eager = rows[2][1]
-say("| inference forward | ms | torch eager fp32 / this |")
-say("|---|---:|---:|")
-for label, ms, err in rows:
-    say(f"| {label} | {ms:.2f} | {eager / ms:.2f} |" if ms
-        else f"| {label} | failed: `{err}` | |")
-say()
+table("inference forward", rows, rows[2][1])
 
 # Training step.
 rows = []
@@ -170,13 +176,7 @@ for label, dtype in (("torch eager fp32", None), ("torch eager bf16 autocast",
         loss.backward()
         opt.step()
     rows.append((label, cuda_ms(step, 5), ""))
-eager = rows[1][1]
-say("| training step (AdamW) | ms | torch eager fp32 / this |")
-say("|---|---:|---:|")
-for label, ms, err in rows:
-    say(f"| {label} | {ms:.2f} | {eager / ms:.2f} |" if ms
-        else f"| {label} | failed: `{err}` | |")
-say()
+table("training step (AdamW)", rows, rows[1][1])
 
 # Runtime overhead: 4 stages on one GPU.
 prof = os.path.join(tmp, "profile.json")

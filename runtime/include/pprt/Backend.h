@@ -1,7 +1,9 @@
 //===- Backend.h - where a stage program's instructions run -----*- C++ -*-===//
 //
-// One instruction set, one implementation per backend (cpu, cuda). A backend prepares a loaded program once (kernels looked up,
-// operands resolved) and then runs it for every micro-batch.
+// One instruction set, one implementation per backend (cpu, cuda). A
+// backend prepares a loaded program once (kernels looked up, operands
+// resolved) and then runs it for every micro-batch; the executor moves
+// data in and out only through the prepared stage.
 //
 //===----------------------------------------------------------------------===//
 

@@ -28,11 +28,10 @@ int64_t labelAt(const TensorRef &labels, int64_t i) {
                                          : labels.as<int32_t>()[i];
 }
 
-/// Rows of `logits` (classes on the last axis) and their labels, checked.
-struct Classes {
-  int64_t rows, classes;
-};
-StatusOr<Classes> classesOf(const TensorRef &logits, const TensorRef &labels) {
+} // namespace
+
+StatusOr<Classes> lossClasses(const TensorRef &logits,
+                              const TensorRef &labels) {
   PPRT_RETURN_IF_ERROR(needF32(logits, "cross_entropy"));
   int64_t classes = logits.desc.shape.back();
   int64_t rows = classes ? logits.numel / classes : 0;
@@ -41,6 +40,16 @@ StatusOr<Classes> classesOf(const TensorRef &logits, const TensorRef &labels) {
                            " elements (" + labels.desc.toString() +
                            "), the logits " + logits.desc.toString() + " have " +
                            std::to_string(rows) + " positions");
+  return Classes{rows, classes};
+}
+
+namespace {
+/// lossClasses, and every label within the classes.
+StatusOr<Classes> classesOf(const TensorRef &logits, const TensorRef &labels) {
+  auto c = lossClasses(logits, labels);
+  if (!c)
+    return c;
+  int64_t rows = c->rows, classes = c->classes;
   for (int64_t r = 0; r < rows; ++r) {
     int64_t k = labelAt(labels, r);
     if (k < 0 || k >= classes)

@@ -35,6 +35,24 @@ std::vector<int64_t> broadcastStrides(const std::vector<int64_t> &in,
 
 Status unsupported(const TensorRef &t, const char *what);
 
+/// A loss's rows: `logits` with the classes on the last axis (f32), one
+/// label per row. Checks the shapes (not the labels' values).
+struct Classes {
+  int64_t rows, classes;
+};
+StatusOr<Classes> lossClasses(const TensorRef &logits, const TensorRef &labels);
+
+/// numpy matmul's shapes: 1-D operands promoted, leading axes broadcast.
+/// Products are m x k times k x n; `count` of them (countA and countB
+/// distinct matrices in A and B).
+struct MatmulShape {
+  int64_t m = 0, k = 0, n = 0, count = 1, countA = 1, countB = 1;
+  std::vector<int64_t> batch, aStrides, bStrides; // in matrices
+  /// Which matrix of A and of B batch entry `bi` multiplies.
+  std::pair<int64_t, int64_t> entry(int64_t bi) const;
+};
+MatmulShape matmulShape(std::vector<int64_t> a, std::vector<int64_t> b);
+
 /// Where pp.slice reads in a tensor of `shape`: the element offset of its
 /// first element and the strides (in elements) of its axes. slice_grad
 /// writes the same places.

@@ -40,6 +40,43 @@ ConvMethod convMethod() {
   return method;
 }
 
+MatmulShape matmulShape(std::vector<int64_t> as, std::vector<int64_t> bs) {
+  if (as.size() == 1)
+    as.insert(as.begin(), 1);
+  if (bs.size() == 1)
+    bs.push_back(1);
+  MatmulShape s;
+  s.m = as[as.size() - 2];
+  s.k = as.back();
+  s.n = bs.back();
+  std::vector<int64_t> abatch(as.begin(), as.end() - 2),
+      bbatch(bs.begin(), bs.end() - 2);
+  size_t rank = std::max(abatch.size(), bbatch.size());
+  abatch.insert(abatch.begin(), rank - abatch.size(), 1);
+  bbatch.insert(bbatch.begin(), rank - bbatch.size(), 1);
+  s.batch.resize(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    s.batch[i] = std::max(abatch[i], bbatch[i]);
+    s.count *= s.batch[i];
+    s.countA *= abatch[i];
+    s.countB *= bbatch[i];
+  }
+  s.aStrides = broadcastStrides(abatch, s.batch);
+  s.bStrides = broadcastStrides(bbatch, s.batch);
+  return s;
+}
+
+std::pair<int64_t, int64_t> MatmulShape::entry(int64_t bi) const {
+  int64_t oa = 0, ob = 0;
+  for (int d = (int)batch.size() - 1; d >= 0; --d) {
+    int64_t i = bi % batch[d];
+    bi /= batch[d];
+    oa += i * aStrides[d];
+    ob += i * bStrides[d];
+  }
+  return {oa, ob};
+}
+
 namespace {
 
 /// C[m x n] = alpha * op(A) op(B) + beta * C, row-major.
@@ -107,38 +144,16 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,
 Status matmul(Tensors &in, Tensors &out, const Attrs &) {
   const TensorRef &A = *in[0], &B = *in[1];
   TensorRef &C = *out[0];
-  std::vector<int64_t> as = A.desc.shape, bs = B.desc.shape;
-  if (as.size() == 1)
-    as.insert(as.begin(), 1);
-  if (bs.size() == 1)
-    bs.push_back(1);
-  int64_t m = as[as.size() - 2], k = as.back(), n = bs.back();
-  std::vector<int64_t> abatch(as.begin(), as.end() - 2),
-      bbatch(bs.begin(), bs.end() - 2);
-  size_t rank = std::max(abatch.size(), bbatch.size());
-  abatch.insert(abatch.begin(), rank - abatch.size(), 1);
-  bbatch.insert(bbatch.begin(), rank - bbatch.size(), 1);
-  std::vector<int64_t> batch(rank);
-  for (size_t i = 0; i < rank; ++i)
-    batch[i] = std::max(abatch[i], bbatch[i]);
-  auto sa = broadcastStrides(abatch, batch), sb = broadcastStrides(bbatch, batch);
-  int64_t count = 1;
-  for (int64_t d : batch)
-    count *= d;
+  MatmulShape s = matmulShape(A.desc.shape, B.desc.shape);
+  int64_t m = s.m, k = s.k, n = s.n;
   return dispatch(
       C.desc.dtype,
       [&](auto tag) {
         using T = decltype(tag);
         // Batched products run side by side (each one then on one thread).
-#pragma omp parallel for schedule(static) if (count > 1)
-        for (int64_t bi = 0; bi < count; ++bi) {
-          int64_t oa = 0, ob = 0, rem = bi;
-          for (int d = (int)rank - 1; d >= 0; --d) {
-            int64_t i = rem % batch[d];
-            rem /= batch[d];
-            oa += i * sa[d];
-            ob += i * sb[d];
-          }
+#pragma omp parallel for schedule(static) if (s.count > 1)
+        for (int64_t bi = 0; bi < s.count; ++bi) {
+          auto [oa, ob] = s.entry(bi);
           gemm<T>(false, false, m, n, k, T(1), A.as<T>() + oa * m * k, k,
                   B.as<T>() + ob * k * n, n, T(0), C.as<T>() + bi * m * n, n);
         }

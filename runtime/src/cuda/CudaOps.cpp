@@ -353,31 +353,24 @@ Status layerNormParamGradKernel(Tensors &in, Tensors &out, const Attrs &a,
                             r->first, r->second, c.stream);
 }
 
-/// Rows and classes of a loss's logits against its labels.
-StatusOr<std::pair<int64_t, int64_t>> lossRows(const TensorRef &logits,
-                                               const TensorRef &labels) {
-  PPRT_RETURN_IF_ERROR(needF32(logits, "cross_entropy"));
+/// Rows and classes of a loss's logits against its labels (their values
+/// are checked on the device).
+StatusOr<cpu::Classes> lossRows(const TensorRef &logits,
+                                const TensorRef &labels) {
   PPRT_RETURN_IF_ERROR(indicesType(labels, "cross_entropy"));
-  int64_t classes = logits.desc.shape.back();
-  int64_t rows = classes ? logits.numel / classes : 0;
-  if (labels.numel != rows)
-    return invalidArgument("labels have " + std::to_string(labels.numel) +
-                           " elements (" + labels.desc.toString() +
-                           "), the logits " + logits.desc.toString() +
-                           " have " + std::to_string(rows) + " positions");
-  return std::make_pair(rows, classes);
+  return cpu::lossClasses(logits, labels);
 }
 
 Status crossEntropyKernel(Tensors &in, Tensors &out, const Attrs &a, Ctx &c) {
   auto r = lossRows(*in[0], *in[1]);
   if (!r)
     return r.status();
-  auto scratch = c.scratch(a, std::max<int64_t>(1, r->first) * sizeof(double));
+  auto scratch = c.scratch(a, std::max<int64_t>(1, r->rows) * sizeof(double));
   if (!scratch)
     return scratch.status();
   return crossEntropy(in[0]->as<float>(), in[1]->data,
                       in[1]->desc.dtype == DType::I64, out[0]->as<float>(),
-                      static_cast<double *>(*scratch), r->first, r->second,
+                      static_cast<double *>(*scratch), r->rows, r->classes,
                       a.f("scale", 1), c.error, c.instr, c.stream);
 }
 
@@ -388,7 +381,7 @@ Status crossEntropyGradKernel(Tensors &in, Tensors &out, const Attrs &a,
     return r.status();
   return crossEntropyGrad(in[0]->as<float>(), in[1]->data,
                           in[1]->desc.dtype == DType::I64, out[0]->as<float>(),
-                          r->first, r->second, a.f("scale", 1), c.error,
+                          r->rows, r->classes, a.f("scale", 1), c.error,
                           c.instr, c.stream);
 }
 
@@ -768,25 +761,8 @@ Status matmulKernel(Tensors &in, Tensors &out, const Attrs &, Ctx &c) {
     return type.status();
   if (A.desc.dtype != C.desc.dtype || B.desc.dtype != C.desc.dtype)
     return invalidArgument("matmul of mixed types on the CUDA backend");
-  std::vector<int64_t> as = A.desc.shape, bs = B.desc.shape;
-  if (as.size() == 1)
-    as.insert(as.begin(), 1);
-  if (bs.size() == 1)
-    bs.push_back(1);
-  int64_t m = as[as.size() - 2], k = as.back(), n = bs.back();
-  std::vector<int64_t> abatch(as.begin(), as.end() - 2),
-      bbatch(bs.begin(), bs.end() - 2);
-  size_t rank = std::max(abatch.size(), bbatch.size());
-  abatch.insert(abatch.begin(), rank - abatch.size(), 1);
-  bbatch.insert(bbatch.begin(), rank - bbatch.size(), 1);
-  std::vector<int64_t> batch(rank);
-  int64_t count = 1, countA = 1, countB = 1;
-  for (size_t i = 0; i < rank; ++i) {
-    batch[i] = std::max(abatch[i], bbatch[i]);
-    count *= batch[i];
-    countA *= abatch[i];
-    countB *= bbatch[i];
-  }
+  cpu::MatmulShape ms = cpu::matmulShape(A.desc.shape, B.desc.shape);
+  int64_t m = ms.m, k = ms.k, n = ms.n, count = ms.count;
   if (C.numel == 0)
     return Status::ok();
   if (k == 0)
@@ -796,14 +772,14 @@ Status matmulKernel(Tensors &in, Tensors &out, const Attrs &, Ctx &c) {
   s.type = *type;
   s.n = n;
   s.k = k;
-  if (countB == 1 && countA == count) {
+  if (ms.countB == 1 && ms.countA == count) {
     // One weight for every batch entry: the entries' rows stack into one
     // product.
     s.m = m * count;
     return c.gemm->run(s, A.data, B.data, C.data, nullptr, c.stream);
   }
   s.m = m;
-  if (countA == count && countB == count) {
+  if (ms.countA == count && ms.countB == count) {
     s.batch = count;
     s.strideA = m * k;
     s.strideB = k * n;
@@ -811,15 +787,8 @@ Status matmulKernel(Tensors &in, Tensors &out, const Attrs &, Ctx &c) {
     return c.gemm->run(s, A.data, B.data, C.data, nullptr, c.stream);
   }
   // Broadcast in both: one product per entry.
-  auto sa = broadcastStrides(abatch, batch), sb = broadcastStrides(bbatch, batch);
   for (int64_t bi = 0; bi < count; ++bi) {
-    int64_t oa = 0, ob = 0, rem = bi;
-    for (int d = (int)rank - 1; d >= 0; --d) {
-      int64_t i = rem % batch[d];
-      rem /= batch[d];
-      oa += i * sa[d];
-      ob += i * sb[d];
-    }
+    auto [oa, ob] = ms.entry(bi);
     PPRT_RETURN_IF_ERROR(c.gemm->run(s, A.data + oa * m * k * w,
                                      B.data + ob * k * n * w,
                                      C.data + bi * m * n * w, nullptr,

@@ -158,6 +158,8 @@ Options parse(int argc, char **argv) {
     usage();
     std::exit(1);
   }
+  if (o.tf32 && o.backend != "cuda")
+    die("--tf32 is for --backend=cuda (the CPU backend's products are fp32)");
   if (o.outputDir.empty())
     o.outputDir = o.dir + "/outputs";
   return o;

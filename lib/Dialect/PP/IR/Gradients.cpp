@@ -395,6 +395,21 @@ LogicalResult SliceOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
   return success();
 }
 
+/// A constant pad's gradient crops what it added (and pads back with zeros
+/// what it cropped): the pad with the amounts negated.
+LogicalResult PadOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                   SmallVectorImpl<Value> &dx) {
+  if (getMode() != PadMode::Constant)
+    return emitOpError("gradient of an edge or reflect pad is not supported");
+  SmallVector<int64_t> negated;
+  for (int64_t p : getPads())
+    negated.push_back(-p);
+  dx[0] = make<PadOp>(b, getLoc(), getInput().getType(), {dy[0]},
+                      {named(b, "pads", b.getDenseI64ArrayAttr(negated)),
+                       named(b, "mode", getModeAttr())});
+  return success();
+}
+
 LogicalResult ConcatOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
                                       SmallVectorImpl<Value> &dx) {
   auto gt = tensorType(dy[0]);

@@ -450,7 +450,7 @@ def PP_BroadcastOp : PP_Op<"broadcast", [Pure, PP_Grad], ["getFlops"]> {
   let hasVerifier = 1;
 }
 
-def PP_PadOp : PP_Op<"pad", [Pure], ["getFlops"]> {
+def PP_PadOp : PP_Op<"pad", [Pure, PP_Grad], ["getFlops"]> {
   let summary = "pad (or, with negative amounts, crop) every axis";
   let description = [{
     `pads` holds the begin amounts of every axis, then the end amounts.
