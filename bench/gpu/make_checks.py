@@ -8,8 +8,7 @@ usage: make_checks.py PPC DIR
 The models are the test suite's small torch modules (test/e2e/models.py):
 MLP, GPT, ViT and a small conv net with batch normalisation and pooling:
 inference on 1 and 4 stages, training on 1, 2 and 4 ranks, and the bad
-inputs (a token outside the vocabulary, a kernel CUDA lacks, a batch that
-fits no GPU), so that the GPU run checks the CUDA kernels those models use
+inputs (a token outside the vocabulary, a batch that fits no GPU), so that the GPU run checks the CUDA kernels those models use
 against the CPU backend, and the bad-input lines.
 
 DIR/conformance/<test>/ holds every ONNX node test that passes on the CPU
@@ -91,26 +90,6 @@ ppc(os.path.join(DIR, "gpt.onnx"), "-stages=1", "-batch=262144",
     "-o", os.path.join(DIR, "gpt-oom", "out"))
 check("gpt-oom", {"mode": "error", "inputs": {},
                   "expect": "of device memory"})
-
-# A kernel the CUDA backend lacks (resize): refused in one line when the
-# stage loads.
-import onnx  # noqa: E402
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-os.makedirs(os.path.join(DIR, "resize-unsupported"), exist_ok=True)
-graph = helper.make_graph(
-    [helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="nearest")],
-    "resize", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
-                                             [1, 1, 4, 4])],
-    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 8, 8])],
-    [numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")])
-resize = os.path.join(DIR, "resize.onnx")
-onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
-          resize)
-ppc(resize, "-stages=1", "-batch=1", "-microbatches=1",
-    "-o", os.path.join(DIR, "resize-unsupported", "out"))
-check("resize-unsupported",
-      {"mode": "error", "inputs": {},
-       "expect": "is not implemented on the CUDA backend"})
 
 # Training: 5 steps of AdamW; the losses and the last step's gradients
 # against the CPU backend.

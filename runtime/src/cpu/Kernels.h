@@ -42,6 +42,22 @@ struct Classes {
 };
 StatusOr<Classes> lossClasses(const TensorRef &logits, const TensorRef &labels);
 
+/// Resize, separably: for each axis d and output coordinate o, the input
+/// taps (index, weight) whose weighted sum over the product of the axes'
+/// taps is the output, and whether o lies outside the input
+/// (tf_crop_and_resize: the output there is `extrapolation`). ONNX's
+/// nearest, linear and cubic modes and coordinate transforms.
+struct ResizeTaps {
+  struct Tap {
+    int64_t index;
+    double weight;
+  };
+  std::vector<std::vector<std::vector<Tap>>> taps; // [axis][output][tap]
+  std::vector<std::vector<char>> outside;          // [axis][output]
+  double extrapolation = 0;
+};
+ResizeTaps resizeTaps(const Attrs &a, const TensorRef &x, const TensorRef &y);
+
 /// numpy matmul's shapes: 1-D operands promoted, leading axes broadcast.
 /// Products are m x k times k x n; `count` of them (countA and countB
 /// distinct matrices in A and B).

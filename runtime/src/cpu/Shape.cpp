@@ -203,20 +203,16 @@ Status trilu(Tensors &in, Tensors &out, const Attrs &a) {
   return Status::ok();
 }
 
-/// Nearest, (multi)linear and cubic resize, separably: each output
-/// coordinate maps to a few input taps with weights per axis, and the
-/// output is the weighted sum over the product of the axes' taps.
-Status resize(Tensors &in, Tensors &out, const Attrs &a) {
-  const TensorRef &x = *in[0];
-  TensorRef &y = *out[0];
-  if (x.desc.dtype != DType::F32)
-    return unsupported(x, "resize");
+} // namespace
+
+ResizeTaps resizeTaps(const Attrs &a, const TensorRef &x, const TensorRef &y) {
   std::string mode = a.s("mode", "nearest"),
               ct = a.s("coordinate_transform", "half_pixel"),
               nearest = a.s("nearest_mode", "round_prefer_floor");
   double cubicA = a.f("cubic_coeff_a", -0.75);
   bool excludeOutside = a.i("exclude_outside");
-  double extrapolation = a.f("extrapolation_value", 0);
+  ResizeTaps r;
+  r.extrapolation = a.f("extrapolation_value", 0);
   std::vector<double> scales = a.floats("scales"), roi = a.floats("roi");
   size_t rank = x.desc.shape.size();
   scales.resize(rank, 1.0);
@@ -245,10 +241,7 @@ Status resize(Tensors &in, Tensors &out, const Attrs &a) {
     }
     return (o + 0.5) / s - 0.5; // half_pixel
   };
-  struct Tap {
-    int64_t index;
-    double weight;
-  };
+  using Tap = ResizeTaps::Tap;
   auto cubic = [&](double t) {
     t = std::fabs(t);
     if (t <= 1)
@@ -258,8 +251,10 @@ Status resize(Tensors &in, Tensors &out, const Attrs &a) {
     return 0.0;
   };
   // taps[d][o]: the input taps of output coordinate o on axis d.
-  std::vector<std::vector<std::vector<Tap>>> taps(rank);
-  std::vector<std::vector<char>> outsideAt(rank);
+  auto &taps = r.taps;
+  auto &outsideAt = r.outside;
+  taps.resize(rank);
+  outsideAt.resize(rank);
   for (size_t d = 0; d < rank; ++d) {
     int64_t n = x.desc.shape[d];
     for (int64_t o = 0; o < y.desc.shape[d]; ++o) {
@@ -301,6 +296,24 @@ Status resize(Tensors &in, Tensors &out, const Attrs &a) {
       taps[d].push_back(t);
     }
   }
+  return r;
+}
+
+namespace {
+
+/// Nearest, (multi)linear and cubic resize, separably: each output
+/// coordinate maps to a few input taps with weights per axis, and the
+/// output is the weighted sum over the product of the axes' taps.
+Status resize(Tensors &in, Tensors &out, const Attrs &a) {
+  const TensorRef &x = *in[0];
+  TensorRef &y = *out[0];
+  if (x.desc.dtype != DType::F32)
+    return unsupported(x, "resize");
+  ResizeTaps r = resizeTaps(a, x, y);
+  const auto &taps = r.taps;
+  const auto &outsideAt = r.outside;
+  double extrapolation = r.extrapolation;
+  size_t rank = x.desc.shape.size();
   auto st = stridesOf(x.desc.shape);
   const float *src = x.as<float>();
   float *dst = y.as<float>();
@@ -319,7 +332,7 @@ Status resize(Tensors &in, Tensors &out, const Attrs &a) {
         double w = 1;
         int64_t off = 0;
         for (size_t d = 0; d < rank; ++d) {
-          const Tap &t = taps[d][idx[d]][pick[d]];
+          const ResizeTaps::Tap &t = taps[d][idx[d]][pick[d]];
           w *= t.weight;
           off += t.index * st[d];
         }

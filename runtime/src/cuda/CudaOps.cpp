@@ -737,6 +737,76 @@ Status triluKernel(Tensors &in, Tensors &out, const Attrs &a, Ctx &c) {
                a.i("k"), c.stream);
 }
 
+/// The taps, flattened and on the device, built on the first run.
+struct ResizeState {
+  DeviceMemory memory;
+  ResizeTable table;
+};
+
+Status resizeKernel(Tensors &in, Tensors &out, const Attrs &a, Ctx &c) {
+  const TensorRef &x = *in[0];
+  TensorRef &y = *out[0];
+  PPRT_RETURN_IF_ERROR(needF32(x, "resize"));
+  auto walk = makeWalk(y.desc.shape, {});
+  if (!walk)
+    return walk.status();
+  auto &state = a.state();
+  if (!state) {
+    cpu::ResizeTaps taps = cpu::resizeTaps(a, x, y);
+    std::vector<int64_t> start, index;
+    std::vector<int32_t> count;
+    std::vector<uint8_t> outside;
+    std::vector<double> weight;
+    auto made = std::make_shared<ResizeState>();
+    ResizeTable &t = made->table;
+    auto st = stridesOf(x.desc.shape);
+    for (size_t d = 0; d < taps.taps.size(); ++d) {
+      t.axisBase[d] = start.size();
+      t.inStrides[d] = st[d];
+      for (size_t o = 0; o < taps.taps[d].size(); ++o) {
+        start.push_back(index.size());
+        count.push_back(taps.taps[d][o].size());
+        outside.push_back(taps.outside[d][o]);
+        for (const auto &tap : taps.taps[d][o]) {
+          index.push_back(tap.index);
+          weight.push_back(tap.weight);
+        }
+      }
+    }
+    t.extrapolation = taps.extrapolation;
+    // One allocation: the 8-byte arrays first, then the 4- and 1-byte ones.
+    int64_t bytes = 8 * (start.size() + index.size() + weight.size()) +
+                    4 * count.size() + outside.size() + 8;
+    PPRT_RETURN_IF_ERROR(cudaStatus(cudaMalloc(&made->memory.ptr, bytes),
+                                    "resize's taps"));
+    made->memory.bytes = bytes;
+    uint8_t *at = static_cast<uint8_t *>(made->memory.ptr);
+    auto put = [&](const auto &v) -> StatusOr<const void *> {
+      const void *where = at;
+      size_t n = v.size() * sizeof(v[0]);
+      if (n)
+        PPRT_RETURN_IF_ERROR(cudaStatus(
+            cudaMemcpy(at, v.data(), n, cudaMemcpyHostToDevice),
+            "uploading resize's taps"));
+      at += n;
+      return where;
+    };
+    auto s1 = put(start), s2 = put(index), s3 = put(weight), s4 = put(count),
+         s5 = put(outside);
+    for (auto *r : {&s1, &s2, &s3, &s4, &s5})
+      if (!*r)
+        return r->status();
+    t.tapStart = static_cast<const int64_t *>(*s1);
+    t.index = static_cast<const int64_t *>(*s2);
+    t.weight = static_cast<const double *>(*s3);
+    t.tapCount = static_cast<const int32_t *>(*s4);
+    t.outside = static_cast<const uint8_t *>(*s5);
+    state = made;
+  }
+  const auto *rs = static_cast<const ResizeState *>(state.get());
+  return resize(x.as<float>(), y.as<float>(), *walk, rs->table, c.stream);
+}
+
 //===----------------------------------------------------------------------===//
 // Matrix products (cuBLASLt)
 //===----------------------------------------------------------------------===//
@@ -922,6 +992,7 @@ const Registry &registry() {
     r["batch_norm_param_grad"] = batchNormParamGradKernel;
     r["pad"] = padKernel;
     r["trilu"] = triluKernel;
+    r["resize"] = resizeKernel;
     return r;
   }();
   return r;

@@ -240,6 +240,25 @@ Status pad(const void *x, void *y, int width, const Walk &out,
 Status trilu(const void *x, void *y, int width, int64_t n, int64_t rows,
              int64_t cols, bool upper, int64_t k, cudaStream_t stream);
 
+/// Resize (f32) from separable taps (cpu::resizeTaps, flattened): output
+/// coordinate o of axis d is entry axisBase[d] + o of tapStart, tapCount
+/// and outside, and its taps are index/weight [tapStart, tapStart +
+/// tapCount). The output is the weighted sum over the product of the axes'
+/// taps in row-major order, zero weights skipped, as on the CPU; an output
+/// with any coordinate outside is `extrapolation`.
+struct ResizeTable {
+  const int64_t *tapStart = nullptr; // per (axis, output)
+  const int32_t *tapCount = nullptr;
+  const uint8_t *outside = nullptr;
+  const int64_t *index = nullptr; // per tap
+  const double *weight = nullptr;
+  int64_t axisBase[kMaxRank] = {};
+  int64_t inStrides[kMaxRank] = {};
+  double extrapolation = 0;
+};
+Status resize(const float *x, float *y, const Walk &out,
+              const ResizeTable &table, cudaStream_t stream);
+
 /// Sets n elements of `width` bytes to zero.
 Status zero(void *y, int64_t bytes, cudaStream_t stream);
 

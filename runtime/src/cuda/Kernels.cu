@@ -917,6 +917,45 @@ __global__ void batchNormGradKernel(const float *x, const float *scale,
 // Pad, trilu
 //===----------------------------------------------------------------------===//
 
+__global__ void resizeKernel(const float *x, float *y, int64_t total, Walk out,
+                             ResizeTable t) {
+  GRID_STRIDE(i, total) {
+    int64_t idx[kMaxRank], rem = i;
+    bool outside = false;
+    for (int d = out.rank - 1; d >= 0; --d) {
+      idx[d] = rem % out.shape[d];
+      rem /= out.shape[d];
+      outside |= t.outside[t.axisBase[d] + idx[d]] != 0;
+    }
+    bool empty = false;
+    for (int d = 0; d < out.rank; ++d)
+      empty |= t.tapCount[t.axisBase[d] + idx[d]] == 0;
+    if (outside || empty) {
+      y[i] = outside ? float(t.extrapolation) : 0.0f;
+      continue;
+    }
+    int32_t pick[kMaxRank] = {};
+    double acc = 0;
+    while (true) {
+      double w = 1;
+      int64_t off = 0;
+      for (int d = 0; d < out.rank; ++d) {
+        int64_t tap = t.tapStart[t.axisBase[d] + idx[d]] + pick[d];
+        w *= t.weight[tap];
+        off += t.index[tap] * t.inStrides[d];
+      }
+      if (w != 0)
+        acc += w * x[off];
+      int d = out.rank;
+      while (d > 0 && ++pick[d - 1] == t.tapCount[t.axisBase[d - 1] + idx[d - 1]])
+        pick[--d] = 0;
+      if (d == 0)
+        break;
+    }
+    y[i] = float(acc);
+  }
+}
+
 struct PadAxes {
   int64_t inShape[kMaxRank], pads[kMaxRank];
 };
@@ -1355,6 +1394,17 @@ Status pad(const void *x, void *y, int width, const Walk &out,
   }
   return invalidArgument("pad: elements of " + std::to_string(width) +
                          " bytes");
+}
+
+Status resize(const float *x, float *y, const Walk &out,
+              const ResizeTable &table, cudaStream_t s) {
+  int64_t total = 1;
+  for (int d = 0; d < out.rank; ++d)
+    total *= out.shape[d];
+  if (total == 0)
+    return Status::ok();
+  resizeKernel<<<blocksFor(total), kThreads, 0, s>>>(x, y, total, out, table);
+  return launched("resize");
 }
 
 Status trilu(const void *x, void *y, int width, int64_t n, int64_t rows,
