@@ -6,7 +6,11 @@
 # here by make_checks.py and make_e2e.py. Run it here after building (build/ holds the
 # generated header and ppc), then name .carry in the device call's `carry`:
 #
-#   bench/gpu/carry.sh && <device run, carry [".carry"]> bench/gpu/run.sh
+#   bench/gpu/carry.sh [--prebuilt] && <device run, carry [".carry"]> bench/gpu/run.sh
+#
+# --prebuilt also builds the runtime alone here as run.sh does there (no
+# BLAS, MPI or oneDNN) and carries its binaries (7 MB) in .carry/prebuilt,
+# which run.sh runs where its own build fails.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 schema="$root/build/runtime/schema-include/pprt/stage_generated.h"
@@ -26,4 +30,15 @@ cp -r /usr/include/flatbuffers /usr/include/nlohmann "$root/.carry/include/"
   "$root/.carry/e2e" 2>&1 | grep -v Warning | grep -v '^ ' || true
 [ -f "$root/.carry/e2e/train/pipeline.json" ] || {
   echo "carry.sh: make_e2e.py failed" >&2; exit 1; }
+if [ "${1:-}" = --prebuilt ]; then
+  rt="${TMPDIR:-/tmp}/pprt-rt"
+  cmake -S "$root/runtime" -B "$rt" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DPPRT_SCHEMA_PREBUILT="$root/.carry/schema" \
+    -DPPRT_EXTRA_INCLUDE="$root/.carry/include" -DPPRT_BUILD_TESTS=OFF \
+    -DPPRT_USE_BLAS=OFF -DPPRT_USE_MPI=OFF -DPPRT_USE_DNNL=OFF > /dev/null
+  ninja -C "$rt" > /dev/null
+  mkdir -p "$root/.carry/prebuilt"
+  cp "$rt/bin/pprun" "$rt/bin/gemm_check" "$rt/bin/gemm_bench" \
+    "$root/.carry/prebuilt/"
+fi
 du -sh "$root/.carry"

@@ -17,36 +17,25 @@ comparison test/conformance/onnx_node_run.py makes; failures are grouped
 by their first line.
 
 usage: cuda_check.py PPRUN DIR REPORT.md     exit 1 when a check fails
+       (CUDA_CHECK_ONLY=REGEX: only the node tests and pipelines whose
+       names it matches)
 """
 import collections
 import concurrent.futures
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "..", "test", "conformance"))
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        b = f.read()
-    n = int.from_bytes(b[:8], "little")
-    header = json.loads(b[8:8 + n])
-    out = {}
-    types = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
-    for name, v in header.items():
-        if name == "__metadata__":
-            continue
-        s, e = v["data_offsets"]
-        out[name] = np.frombuffer(b[8 + n + s:8 + n + e],
-                                  dtype=types[v["dtype"]]).reshape(v["shape"])
-    return out
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "test", "conformance"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "test", "e2e"))
+import safetensors_io  # noqa: E402
 
 
 def rel(a, b):
@@ -64,6 +53,11 @@ def pprun(*args, timeout=600):
 
 
 PPRUN, DIR, REPORT = sys.argv[1:4]
+ONLY = re.compile(os.environ.get("CUDA_CHECK_ONLY", ""))
+
+
+def wanted(path):
+    return ONLY.search(os.path.basename(os.path.dirname(path)))
 rows, failures, checks = [], [], [0]
 
 
@@ -95,7 +89,8 @@ def conformance_case(case):
     return ""
 
 
-cases = sorted(glob.glob(os.path.join(DIR, "conformance", "*", "case.json")))
+cases = sorted(c for c in glob.glob(os.path.join(DIR, "conformance", "*",
+                                                 "case.json")) if wanted(c))
 if cases:
     names = [os.path.basename(os.path.dirname(c)) for c in cases]
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -115,7 +110,8 @@ if cases:
     for why, count in causes.most_common(25):
         rows.append(f"| | {count} fail: | `{why}` | | |")
 
-for spec_path in sorted(glob.glob(os.path.join(DIR, "*", "check.json"))):
+for spec_path in sorted(p for p in glob.glob(os.path.join(DIR, "*", "check.json"))
+                        if wanted(p)):
     case = os.path.dirname(spec_path)
     name = os.path.basename(case)
     spec = json.load(open(spec_path))
@@ -164,10 +160,7 @@ for spec_path in sorted(glob.glob(os.path.join(DIR, "*", "check.json"))):
                     break
                 losses = [json.loads(l)["loss"] for l in open(metrics)]
                 # One file per rank (FILE.rank<r>) beyond one rank.
-                g = {}
-                for f in glob.glob(grads + "*"):
-                    g.update(read_safetensors(f))
-                got[backend] = (losses, g)
+                got[backend] = (losses, safetensors_io.read_all(grads + "*"))
             else:
                 err = rel(got["cuda"][0], got["cpu"][0])
                 result(name, f"losses of {spec['steps']} steps", f"{err:.2e}",

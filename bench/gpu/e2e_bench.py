@@ -12,8 +12,11 @@ seeded weights, written here by name).
   overhead   infer4/ (4 stages, single-GPU mode): the batch's wall time
              against the sum of the kernels' times (--profile), the share
              spent outside kernels (the goal: under 5%).
+  agreement  pprun's logits (fp32, TF32) against torch eager fp32's, and
+             the first training step's loss against torch's.
 
-usage: e2e_bench.py PPRUN DIR REPORT.md
+usage: e2e_bench.py PPRUN DIR REPORT.md [--compile]
+       (--compile: also torch.compile, which takes a minute or more)
 """
 import json
 import os
@@ -29,8 +32,10 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "test", "e2e"))
 import models  # noqa: E402
+import safetensors_io  # noqa: E402
 
 PPRUN, DIR, REPORT = sys.argv[1:4]
+COMPILE = "--compile" in sys.argv[4:]
 BATCH, SEQ, VOCAB = 8, 1024, 50257
 lines = []
 
@@ -54,8 +59,9 @@ def table(title, rows, eager):
 
 def write_weights(model):
     """stage<k>.safetensors from the module's state, by the names (and
-    types and shapes) the carried headers list."""
-    state = {k: v.detach().float().cpu().numpy()
+    types and shapes) the carried headers list, and the tensors ppc made
+    (stage<k>.rest.safetensors)."""
+    state = {k: v.detach().cpu().numpy()
              for k, v in model.state_dict().items()}
     for sub in ("train", "infer", "infer4"):
         d = os.path.join(DIR, sub)
@@ -63,29 +69,25 @@ def write_weights(model):
             if not f.endswith(".header.json"):
                 continue
             header = json.load(open(os.path.join(d, f)))
+            stem = os.path.join(d, f[:-len(".header.json")])
+            rest = safetensors_io.read(stem + ".rest.safetensors")
             names = [n for n in header if n != "__metadata__"]
             names.sort(key=lambda n: header[n]["data_offsets"][0])
-            meta, blobs, at = {}, [], 0
+            tensors = {}
             for n in names:
+                if n in rest:
+                    tensors[n] = rest[n]
+                    continue
                 if n not in state:
                     sys.exit(f"e2e_bench: the pipeline's '{n}' is not in the "
                              "torch module's state")
-                a = np.ascontiguousarray(state[n], np.float32)
-                if list(a.shape) != header[n]["shape"]:
-                    sys.exit(f"e2e_bench: '{n}' is {a.shape}, the pipeline "
-                             f"takes {header[n]['shape']}")
-                meta[n] = {"dtype": "F32", "shape": list(a.shape),
-                           "data_offsets": [at, at + a.nbytes]}
-                blobs.append(a.tobytes())
-                at += a.nbytes
-            text = json.dumps(meta).encode()
-            text += b" " * ((8 - (len(text) + 8) % 8) % 8)
-            path = os.path.join(d, f.replace(".header.json", ".safetensors"))
-            with open(path, "wb") as fh:
-                fh.write(len(text).to_bytes(8, "little"))
-                fh.write(text)
-                for b in blobs:
-                    fh.write(b)
+                if list(state[n].shape) != header[n]["shape"]:
+                    sys.exit(f"e2e_bench: '{n}' is {state[n].shape}, the "
+                             f"pipeline takes {header[n]['shape']}")
+                # Each in the pipeline's type (the causal mask is BOOL).
+                tensors[n] = state[n].astype(
+                    safetensors_io.DTYPES[header[n]["dtype"]])
+            safetensors_io.write(stem + ".safetensors", tensors)
 
 
 def cuda_ms(fn, iters):
@@ -99,11 +101,25 @@ def cuda_ms(fn, iters):
 
 
 def pprun(*args):
+    """(stdout, "") or (None, the error line); the last stderr in LAST."""
     r = subprocess.run([PPRUN, *args], capture_output=True, text=True,
                        timeout=900)
+    LAST[0] = r.stderr
     if r.returncode:
         return None, (r.stderr.strip().splitlines() or ["?"])[-1]
     return r.stdout, ""
+
+
+LAST = [""]
+
+
+def kernel_lines(stderr):
+    """pprun --profile's "time by kernel" block, as lines."""
+    lines = stderr.splitlines()
+    for i, line in enumerate(lines):
+        if "time by kernel" in line:
+            return [line] + [l for l in lines[i + 1:] if l.startswith("  ")]
+    return []
 
 
 def per_batch_ms(stdout):
@@ -128,33 +144,69 @@ say(f"## End to end: GPT-2-small shape, batch {BATCH} x {SEQ}, {gpu}")
 say()
 
 # Inference.
-rows = []
+rows, logits = [], {}
 for label, flags in (("pprun fp32", []), ("pprun tf32", ["--tf32"])):
+    d = os.path.join(tmp, label.split()[-1])
     out, err = pprun(os.path.join(DIR, "infer"), "--backend=cuda", *flags,
-                     f"--input=tokens={tmp}/x.npy", "--iterations=10")
+                     f"--input=tokens={tmp}/x.npy", "--iterations=10",
+                     f"--output-dir={d}")
     rows.append((label, per_batch_ms(out) if out else None, err))
+    if out:
+        logits[label] = np.load(os.path.join(d, os.listdir(d)[0]))
+        for f in os.listdir(d):
+            os.remove(os.path.join(d, f))
 m = model.cuda().eval()
 xc = x.cuda()
+with torch.no_grad():
+    ref = m(xc).double()
+for label, got in logits.items():
+    got = torch.from_numpy(got).cuda().double()
+    err = float((got - ref).abs().max() / ref.abs().max()) \
+        if got.shape == ref.shape else float("inf")
+    say(f"logits of {label} against torch eager fp32: max |diff| / max |ref| "
+        f"= {err:.2e}")
+del ref, logits
+say()
 for label, tf32 in (("torch eager fp32", False), ("torch eager tf32", True)):
     torch.backends.cuda.matmul.allow_tf32 = tf32
     with torch.no_grad():
         rows.append((label, cuda_ms(lambda: m(xc), 10), ""))
 torch.backends.cuda.matmul.allow_tf32 = False
-try:
-    compiled = torch.compile(m)
-    with torch.no_grad():
-        rows.append(("torch.compile fp32", cuda_ms(lambda: compiled(xc), 10), ""))
-except Exception as e:  # no compiler toolchain on the machine
-    rows.append(("torch.compile fp32", None, str(e).splitlines()[0][:120]))
+with torch.no_grad():
+    rows.append(("torch eager fp32, logits to the host (as pprun)",
+                 cuda_ms(lambda: m(xc).cpu(), 5), ""))
+if COMPILE:
+    try:
+        compiled = torch.compile(m)
+        with torch.no_grad():
+            rows.append(("torch.compile fp32",
+                         cuda_ms(lambda: compiled(xc), 10), ""))
+    except Exception as e:  # no compiler toolchain on the machine
+        rows.append(("torch.compile fp32", None,
+                     str(e).splitlines()[0][:120]))
 table("inference forward", rows, rows[2][1])
+for sub, steps in (("infer", []), ("train", ["--steps=2"])):
+    io = ([f"--input=tokens={tmp}/x.npy", "--iterations=3"] if not steps else
+          [f"--data=tokens={tmp}/x.npy", f"--data=labels={tmp}/y.npy"])
+    out, err = pprun(os.path.join(DIR, sub), "--backend=cuda", *io, *steps,
+                     f"--profile={tmp}/{sub}-profile.json")
+    say(f"pprun --profile, {sub} (fp32):")
+    say("```")
+    for line in (kernel_lines(LAST[0]) if out is not None else [err]):
+        say(line)
+    say("```")
+say()
 
 # Training step.
 rows = []
 out, err = pprun(os.path.join(DIR, "train"), "--backend=cuda", "--steps=6",
                  f"--data=tokens={tmp}/x.npy", f"--data=labels={tmp}/y.npy",
                  f"--metrics={tmp}/m.jsonl")
+pprun_loss = None
 if out is not None:
-    times = [json.loads(l)["step_time"] for l in open(f"{tmp}/m.jsonl")][1:]
+    metrics = [json.loads(l) for l in open(f"{tmp}/m.jsonl")]
+    pprun_loss = metrics[0]["loss"]
+    times = [r["step_time"] for r in metrics][1:]
     rows.append(("pprun fp32 (optimizer on the host)",
                  sum(times) / len(times) * 1e3, ""))
 else:
@@ -164,6 +216,7 @@ model, _, _ = models.make("gpt2-small")
 m = model.cuda().train()
 opt = torch.optim.AdamW(m.parameters(), lr=1e-4)
 yc = y.cuda()
+first_loss = {}
 for label, dtype in (("torch eager fp32", None), ("torch eager bf16 autocast",
                                                   torch.bfloat16)):
     def step():
@@ -175,25 +228,35 @@ for label, dtype in (("torch eager fp32", None), ("torch eager bf16 autocast",
                                    yc.reshape(-1))
         loss.backward()
         opt.step()
+        if label not in first_loss:  # the untrained weights' loss
+            first_loss[label] = float(loss)
     rows.append((label, cuda_ms(step, 5), ""))
 table("training step (AdamW)", rows, rows[1][1])
+say(f"first step's loss: pprun fp32 {pprun_loss}, torch eager fp32 "
+    f"{first_loss['torch eager fp32']:.6f}")
+say()
 
-# Runtime overhead: 4 stages on one GPU.
+# Runtime overhead: 4 stages on one GPU. The wall time from a plain run
+# (CUDA graphs replayed); the kernels' times from a --profile run (events
+# around each step, so no graphs there: its own wall time is shown too).
 prof = os.path.join(tmp, "profile.json")
-out, err = pprun(os.path.join(DIR, "infer4"), "--backend=cuda",
-                 f"--input=tokens={tmp}/x.npy", "--iterations=10",
-                 f"--profile={prof}")
-if out is None:
-    say(f"overhead: pprun failed: `{err}`")
+args = (os.path.join(DIR, "infer4"), "--backend=cuda",
+        f"--input=tokens={tmp}/x.npy", "--iterations=10")
+trace = os.path.join(os.environ.get("E2E_TRACE_DIR", tmp), "infer4-trace.json")
+out, err = pprun(*args, f"--trace={trace}")
+pout, perr = pprun(*args, f"--profile={prof}")
+if out is None or pout is None:
+    say(f"overhead: pprun failed: `{err or perr}`")
 else:
-    wall = per_batch_ms(out)
-    # Mean microseconds per run of each node; every node runs once per
-    # micro-batch, 4 per batch.
-    ops = json.load(open(prof))["ops"]
-    kernels = sum(ops.values()) * 4 / 1e3
+    wall, pwall = per_batch_ms(out), per_batch_ms(pout)
+    # "pprun: time by kernel (all runs): T ms in all", over the 9 batches
+    # after the warm-up one.
+    total = [l for l in LAST[0].splitlines() if "ms in all" in l][0]
+    kernels = float(total.split(":")[-1].split("ms")[0]) / 9
     say("| 4 stages, one GPU | ms per batch |")
     say("|---|---:|")
-    say(f"| wall | {wall:.2f} |")
+    say(f"| wall (graphs replayed) | {wall:.2f} |")
+    say(f"| wall with --profile (eager launches) | {pwall:.2f} |")
     say(f"| kernels (sum of --profile) | {kernels:.2f} |")
     say(f"| outside kernels | {wall - kernels:.2f} "
         f"({(wall - kernels) / wall * 100:.1f}% of the batch; goal < 5%, "

@@ -81,12 +81,12 @@ for name, batch in (("mlp", 8), ("gpt", 8), ("vit", 8), ("cnn", 8)):
                    "expect": "index 300 at position"})
 
 # Out of device memory: the small GPT at a batch whose activations (an
-# arena of hundreds of GB) fit no GPU. No input: pprun makes random tokens,
+# arena of terabytes; 262144 samples fitted the H200's 141 GB) fit no GPU. No input: pprun makes random tokens,
 # and the stage fails at load, before any is read. (ppc itself refuses it
 # under the H100's 80 GB: -memory-limit lifts that.)
 os.makedirs(os.path.join(DIR, "gpt-oom"), exist_ok=True)
-ppc(os.path.join(DIR, "gpt.onnx"), "-stages=1", "-batch=262144",
-    "-microbatches=1", "-memory-limit=1000GB",
+ppc(os.path.join(DIR, "gpt.onnx"), "-stages=1", "-batch=4194304",
+    "-microbatches=1", "-memory-limit=100000GB",
     "-o", os.path.join(DIR, "gpt-oom", "out"))
 check("gpt-oom", {"mode": "error", "inputs": {},
                   "expect": "of device memory"})

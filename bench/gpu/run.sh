@@ -6,9 +6,12 @@
 #
 #   bench/gpu/run.sh [STEP...]  # writes $OUT/gpu.md (or ./gpu-out/gpu.md)
 #
-# STEPs (default: all, in this order; one device call runs at most 10
-# minutes, so a session may split them, the build staying on a warm
-# machine): build gemm-check cuda-check gemm-bench e2e.
+# STEPs (default: all but compile, in this order, each under its own time
+# limit so that one hang costs one step; one device call runs at most 10
+# minutes): build gemm-check gemm-bench e2e cuda-check compile.
+# Where the build fails there and .carry/prebuilt/ holds the runtime built
+# here (carry.sh --prebuilt), those binaries run; the step `prebuilt`
+# instead of `build` runs them first, building only where they don't load.
 #
 # What it does (issue 6 is in progress; docs/gpu.md says what is built
 # and what is not):
@@ -25,9 +28,10 @@
 #      algorithm, and against the card's measured peak.
 #   5. e2e_bench.py: the GPT-2-small-shaped model (make_e2e.py compiled it)
 #      through pprun --backend=cuda against PyTorch on the same GPU:
-#      inference, a training step, and the runtime's overhead on 4 stages.
-set -euo pipefail
-steps="${*:-build gemm-check cuda-check gemm-bench e2e}"
+#      inference, a training step, and the runtime's overhead on 4 stages;
+#      `compile` adds torch.compile (a minute or more of compiling).
+set -uo pipefail
+steps="${*:-build gemm-check gemm-bench e2e cuda-check}"
 want() { [[ " $steps " == *" $1 "* ]]; }
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -42,35 +46,81 @@ fi
 
 {
   echo "# GPU run, $(date -u +%Y-%m-%dT%H:%MZ): $steps"
-  nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv || true
+  nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,driver_version --format=csv || true
+  nvcc --version | tail -1 || true
   echo
 } > "$out/gpu.md"
+export PYTHONUNBUFFERED=1 E2E_TRACE_DIR="$out"
+# timed LIMIT NAME CMD...: runs one step under its limit, noting its time.
+timed() {
+  local limit=$1 name=$2 t0=$SECONDS rc=0; shift 2
+  timeout --kill-after=10 "$limit" "$@" || rc=$?
+  [ $rc = 124 ] && echo "$name: stopped at its limit of ${limit}s" | tee -a "$out/gpu.md"
+  echo "($name: $((SECONDS - t0)) s, exit $rc)" >> "$out/gpu.md"
+  return $rc
+}
 
-if want build || [ ! -x "$build/bin/pprun" ]; then
-cmake -S "$root/runtime" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DPPRT_SCHEMA_PREBUILT="$carry/schema" -DPPRT_EXTRA_INCLUDE="$carry/include" \
-  -DPPRT_BUILD_TESTS=OFF > "$out/cmake.log" 2>&1 || {
-  tail -30 "$out/cmake.log"; exit 1; }
-ninja -C "$build" > "$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
-echo "## Build: cmake -S runtime with CUDA alone: ok" >> "$out/gpu.md"
-grep 'pprt:' "$out/cmake.log" >> "$out/gpu.md" || true
+# `prebuilt`: the binaries carry.sh --prebuilt built on the CPU machine,
+# where they load here (a minute saved); else the build.
+if want prebuilt && [ -x "$carry/prebuilt/pprun" ] \
+    && "$carry/prebuilt/pprun" --help > /dev/null 2>&1; then
+  mkdir -p "$build/bin" && cp "$carry/prebuilt/"* "$build/bin/"
+  echo "## Build: the binaries built on the CPU machine (.carry/prebuilt)" >> "$out/gpu.md"
+  echo >> "$out/gpu.md"
+elif want build || want prebuilt || [ ! -x "$build/bin/pprun" ]; then
+built=0
+# BLAS, MPI and oneDNN off: the machine has none, and the CPU backend here
+# is only the reference the CUDA backend is checked against.
+timed 300 build bash -c "cmake -S '$root/runtime' -B '$build' -G Ninja \
+  -DCMAKE_BUILD_TYPE=Release -DPPRT_SCHEMA_PREBUILT='$carry/schema' \
+  -DPPRT_EXTRA_INCLUDE='$carry/include' -DPPRT_BUILD_TESTS=OFF \
+  -DPPRT_USE_BLAS=OFF -DPPRT_USE_MPI=OFF -DPPRT_USE_DNNL=OFF \
+  > '$out/build.log' 2>&1 && ninja -C '$build' >> '$out/build.log' 2>&1" \
+  && built=1
+if [ $built = 1 ]; then
+  echo "## Build: cmake -S runtime with CUDA alone: ok" >> "$out/gpu.md"
+  grep -E '^(-- |  )pprt: ' "$out/build.log" >> "$out/gpu.md" || true
+else
+  tail -40 "$out/build.log"
+  echo "## Build: FAILED (build.log)" >> "$out/gpu.md"
+  if [ -x "$carry/prebuilt/pprun" ]; then
+    mkdir -p "$build/bin" && cp "$carry/prebuilt/"* "$build/bin/"
+    echo "running the binaries built on the CPU machine (.carry/prebuilt)" \
+      | tee -a "$out/gpu.md"
+  else
+    exit 1
+  fi
+fi
 echo >> "$out/gpu.md"
 fi
 
 if want gemm-check; then
 echo "## GEMM correctness (bench/gpu/gemm_check.cpp)" >> "$out/gpu.md"
-rc=0; "$build/bin/gemm_check" > "$out/gemm_check.log" 2>&1 || rc=$?
+rc=0; timed 60 gemm-check "$build/bin/gemm_check" > "$out/gemm_check.log" 2>&1 || rc=$?
 case $rc in 0) check=ok ;; 77) check="skipped: no GPU" ;; *) check=FAILED ;; esac
 grep -E '^FAIL|GEMM cases pass' "$out/gemm_check.log" >> "$out/gpu.md" || true
 echo "gemm_check: $check" >> "$out/gpu.md"
 echo >> "$out/gpu.md"
 fi
 
+if want gemm-bench; then
+echo "## GEMMs (bench/gpu/gemm_bench.cpp)" >> "$out/gpu.md"
+timed 90 gemm-bench "$build/bin/gemm_bench" --iters 20 | tee -a "$out/gpu.md"
+echo >> "$out/gpu.md"
+fi
+
+if { want e2e || want compile; } && [ -d "$carry/e2e" ]; then
+  flags=""; want compile && flags=--compile
+  timed 300 e2e python3 "$here/e2e_bench.py" "$build/bin/pprun" "$carry/e2e" \
+    "$out/gpu.md" $flags > "$out/e2e.log" 2>&1 \
+    || { echo "e2e_bench: FAILED"; tail -20 "$out/e2e.log"; }
+fi
 if want cuda-check; then
 echo "## The CUDA backend against the CPU backend (bench/gpu/cuda_check.py)" >> "$out/gpu.md"
 if [ -d "$carry/checks" ]; then
-  python3 "$here/cuda_check.py" "$build/bin/pprun" "$carry/checks" "$out/gpu.md" \
-    > "$out/cuda_check.log" 2>&1 && cuda=ok || cuda=FAILED
+  timed 240 cuda-check python3 "$here/cuda_check.py" "$build/bin/pprun" \
+    "$carry/checks" "$out/gpu.md" > "$out/cuda_check.log" 2>&1 \
+    && cuda=ok || cuda=FAILED
   tail -25 "$out/cuda_check.log"
 else
   cuda="not run (no .carry/checks)"
@@ -79,14 +129,5 @@ echo "cuda_check: $cuda" >> "$out/gpu.md"
 echo >> "$out/gpu.md"
 fi
 
-if want gemm-bench; then
-echo "## GEMMs (bench/gpu/gemm_bench.cpp)" >> "$out/gpu.md"
-"$build/bin/gemm_bench" --iters 20 | tee -a "$out/gpu.md"
-echo >> "$out/gpu.md"
-fi
-
-if want e2e && [ -d "$carry/e2e" ]; then
-  python3 "$here/e2e_bench.py" "$build/bin/pprun" "$carry/e2e" "$out/gpu.md" \
-    > "$out/e2e.log" 2>&1 || { echo "e2e_bench: FAILED"; tail -20 "$out/e2e.log"; }
-fi
+cat "$out/gpu.md"
 echo "wrote $out/gpu.md"

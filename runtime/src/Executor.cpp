@@ -3,7 +3,10 @@
 // A message is a 16-byte header (kind, from stage, to stage, micro-batch)
 // and the packed tensors of one pp.send, in order. The header is checked on
 // arrival, so a schedule that the runtime and compiler disagree on fails
-// loudly instead of computing garbage.
+// loudly instead of computing garbage. Between the ranks of one process
+// (Transport::inProcess) the header travels with a ticket instead, for the
+// tensors kept by the sender's backend (on the device, for CUDA: no trip
+// through host memory), which the receiver restores into its buffers.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,10 +14,40 @@
 
 #include <chrono>
 #include <cstring>
+#include <mutex>
 
 namespace pprt {
 
 namespace {
+/// The tensors of in-process messages, by ticket, from the sending rank's
+/// thread to the receiving one's.
+class Parcels {
+public:
+  uint64_t put(std::vector<std::unique_ptr<Kept>> values) {
+    std::lock_guard<std::mutex> lock(mutex);
+    held[next] = std::move(values);
+    return next++;
+  }
+  std::vector<std::unique_ptr<Kept>> take(uint64_t ticket) {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = held.find(ticket);
+    if (it == held.end())
+      return {};
+    auto values = std::move(it->second);
+    held.erase(it);
+    return values;
+  }
+
+private:
+  std::mutex mutex;
+  uint64_t next = 1;
+  std::map<uint64_t, std::vector<std::unique_ptr<Kept>>> held;
+};
+Parcels &parcels() {
+  static Parcels p;
+  return p;
+}
+
 /// Writes the header into the first 16 bytes, which the packer left free so
 /// that the payload is never moved.
 void putHeader(std::vector<uint8_t> &m, int32_t kind, int32_t from, int32_t to,
@@ -196,6 +229,25 @@ Status Executor::runProgram(int stage, Phase phase, int mb, BatchIO &io) {
                            " from stage " + std::to_string(peer) +
                            " were not received");
     const std::vector<uint8_t> &m = it->second;
+    if (transport.inProcess()) {
+      uint64_t ticket = 0;
+      if (m.size() == 16 + sizeof ticket)
+        std::memcpy(&ticket, m.data() + 16, sizeof ticket);
+      auto values = parcels().take(ticket);
+      if (values.size() != ids.size())
+        return internalError("message from stage " + std::to_string(peer) +
+                             " holds " + std::to_string(values.size()) +
+                             " tensors, the program expects " +
+                             std::to_string(ids.size()));
+      for (size_t k = 0; k < ids.size(); ++k) {
+        if (values[k]->bytes != buffers[ids[k]].bytes)
+          return dataLoss("message from stage " + std::to_string(peer) +
+                          " does not match the tensors the program expects");
+        PPRT_RETURN_IF_ERROR(run.restore(ids[k], *values[k]));
+      }
+      inbox.erase(it);
+      continue;
+    }
     size_t at = 16;
     for (int id : ids) {
       int64_t bytes = buffers[id].bytes;
@@ -255,19 +307,34 @@ Status Executor::runProgram(int stage, Phase phase, int mb, BatchIO &io) {
       gradScratch.resize(t.numel);
       PPRT_RETURN_IF_ERROR(run.read(g.buffer, gradScratch.data()));
       float *acc = it->second.data();
+#pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < t.numel; ++i)
         acc[i] += gradScratch[i];
     }
   }
   for (auto &[peer, ids] : p.sends()) {
-    size_t total = 16;
-    for (int id : ids)
-      total += buffers[id].bytes;
-    std::vector<uint8_t> m(total);
-    size_t at = 16;
-    for (int id : ids) {
-      PPRT_RETURN_IF_ERROR(run.read(id, m.data() + at));
-      at += buffers[id].bytes;
+    std::vector<uint8_t> m;
+    if (transport.inProcess()) {
+      std::vector<std::unique_ptr<Kept>> values;
+      for (int id : ids) {
+        auto value = run.keep(id);
+        if (!value)
+          return value.status();
+        values.push_back(std::move(*value));
+      }
+      uint64_t ticket = parcels().put(std::move(values));
+      m.resize(16 + sizeof ticket);
+      std::memcpy(m.data() + 16, &ticket, sizeof ticket);
+    } else {
+      size_t total = 16;
+      for (int id : ids)
+        total += buffers[id].bytes;
+      m.resize(total);
+      size_t at = 16;
+      for (int id : ids) {
+        PPRT_RETURN_IF_ERROR(run.read(id, m.data() + at));
+        at += buffers[id].bytes;
+      }
     }
     putHeader(m, kind, stage, peer, mb);
     // A stage of this same rank (interleaved): no transfer, straight in.

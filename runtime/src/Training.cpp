@@ -12,13 +12,42 @@
 
 #include "pprt/Executor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 namespace pprt {
 
 namespace {
+
+/// acc += g over n floats, on the calling rank's OpenMP team.
+void addInto(float *acc, const float *g, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i)
+    acc[i] += g[i];
+}
+
+/// The sum of squares in double: partial sums over fixed chunks (in
+/// parallel), added in chunk order, so the result depends on the values
+/// alone, not on the thread count or the partition.
+double squaredNorm(const std::vector<float> &g) {
+  constexpr int64_t kChunk = 1 << 16;
+  int64_t n = g.size(), chunks = (n + kChunk - 1) / kChunk;
+  std::vector<double> partial(chunks);
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < chunks; ++c) {
+    double sq = 0;
+    for (int64_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i)
+      sq += (double)g[i] * g[i];
+    partial[c] = sq;
+  }
+  double sq = 0;
+  for (double p : partial)
+    sq += p;
+  return sq;
+}
 /// Step-end messages: kind 2 (gradients of tied parameters), 3 (loss and
 /// squared norms), after the 16-byte header the activations use.
 constexpr int32_t kTiedGradients = 2, kStepSync = 3, kBarrier = 4;
@@ -112,12 +141,10 @@ Status Executor::exchangeGradients(
       const std::vector<float> &g = rankOf(p.uses[u]) == rank
                                         ? gradAcc.at(key)
                                         : received.at(key);
-      if (u == 0) {
+      if (u == 0)
         total = g;
-      } else {
-        for (size_t i = 0; i < total.size(); ++i)
-          total[i] += g[i];
-      }
+      else
+        addInto(total.data(), g.data(), total.size());
     }
   }
   return Status::ok();
@@ -149,10 +176,7 @@ Status Executor::syncStep(
   }
   for (const Plan::Param &p : plan.params)
     if (owner(p) == rank) {
-      double sq = 0;
-      for (float g : totals.at(p.name))
-        sq += (double)g * g;
-      mine.push_back(sq);
+      mine.push_back(squaredNorm(totals.at(p.name)));
     }
   std::vector<std::vector<double>> all(plan.ranks);
   all[rank] = mine;
@@ -232,6 +256,7 @@ void Executor::applyOptimizer(
           first = inserted || buf->empty();
           buf->resize(n);
         }
+#pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < n; ++i) {
           float d = g[i] * coefficient;
           if (wd != 0)
@@ -255,12 +280,14 @@ void Executor::applyOptimizer(
         float b1 = o.beta1, b2 = o.beta2, eps = o.eps;
         float stepSize = float(o.lr / (1 - std::pow(o.beta1, (double)t)));
         float bc2 = float(std::sqrt(1 - std::pow(o.beta2, (double)t)));
+        float *mp = m.data(), *vp = v.data();
+#pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < n; ++i) {
           float gi = g[i] * coefficient;
           w[i] *= decay;
-          m[i] += (gi - m[i]) * (1 - b1);
-          v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-          w[i] -= stepSize * (m[i] / (std::sqrt(v[i]) / bc2 + eps));
+          mp[i] += (gi - mp[i]) * (1 - b1);
+          vp[i] = b2 * vp[i] + (1 - b2) * gi * gi;
+          w[i] -= stepSize * (mp[i] / (std::sqrt(vp[i]) / bc2 + eps));
         }
       }
     }

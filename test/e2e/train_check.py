@@ -20,10 +20,8 @@ train_check.py PPC PPRUN WORKDIR
    M under GPipe.
 5. Bad input: one clear line each.
 """
-import glob
 import json
 import os
-import struct
 import subprocess
 import sys
 
@@ -33,6 +31,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import models  # noqa: E402
+from safetensors_io import read_all  # noqa: E402
 
 PPC, PPRUN, WORK = sys.argv[1:4]
 os.makedirs(WORK, exist_ok=True)
@@ -43,30 +42,6 @@ def check(ok, what):
     print(("ok   " if ok else "FAIL ") + what, flush=True)
     if not ok:
         failures.append(what)
-
-
-def read_safetensors(path):
-    b = open(path, "rb").read()
-    n = struct.unpack("<Q", b[:8])[0]
-    header = json.loads(b[8:8 + n])
-    out = {}
-    for name, v in header.items():
-        if name == "__metadata__":
-            continue
-        s, e = v["data_offsets"]
-        dtype = {"F32": np.float32, "F64": np.float64, "I64": np.int64,
-                 "I32": np.int32, "BOOL": np.bool_, "U8": np.uint8,
-                 "I8": np.int8}[v["dtype"]]
-        out[name] = np.frombuffer(b[8 + n + s:8 + n + e],
-                                  dtype=dtype).reshape(v["shape"])
-    return out
-
-
-def read_all(pattern):
-    out = {}
-    for f in sorted(glob.glob(pattern)):
-        out.update(read_safetensors(f))
-    return out
 
 
 def compile_(onnx, out, ranks, schedule, batch, mb, *extra):

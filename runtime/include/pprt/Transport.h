@@ -25,6 +25,11 @@ public:
   virtual int size() const = 0;
   virtual Status send(int to, std::vector<uint8_t> message) = 0;
   virtual StatusOr<std::vector<uint8_t>> recv(int from) = 0;
+  /// Whether every rank is a thread of this process (--transport=local):
+  /// the executor then passes the tensors of a message as its backend's
+  /// kept copies (device memory on CUDA), and the transport only their
+  /// header and ticket.
+  virtual bool inProcess() const { return false; }
   /// Tells the other ranks this one has failed, so that none waits for it.
   virtual void abort(const std::string &why) = 0;
 };

@@ -1,5 +1,6 @@
 //===- CpuBackend.cpp - the reference backend -----------------------------===//
 
+#include "../Steps.h"
 #include "Kernels.h"
 #include "pprt/Backend.h"
 
@@ -33,29 +34,18 @@ const Registry &registry() {
 class CpuStage : public PreparedStage {
 public:
   using PreparedStage::PreparedStage;
-  struct Step {
-    const Kernel *kernel;
-    Tensors in, out;
-    Attrs attrs;
-    const fb::Instr *instr;
-  };
   int stage = 0, threads = 0;
-  std::vector<Step> steps;
+  std::vector<Step<Kernel>> steps;
   std::vector<OpTime> times;
 
   Status run() override {
     // OpenMP's team size is per calling thread, that is per rank.
     if (threads > 0)
       omp_set_num_threads(threads);
-    if (profiling && times.size() != steps.size()) {
-      times.resize(steps.size());
-      for (size_t i = 0; i < steps.size(); ++i) {
-        times[i].node = steps[i].instr->node() ? steps[i].instr->node()->str() : "";
-        times[i].kernel = steps[i].instr->kernel()->str();
-      }
-    }
+    if (profiling && times.size() != steps.size())
+      times = namedTimes(steps);
     for (size_t i = 0; i < steps.size(); ++i) {
-      Step &s = steps[i];
+      Step<Kernel> &s = steps[i];
       auto start = profiling ? std::chrono::steady_clock::now()
                              : std::chrono::steady_clock::time_point();
       Status st = (*s.kernel)(s.in, s.out, s.attrs);
@@ -66,10 +56,7 @@ public:
         ++times[i].runs;
       }
       if (!st.isOk())
-        return st.withContext(
-            "stage " + std::to_string(stage) + ": node '" +
-            (s.instr->node() ? s.instr->node()->str() : std::string("?")) +
-            "' (" + s.instr->kernel()->str() + ")");
+        return st.withContext(instrContext(stage, s.instr));
     }
     return Status::ok();
   }
@@ -95,26 +82,12 @@ public:
     auto stage = std::make_unique<CpuStage>(program);
     stage->stage = program.stage();
     stage->threads = threads;
-    auto &buffers = program.buffers();
-    if (program.program().instrs())
-      for (const fb::Instr *instr : *program.program().instrs()) {
-        auto it = registry().find(instr->kernel()->str());
-        if (it == registry().end())
-          return invalidArgument(
-              "stage " + std::to_string(program.stage()) + ": node '" +
-              (instr->node() ? instr->node()->str() : std::string("?")) +
-              "': kernel '" + instr->kernel()->str() +
-              "' is not implemented on the CPU backend");
-        CpuStage::Step step{&it->second, {}, {}, Attrs(instr), instr};
-        step.attrs.setEvaluationFlag(stage->evaluationFlag());
-        if (instr->operands())
-          for (int i : *instr->operands())
-            step.in.push_back(&buffers[i]);
-        if (instr->results())
-          for (int i : *instr->results())
-            step.out.push_back(&buffers[i]);
-        stage->steps.push_back(std::move(step));
-      }
+    auto steps = resolveSteps(program, registry(), program.buffers(),
+                              stage->evaluationFlag(),
+                              "is not implemented on the CPU backend");
+    if (!steps)
+      return steps.status();
+    stage->steps = std::move(*steps);
     return std::unique_ptr<PreparedStage>(std::move(stage));
   }
 };

@@ -22,6 +22,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "../Steps.h"
 #include "CudaOps.h"
 #include "pprt/Backend.h"
 
@@ -101,12 +102,6 @@ public:
       : PreparedStage(program), backend(backend) {}
   ~CudaStage() override;
 
-  struct Step {
-    const Kernel *kernel;
-    Tensors in, out;
-    Attrs attrs;
-    const fb::Instr *instr;
-  };
   struct Param {
     int buffer;
     const uint8_t *host;
@@ -124,10 +119,7 @@ public:
 
 private:
   std::string where(size_t step) const {
-    const fb::Instr *in = steps[step].instr;
-    return "stage " + std::to_string(program.stage()) + ": node '" +
-           (in->node() ? in->node()->str() : std::string("?")) + "' (" +
-           in->kernel()->str() + ")";
+    return instrContext(program.stage(), steps[step].instr);
   }
   Status refreshParameters();
   Status synchronise();
@@ -141,7 +133,7 @@ private:
   DeviceMemory arena, constants;
   std::vector<TensorRef> dev; // device views of the program's buffers
   std::vector<Param> params;
-  std::vector<Step> steps;
+  std::vector<Step<Kernel>> steps;
   DeviceError *error = nullptr; // mapped host memory
   DeviceError *errorOnDevice = nullptr;
   std::vector<cudaEvent_t> events; // two per step, when profiling
@@ -177,10 +169,9 @@ public:
   }
 
   /// The device copy of a host parameter (created and uploaded on first
-  /// use); `fresh` says how many bytes that took.
+  /// use).
   StatusOr<std::shared_ptr<Mirror>> mirror(const TensorRef &host,
-                                           cudaStream_t stream,
-                                           int64_t &fresh) {
+                                           cudaStream_t stream) {
     std::lock_guard<std::mutex> lock(mutex);
     auto &m = mirrors[host.data];
     if (m)
@@ -196,7 +187,6 @@ public:
           "uploading a parameter"));
     }
     made->version = host.version;
-    fresh += host.bytes;
     m = made;
     return m;
   }
@@ -289,7 +279,7 @@ Status CudaStage::prepare() {
   PPRT_RETURN_IF_ERROR(allocate(constants, constantBytes));
 
   dev = host;
-  int64_t constantAt = 0, fresh = 0;
+  int64_t constantAt = 0;
   for (size_t i = 0; i < host.size(); ++i) {
     const fb::Buffer *b = prog.buffers()->Get(i);
     TensorRef &t = dev[i];
@@ -307,7 +297,7 @@ Status CudaStage::prepare() {
       constantAt += (t.bytes + 255) / 256 * 256;
       break;
     case fb::BufferKind::Param: {
-      auto m = backend.mirror(host[i], stream, fresh);
+      auto m = backend.mirror(host[i], stream);
       if (!m) {
         cudaGetLastError();
         return outOfMemory(m.status().message());
@@ -319,26 +309,13 @@ Status CudaStage::prepare() {
     }
   }
 
-  if (prog.instrs())
-    for (const fb::Instr *instr : *prog.instrs()) {
-      auto it = registry().find(instr->kernel()->str());
-      if (it == registry().end())
-        return invalidArgument(
-            stageName + ": node '" +
-            (instr->node() ? instr->node()->str() : std::string("?")) +
-            "': kernel '" + instr->kernel()->str() +
-            "' is not implemented on the CUDA backend yet (docs/gpu.md "
-            "lists what is); run it with --backend=cpu");
-      Step step{&it->second, {}, {}, Attrs(instr), instr};
-      step.attrs.setEvaluationFlag(&evaluation);
-      if (instr->operands())
-        for (int i : *instr->operands())
-          step.in.push_back(&dev[i]);
-      if (instr->results())
-        for (int i : *instr->results())
-          step.out.push_back(&dev[i]);
-      steps.push_back(std::move(step));
-    }
+  auto resolved = resolveSteps(
+      program, registry(), dev, &evaluation,
+      "is not implemented on the CUDA backend yet (docs/gpu.md lists what "
+      "is); run it with --backend=cpu");
+  if (!resolved)
+    return resolved.status();
+  steps = std::move(*resolved);
   return synchronise();
 }
 
@@ -374,7 +351,7 @@ Status CudaStage::enqueue() {
   ctx.tf32 = backend.options.tf32;
   ctx.error = errorOnDevice;
   for (size_t i = 0; i < steps.size(); ++i) {
-    Step &s = steps[i];
+    Step<Kernel> &s = steps[i];
     ctx.instr = (int)i;
     if (profiling)
       cudaEventRecord(events[2 * i], stream);
@@ -420,11 +397,7 @@ Status CudaStage::run() {
     events.resize(2 * steps.size());
     for (cudaEvent_t &e : events)
       PPRT_RETURN_IF_ERROR(cudaStatus(cudaEventCreate(&e), "cudaEventCreate"));
-    times.assign(steps.size(), OpTime());
-    for (size_t i = 0; i < steps.size(); ++i) {
-      times[i].node = steps[i].instr->node() ? steps[i].instr->node()->str() : "";
-      times[i].kernel = steps[i].instr->kernel()->str();
-    }
+    times = namedTimes(steps);
   }
   // From the second run on, the instructions replay as one CUDA graph
   // captured from that run (the first allocated the scratch and chose the

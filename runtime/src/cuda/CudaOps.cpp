@@ -68,10 +68,42 @@ Operand operandFor(const TensorRef &t, const TensorRef &out, int slot,
   return o;
 }
 
+/// pow of a base and an exponent of different types (ONNX's Pow takes
+/// any pair): both in f64, the result converted to the base's type, as the
+/// CPU backend computes it.
+Status mixedPow(const TensorRef &a, const TensorRef &b, TensorRef &y,
+                const Attrs &attrs, Ctx &c) {
+  auto scratch = c.scratch(attrs, (a.numel + b.numel + y.numel) * 8 + 8);
+  if (!scratch)
+    return scratch.status();
+  double *a64 = static_cast<double *>(*scratch), *b64 = a64 + a.numel,
+         *y64 = b64 + b.numel;
+  PPRT_RETURN_IF_ERROR(cast(a.desc.dtype, DType::F64, a.data, a64, a.numel,
+                            c.stream));
+  PPRT_RETURN_IF_ERROR(cast(b.desc.dtype, DType::F64, b.data, b64, b.numel,
+                            c.stream));
+  TensorRef wa = a, wb = b, wy = y;
+  wa.data = reinterpret_cast<uint8_t *>(a64);
+  wb.data = reinterpret_cast<uint8_t *>(b64);
+  wy.data = reinterpret_cast<uint8_t *>(y64);
+  wa.desc.dtype = wb.desc.dtype = wy.desc.dtype = DType::F64;
+  std::vector<std::vector<int64_t>> strides(2);
+  Operand oa = operandFor(wa, wy, 0, strides), ob = operandFor(wb, wy, 1, strides);
+  auto walk = makeWalk(y.desc.shape, strides);
+  if (!walk)
+    return walk.status();
+  PPRT_RETURN_IF_ERROR(binary(BinaryOp::Pow, DType::F64, DType::F64, oa, ob,
+                              y64, y.numel, *walk, c.stream));
+  return cast(DType::F64, y.desc.dtype, y64, y.data, y.numel, c.stream);
+}
+
 Kernel binaryKernel(BinaryOp op) {
-  return [op](Tensors &in, Tensors &out, const Attrs &, Ctx &c) -> Status {
+  return [op](Tensors &in, Tensors &out, const Attrs &attrs,
+              Ctx &c) -> Status {
     const TensorRef &a = *in[0], &b = *in[1];
     TensorRef &y = *out[0];
+    if (a.desc.dtype != b.desc.dtype && op == BinaryOp::Pow)
+      return mixedPow(a, b, y, attrs, c);
     if (a.desc.dtype != b.desc.dtype)
       return invalidArgument("operands of different types (" +
                              a.desc.toString() + ", " + b.desc.toString() +
@@ -347,10 +379,16 @@ Status layerNormParamGradKernel(Tensors &in, Tensors &out, const Attrs &a,
                            std::to_string(out[0]->numel) +
                            " elements, the normalised axes " +
                            std::to_string(r->second));
+  auto partial = c.scratch(
+      a, std::max<int64_t>(1, 2 * layerNormParamChunks(r->first) * r->second) *
+             8);
+  if (!partial)
+    return partial.status();
   return layerNormParamGrad(in[0]->as<float>(), in[1]->as<float>(),
                             in[2]->as<float>(), in[3]->as<float>(),
                             out[0]->as<float>(), out[1]->as<float>(),
-                            r->first, r->second, c.stream);
+                            static_cast<double *>(*partial), r->first,
+                            r->second, c.stream);
 }
 
 /// Rows and classes of a loss's logits against its labels (their values
@@ -517,6 +555,7 @@ Status convKernel(Tensors &in, Tensors &out, const Attrs &a, Ctx &c) {
   y.data = Y.data;
   b.data = in[2]->data;
   b.index = Index::Strided;
+  b.slot = 1;
   auto walk = makeWalk({p->n, p->cout, p->w.outPlane}, {{}, {0, 1, 0}});
   if (!walk)
     return walk.status();
@@ -582,11 +621,10 @@ Kernel poolKernel(bool max) {
   return [max](Tensors &in, Tensors &out, const Attrs &a, Ctx &c) -> Status {
     const TensorRef &X = *in[0];
     TensorRef &Y = *out[0];
-    PPRT_RETURN_IF_ERROR(needF32(X, max ? "max_pool" : "avg_pool"));
     auto w = convWindow(a, X, Y, a.ints("kernel_shape"));
     if (!w)
       return w.status();
-    return pool(max, a.i("count_include_pad"), X.as<float>(), Y.as<float>(),
+    return pool(max, a.i("count_include_pad"), X.desc.dtype, X.data, Y.data,
                 X.desc.shape[0] * X.desc.shape[1], *w, c.stream);
   };
 }

@@ -30,6 +30,9 @@ constexpr int kMaxRank = 8;
 /// strides in elements (0 on broadcast axes), from base offsets.
 struct Walk {
   int rank = 0;
+  /// Fewer than 2^31 indices: the kernels divide in 32 bits (several
+  /// times faster than 64-bit division on the GPU).
+  bool small = false;
   int64_t shape[kMaxRank] = {};
   int64_t strides[3][kMaxRank] = {};
   int64_t base[3] = {};
@@ -65,7 +68,7 @@ enum class BinaryOp {
   Equal, Less, LessEqual, Greater, GreaterEqual, And, Or, Xor
 };
 /// y = op(a, b) over n outputs of type `out` (bool for the comparisons and
-/// logic), operands of type `in`: f32, f64, f16, bf16, i64, i32, bool.
+/// logic), operands of type `in`: any element type.
 Status binary(BinaryOp op, DType in, DType out, Operand a, Operand b, void *y,
               int64_t n, const Walk &walk, cudaStream_t stream);
 
@@ -79,7 +82,7 @@ struct UnaryParams {
   double lo = 0, hi = 0; // clip
 };
 /// y = op(x) over n elements of `type` (the float ops: f32, f64, f16, bf16;
-/// neg, abs, sign, not, leaky_relu, clip also i64, i32, i8, bool).
+/// neg, abs, sign, not, leaky_relu, clip also the integers and bool).
 Status unary(UnaryOp op, DType type, const void *x, void *y, int64_t n,
              const UnaryParams &p, cudaStream_t stream);
 
@@ -145,10 +148,13 @@ Status layerNorm(const float *x, const float *scale, const float *bias,
 Status layerNormGrad(const float *x, const float *scale, const float *mean,
                      const float *invStd, const float *dy, float *dx,
                      int64_t rows, int64_t n, cudaStream_t stream);
+/// Row chunks layerNormParamGrad splits the rows into; `partial` is scratch
+/// of 2 x chunks x n doubles.
+int64_t layerNormParamChunks(int64_t rows);
 Status layerNormParamGrad(const float *x, const float *mean,
                           const float *invStd, const float *dy, float *dScale,
-                          float *dBias, int64_t rows, int64_t n,
-                          cudaStream_t stream);
+                          float *dBias, double *partial, int64_t rows,
+                          int64_t n, cudaStream_t stream);
 
 /// Summed cross-entropy of rows of `classes` logits against integer labels,
 /// times `scale`, into loss[0]; `perRow` is scratch of `rows` doubles. A
@@ -191,10 +197,10 @@ Status im2col(const float *x, float *col, int64_t n, int64_t c,
 /// The adjoint: x[i, ch, p] = sum of the col entries that read p.
 Status col2im(const float *col, float *x, int64_t n, int64_t c,
               const ConvWindow &w, cudaStream_t stream);
-/// Max or average pooling over `planes` planes (f32), as the CPU backend
-/// computes it (the average's divisor: the window's positions inside the
-/// input, or inside the padded input with includePad).
-Status pool(bool max, bool includePad, const float *x, float *y,
+/// Max (any number type) or average (f32) pooling over `planes` planes, as
+/// the CPU backend computes it (the average's divisor: the window's
+/// positions inside the input, or inside the padded input with includePad).
+Status pool(bool max, bool includePad, DType type, const void *x, void *y,
             int64_t planes, const ConvWindow &w, cudaStream_t stream);
 /// Their gradients, gathered per input position (no atomics): max sends
 /// each output's gradient to its window's first maximum (or last NaN).

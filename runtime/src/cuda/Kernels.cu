@@ -39,8 +39,12 @@ StatusOr<Walk> makeWalk(const std::vector<int64_t> &shape,
                            " axes: the CUDA backend's kernels take at most " +
                            std::to_string(kMaxRank));
   w.rank = shape.size();
-  for (int d = 0; d < w.rank; ++d)
+  int64_t total = 1;
+  for (int d = 0; d < w.rank; ++d) {
     w.shape[d] = shape[d];
+    total *= shape[d];
+  }
+  w.small = total < INT32_MAX;
   for (size_t s = 0; s < strides.size() && s < 3; ++s)
     for (int d = 0; d < w.rank && d < (int)strides[s].size(); ++d)
       w.strides[s][d] = strides[s][d];
@@ -69,6 +73,15 @@ Status launched(const char *what) {
 
 __device__ inline int64_t offsetOf(const Walk &w, int slot, int64_t i) {
   int64_t off = w.base[slot];
+  if (w.small) {
+    uint32_t j = (uint32_t)i;
+    for (int d = w.rank - 1; d >= 0; --d) {
+      uint32_t size = (uint32_t)w.shape[d], idx = j % size;
+      j /= size;
+      off += (int64_t)idx * w.strides[slot][d];
+    }
+    return off;
+  }
   for (int d = w.rank - 1; d >= 0; --d) {
     int64_t idx = i % w.shape[d];
     i /= w.shape[d];
@@ -124,7 +137,8 @@ template <> __device__ inline __nv_bfloat16 store<__nv_bfloat16, float>(float v)
 template <> __device__ inline bool store<bool, int>(int v) { return v != 0; }
 
 /// Calls f(T{}) for the device type of `d` when `d` is one of the allowed
-/// types (Ints: i64, i32 and bool too; Halves: f16 and bf16 too); otherwise
+/// types (Ints: the signed and unsigned integers and bool too; Halves: f16
+/// and bf16 too); otherwise
 /// an error naming `what`. Only the allowed types are instantiated.
 template <bool Ints = true, bool Halves = true, typename F>
 Status dispatch(DType d, const char *what, F &&f) {
@@ -147,11 +161,33 @@ Status dispatch(DType d, const char *what, F &&f) {
     if constexpr (Ints)
       return f(int32_t{});
     break;
+  case DType::I16:
+    if constexpr (Ints)
+      return f(int16_t{});
+    break;
+  case DType::I8:
+    if constexpr (Ints)
+      return f(int8_t{});
+    break;
+  case DType::U8:
+    if constexpr (Ints)
+      return f(uint8_t{});
+    break;
+  case DType::U16:
+    if constexpr (Ints)
+      return f(uint16_t{});
+    break;
+  case DType::U32:
+    if constexpr (Ints)
+      return f(uint32_t{});
+    break;
+  case DType::U64:
+    if constexpr (Ints)
+      return f(uint64_t{});
+    break;
   case DType::Bool:
     if constexpr (Ints)
       return f(bool{});
-    break;
-  default:
     break;
   }
   return invalidArgument(std::string(what) + ": element type " +
@@ -544,16 +580,35 @@ __global__ void layerNormGradKernel(const float *x, const float *scale,
   }
 }
 
-__global__ void layerNormParamGradKernel(const float *x, const float *mean,
-                                         const float *inv, const float *dy,
-                                         float *ds, float *db, int64_t rows,
-                                         int64_t n) {
+/// The scale's and bias's gradients in two passes: each block sums a chunk
+/// of rows for consecutive columns (coalesced), then one thread per column
+/// adds the chunks in order (deterministic).
+__global__ void layerNormParamPartialKernel(const float *x, const float *mean,
+                                            const float *inv, const float *dy,
+                                            double *partial, int64_t rows,
+                                            int64_t n, int64_t perChunk) {
+  int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+  int64_t chunk = blockIdx.y, chunks = gridDim.y;
+  if (i >= n)
+    return;
+  double s = 0, t = 0;
+  int64_t end = (chunk + 1) * perChunk < rows ? (chunk + 1) * perChunk : rows;
+  for (int64_t row = chunk * perChunk; row < end; ++row) {
+    float g = dy[row * n + i];
+    s += (double)g * ((x[row * n + i] - mean[row]) * inv[row]);
+    t += g;
+  }
+  partial[chunk * n + i] = s;
+  partial[(chunks + chunk) * n + i] = t;
+}
+
+__global__ void layerNormParamSumKernel(const double *partial, float *ds,
+                                        float *db, int64_t chunks, int64_t n) {
   GRID_STRIDE(i, n) {
     double s = 0, t = 0;
-    for (int64_t row = 0; row < rows; ++row) {
-      float g = dy[row * n + i];
-      s += (double)g * ((x[row * n + i] - mean[row]) * inv[row]);
-      t += g;
+    for (int64_t c = 0; c < chunks; ++c) {
+      s += partial[c * n + i];
+      t += partial[(chunks + c) * n + i];
     }
     ds[i] = float(s);
     db[i] = float(t);
@@ -765,23 +820,39 @@ __device__ int64_t divisorAt(const ConvWindow &w, int64_t op, bool includePad) {
   return d > 0 ? d : 1;
 }
 
-__global__ void poolKernel(bool max, bool includePad, const float *x,
-                           float *y, int64_t planes, ConvWindow w) {
+template <typename T>
+__global__ void poolKernel(bool max, bool includePad, const T *x, T *y,
+                           int64_t planes, ConvWindow w) {
+  using C = typename Compute<T>::type;
   GRID_STRIDE(t, planes * w.outPlane) {
     int64_t plane = t / w.outPlane, op = t % w.outPlane;
-    const float *xp = x + plane * w.inPlane;
+    const T *xp = x + plane * w.inPlane;
     int64_t o[kMaxSpatial], offset;
     bool padded;
     outputCoords(w, op, o);
-    double acc = max ? -INFINITY : 0.0;
-    for (int64_t kp = 0; kp < w.kPlane; ++kp)
-      if (windowAt(w, o, kp, offset, padded)) {
-        double v = xp[offset];
-        acc = max ? fmax(acc, v) : acc + v;
-      }
-    if (!max)
-      acc /= divisorAt(w, op, includePad);
-    y[t] = float(acc);
+    if constexpr (std::is_floating_point_v<C>) {
+      double acc = max ? -INFINITY : 0.0;
+      for (int64_t kp = 0; kp < w.kPlane; ++kp)
+        if (windowAt(w, o, kp, offset, padded)) {
+          double v = (double)load(xp[offset]);
+          acc = max ? fmax(acc, v) : acc + v;
+        }
+      if (!max)
+        acc /= divisorAt(w, op, includePad);
+      y[t] = store<T>(C(acc));
+    } else {
+      // Integers: max only, compared in their own type.
+      C best = 0;
+      bool any = false;
+      for (int64_t kp = 0; kp < w.kPlane; ++kp)
+        if (windowAt(w, o, kp, offset, padded)) {
+          C v = load(xp[offset]);
+          if (!any || v > best)
+            best = v;
+          any = true;
+        }
+      y[t] = store<T>(best);
+    }
   }
 }
 
@@ -1201,14 +1272,24 @@ Status layerNormGrad(const float *x, const float *scale, const float *mean,
   return launched("layer_norm_grad");
 }
 
+int64_t layerNormParamChunks(int64_t rows) {
+  return std::max<int64_t>(1, std::min<int64_t>(rows, 256));
+}
+
 Status layerNormParamGrad(const float *x, const float *mean,
                           const float *invStd, const float *dy, float *dScale,
-                          float *dBias, int64_t rows, int64_t n,
-                          cudaStream_t s) {
+                          float *dBias, double *partial, int64_t rows,
+                          int64_t n, cudaStream_t s) {
   if (n == 0)
     return Status::ok();
-  layerNormParamGradKernel<<<blocksFor(n), kThreads, 0, s>>>(
-      x, mean, invStd, dy, dScale, dBias, rows, n);
+  int64_t chunks = layerNormParamChunks(rows);
+  int64_t perChunk = (rows + chunks - 1) / chunks;
+  dim3 grid((unsigned)((n + kThreads - 1) / kThreads), (unsigned)chunks);
+  layerNormParamPartialKernel<<<grid, kThreads, 0, s>>>(
+      x, mean, invStd, dy, partial, rows, n, perChunk);
+  PPRT_RETURN_IF_ERROR(launched("layer_norm_param_grad"));
+  layerNormParamSumKernel<<<blocksFor(n), kThreads, 0, s>>>(
+      partial, dScale, dBias, chunks, n);
   return launched("layer_norm_param_grad");
 }
 
@@ -1278,14 +1359,23 @@ Status col2im(const float *col, float *x, int64_t n, int64_t c,
   return launched("col2im");
 }
 
-Status pool(bool max, bool includePad, const float *x, float *y,
+Status pool(bool max, bool includePad, DType type, const void *x, void *y,
             int64_t planes, const ConvWindow &w, cudaStream_t s) {
   int64_t total = planes * w.outPlane;
   if (total == 0)
     return Status::ok();
-  poolKernel<<<blocksFor(total), kThreads, 0, s>>>(max, includePad, x, y,
-                                                   planes, w);
-  return launched("pool");
+  if (type == DType::Bool || (!max && type != DType::F32))
+    return invalidArgument(std::string(max ? "max_pool" : "avg_pool") +
+                           " on the CUDA backend takes " +
+                           (max ? "numbers" : "f32") + ", not " +
+                           dtypeName(type));
+  return dispatch(type, "pool", [&](auto tag) {
+    using T = decltype(tag);
+    poolKernel<T><<<blocksFor(total), kThreads, 0, s>>>(
+        max, includePad, static_cast<const T *>(x), static_cast<T *>(y),
+        planes, w);
+    return launched("pool");
+  });
 }
 
 Status poolGrad(bool max, bool includePad, const float *x, const float *dy,

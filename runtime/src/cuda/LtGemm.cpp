@@ -2,6 +2,7 @@
 
 #include "LtGemm.h"
 
+#include <cstdlib>
 #include <sstream>
 
 namespace pprt {
@@ -101,6 +102,8 @@ StatusOr<std::unique_ptr<LtGemm>> LtGemm::create(size_t workspaceBytes) {
       return st;
   }
   g->workspaceBytes = workspaceBytes;
+  const char *tune = std::getenv("PPRT_GEMM_TUNE");
+  g->tune = !(tune && std::string(tune) == "0");
   return g;
 }
 
@@ -223,13 +226,87 @@ Status LtGemm::run(const GemmShape &s, const void *A, const void *B, void *C,
   if (!p)
     return p.status();
   if (!(*p)->haveAlgo) {
-    auto algos = algorithms(s, 1);
+    cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+    cudaStreamIsCapturing(stream, &capturing);
+    bool timed = tune && capturing == cudaStreamCaptureStatusNone;
+    auto algos = algorithms(s, timed ? 8 : 1);
     if (!algos)
       return algos.status();
     (*p)->algo = algos->front();
+    if (algos->size() > 1) {
+      auto best = fastest(s, **p, *algos, A, B, bias, stream);
+      if (!best)
+        return best.status();
+      (*p)->algo = *best;
+    }
     (*p)->haveAlgo = true;
   }
   return launch(s, **p, (*p)->algo, A, B, C, bias, stream);
+}
+
+StatusOr<cublasLtMatmulAlgo_t>
+LtGemm::fastest(const GemmShape &s, Plan &p,
+                const std::vector<cublasLtMatmulAlgo_t> &algos, const void *A,
+                const void *B, const void *bias, cudaStream_t stream) {
+  // On copies, so that an output sharing memory with an input (the
+  // compiler's buffer plan may) is never read after a trial wrote it.
+  int64_t width = s.type == GemmType::BF16 || s.type == GemmType::F16 ? 2 : 4;
+  int64_t aBytes = width * ((s.batch - 1) * s.strideA + s.m * s.k);
+  int64_t bBytes = width * ((s.batch - 1) * s.strideB + s.k * s.n);
+  int64_t cBytes = width * ((s.batch - 1) * s.strideC + s.m * s.n);
+  void *a = nullptr, *b = nullptr, *c = nullptr;
+  auto release = [&] {
+    for (void *q : {a, b, c})
+      if (q)
+        cudaFree(q);
+  };
+  if (cudaMalloc(&a, aBytes) != cudaSuccess ||
+      cudaMalloc(&b, bBytes) != cudaSuccess ||
+      cudaMalloc(&c, cBytes) != cudaSuccess) {
+    cudaGetLastError(); // no room to time: the heuristic's first
+    release();
+    return algos.front();
+  }
+  cudaMemcpyAsync(a, A, aBytes, cudaMemcpyDeviceToDevice, stream);
+  cudaMemcpyAsync(b, B, bBytes, cudaMemcpyDeviceToDevice, stream);
+  cudaEvent_t start, stop;
+  cudaEventCreate(&start);
+  cudaEventCreate(&stop);
+  cublasLtMatmulAlgo_t best = algos.front();
+  float bestMs = 0;
+  bool any = false;
+  for (const cublasLtMatmulAlgo_t &algo : algos) {
+    // One call to warm up (and to find an algorithm that fails here), then
+    // three timed.
+    if (!launch(s, p, algo, a, b, c, bias, stream).isOk()) {
+      cudaGetLastError();
+      continue;
+    }
+    cudaEventRecord(start, stream);
+    bool ran = true;
+    for (int i = 0; i < 3; ++i)
+      ran = ran && launch(s, p, algo, a, b, c, bias, stream).isOk();
+    cudaEventRecord(stop, stream);
+    float ms = 0;
+    if (!ran || cudaEventSynchronize(stop) != cudaSuccess ||
+        cudaEventElapsedTime(&ms, start, stop) != cudaSuccess) {
+      cudaGetLastError();
+      continue;
+    }
+    if (!any || ms < bestMs) {
+      best = algo;
+      bestMs = ms;
+      any = true;
+    }
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  Status st = cudaStatus(cudaStreamSynchronize(stream), "timing GEMM " +
+                                                             s.toString());
+  release();
+  if (!st.isOk())
+    return st;
+  return best;
 }
 
 Status LtGemm::runWith(const GemmShape &s, const cublasLtMatmulAlgo_t &algo,

@@ -63,7 +63,9 @@ public:
   ~LtGemm();
 
   /// C = op(A) op(B) (+ bias), then the epilogue's activation, on `stream`,
-  /// with the heuristic's first algorithm for this shape (cached).
+  /// with the fastest of the heuristic's first algorithms for this shape,
+  /// timed on the first call on copies of A and B (cached; PPRT_GEMM_TUNE=0,
+  /// or a call while the stream captures a graph: the heuristic's first).
   Status run(const GemmShape &s, const void *A, const void *B, void *C,
              const void *bias, cudaStream_t stream);
 
@@ -87,10 +89,16 @@ private:
   Status launch(const GemmShape &s, Plan &p, const cublasLtMatmulAlgo_t &algo,
                 const void *A, const void *B, void *C, const void *bias,
                 cudaStream_t stream);
+  /// The fastest of `algos` for `s`, timed on scratch copies of A and B.
+  StatusOr<cublasLtMatmulAlgo_t>
+  fastest(const GemmShape &s, Plan &p,
+          const std::vector<cublasLtMatmulAlgo_t> &algos, const void *A,
+          const void *B, const void *bias, cudaStream_t stream);
 
   cublasLtHandle_t handle = nullptr;
   void *workspace = nullptr;
   size_t workspaceBytes = 0;
+  bool tune = true;
   std::map<decltype(GemmShape{}.key()), Plan> plans;
 };
 

@@ -29,6 +29,7 @@ public:
       : s(std::move(s)), me(rank) {}
   int rank() const override { return me; }
   int size() const override { return s->size; }
+  bool inProcess() const override { return true; }
 
   Status send(int to, std::vector<uint8_t> message) override {
     std::lock_guard<std::mutex> lock(s->mutex);
