@@ -45,10 +45,12 @@ def say(text=""):
     lines.append(text)
 
 
-def table(title, rows, eager):
-    """rows: (label, ms or None, error); speeds against torch eager fp32
-    (`eager` ms; pprun's "speed vs PyTorch" is the ratio above 1 when
+def table(title, rows):
+    """rows: (label, ms or None, error); speeds against the row "torch
+    eager fp32" (pprun's "speed vs PyTorch" is the ratio above 1 when
     faster)."""
+    eager = next((ms for label, ms, _ in rows if label == "torch eager fp32"),
+                 None)
     say(f"| {title} | ms | torch eager fp32 / this |")
     say("|---|---:|---:|")
     for label, ms, err in rows:
@@ -100,10 +102,11 @@ def cuda_ms(fn, iters):
     return (time.perf_counter() - start) / iters * 1e3
 
 
-def pprun(*args):
-    """(stdout, "") or (None, the error line); the last stderr in LAST."""
+def pprun(*args, env=None):
+    """(stdout, "") or (None, the error line); the last stderr in LAST.
+    `env`: variables to set for this run."""
     r = subprocess.run([PPRUN, *args], capture_output=True, text=True,
-                       timeout=900)
+                       timeout=900, env={**os.environ, **(env or {})})
     LAST[0] = r.stderr
     if r.returncode:
         return None, (r.stderr.strip().splitlines() or ["?"])[-1]
@@ -145,14 +148,17 @@ say()
 
 # Inference.
 rows, logits = [], {}
-for label, flags in (("pprun fp32", []), ("pprun tf32", ["--tf32"])):
-    d = os.path.join(tmp, label.split()[-1])
+for label, flags, env in (
+        ("pprun fp32", [], {}), ("pprun tf32", ["--tf32"], {}),
+        ("pprun fp32, pageable outputs", [], {"PPRT_PIN_HOST": "0"})):
+    d = os.path.join(tmp, "out")
     out, err = pprun(os.path.join(DIR, "infer"), "--backend=cuda", *flags,
                      f"--input=tokens={tmp}/x.npy", "--iterations=10",
-                     f"--output-dir={d}")
+                     f"--output-dir={d}", env=env)
     rows.append((label, per_batch_ms(out) if out else None, err))
     if out:
-        logits[label] = np.load(os.path.join(d, os.listdir(d)[0]))
+        if not env:
+            logits[label] = np.load(os.path.join(d, os.listdir(d)[0]))
         for f in os.listdir(d):
             os.remove(os.path.join(d, f))
 m = model.cuda().eval()
@@ -184,7 +190,7 @@ if COMPILE:
     except Exception as e:  # no compiler toolchain on the machine
         rows.append(("torch.compile fp32", None,
                      str(e).splitlines()[0][:120]))
-table("inference forward", rows, rows[2][1])
+table("inference forward", rows)
 for sub, steps in (("infer", []), ("train", ["--steps=2"])):
     io = ([f"--input=tokens={tmp}/x.npy", "--iterations=3"] if not steps else
           [f"--data=tokens={tmp}/x.npy", f"--data=labels={tmp}/y.npy"])
@@ -231,7 +237,7 @@ for label, dtype in (("torch eager fp32", None), ("torch eager bf16 autocast",
         if label not in first_loss:  # the untrained weights' loss
             first_loss[label] = float(loss)
     rows.append((label, cuda_ms(step, 5), ""))
-table("training step (AdamW)", rows, rows[1][1])
+table("training step (AdamW)", rows)
 say(f"first step's loss: pprun fp32 {pprun_loss}, torch eager fp32 "
     f"{first_loss['torch eager fp32']:.6f}")
 say()

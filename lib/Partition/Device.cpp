@@ -38,8 +38,12 @@ double DeviceProfile::opTime(double flops, double bytes,
   return std::max(flops / peakFor(dtype), bytes / memoryBandwidth);
 }
 
-// Datasheet figures (dense, no sparsity). fp32 matmuls run as TF32 on the
-// tensor cores, which is how the CUDA backend runs them.
+// Datasheet figures (dense, no sparsity). The f32 rate is TF32's on the
+// tensor cores, which is how `pprun --backend=cuda --tf32` runs fp32
+// products; without --tf32 they run in plain fp32 at about a seventh of it
+// (an H200 measured 448 TFLOP/s TF32 on 8192^3; datasheet fp32 67), so
+// these times are optimistic for such runs: a measured -cost-table (pprun
+// --profile) replaces them.
 std::optional<DeviceProfile> DeviceProfile::builtin(llvm::StringRef name) {
   constexpr double T = 1e12, G = 1e9;
   struct Row {

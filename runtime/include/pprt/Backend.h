@@ -88,6 +88,16 @@ public:
   virtual bool hostArena() const { return true; }
   virtual StatusOr<std::unique_ptr<PreparedStage>>
   prepare(StageProgram &program) = 0;
+  /// Host memory that programs will read and write many times (a batch's
+  /// inputs and outputs, reused over iterations): a GPU backend page-locks
+  /// it, so that its copies run at the bus's speed rather than through a
+  /// staging buffer; where it cannot, the memory stays as it is (slower
+  /// copies, the same bytes). The caller unpins it before freeing it.
+  virtual void pinHost(void *data, size_t bytes) {
+    (void)data;
+    (void)bytes;
+  }
+  virtual void unpinHost(void *data) { (void)data; }
 };
 
 /// The reference backend: BLAS for GEMM and convolution, plain loops

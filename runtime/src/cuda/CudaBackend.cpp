@@ -34,6 +34,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 
 namespace pprt {
 namespace cuda {
@@ -152,9 +153,29 @@ public:
     };
     syncEach = flag("PPRT_CUDA_SYNC", false);
     graphs = flag("PPRT_CUDA_GRAPHS", true);
+    pin = flag("PPRT_PIN_HOST", true);
+  }
+  ~CudaBackend() override {
+    for (void *p : pinned)
+      cudaHostUnregister(p);
   }
   const char *name() const override { return "cuda"; }
   bool hostArena() const override { return false; }
+
+  void pinHost(void *data, size_t bytes) override {
+    if (!pin || !data || bytes == 0 || pinned.count(data) ||
+        !setDevice().isOk())
+      return;
+    // Portable: every rank's context (all on this process) sees it pinned.
+    if (cudaHostRegister(data, bytes, cudaHostRegisterPortable) == cudaSuccess)
+      pinned.insert(data);
+    else
+      cudaGetLastError(); // stays pageable
+  }
+  void unpinHost(void *data) override {
+    if (pinned.erase(data))
+      cudaHostUnregister(data);
+  }
 
   StatusOr<std::unique_ptr<PreparedStage>>
   prepare(StageProgram &program) override {
@@ -201,11 +222,12 @@ public:
   CudaOptions options;
   std::unique_ptr<LtGemm> gemm;
   std::shared_ptr<KeptPool> keptPool = std::make_shared<KeptPool>();
-  bool syncEach = false, graphs = true;
+  bool syncEach = false, graphs = true, pin = true;
 
 private:
   std::mutex mutex;
   std::map<const uint8_t *, std::shared_ptr<Mirror>> mirrors;
+  std::set<void *> pinned;
 };
 
 CudaStage::~CudaStage() {
