@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <iterator>
 #include <mutex>
 
 namespace pprt {
@@ -178,11 +179,12 @@ void Executor::setEvalMode(bool on) {
 std::vector<PreparedStage::OpTime> Executor::profile() const {
   std::vector<PreparedStage::OpTime> all;
   for (auto &[stage, l] : stages)
-    for (auto &prepared : l.prepared)
-      if (prepared) {
-        auto p = prepared->profile();
-        all.insert(all.end(), p.begin(), p.end());
-      }
+    for (size_t phase = 0; phase < std::size(l.prepared); ++phase)
+      if (l.prepared[phase])
+        for (PreparedStage::OpTime t : l.prepared[phase]->profile()) {
+          t.forward = phase == Fwd;
+          all.push_back(std::move(t));
+        }
   return all;
 }
 

@@ -209,6 +209,28 @@ for name, (onnx, model, state, _, batch, x, y, data) in setups.items():
                   f"{what}: {len(got)}/{len(ref)} parameters, worst {worst} "
                   f"{err:.2e}")
 
+# pprun --profile on a training run writes a cost table that ppc
+# -cost-table takes: each forward node once (a backward instruction carries
+# its node's name but is left out), every entry naming an op of the model.
+mlp_onnx, mlp_data = setups["mlp"][0], setups["mlp"][-1]
+out = os.path.join(WORK, "mlp-2-1f1b")
+profile = os.path.join(WORK, "mlp-profile.json")
+r = pprun(out, mlp_data, "--steps=2", f"--profile={profile}")
+if r.returncode:
+    check(False, "training --profile: " + r.stderr.strip())
+else:
+    pairs = json.load(open(profile), object_pairs_hook=list)
+    ops = dict(pairs)["ops"]
+    names = [n for n, _ in ops]
+    check(len(names) == len(set(names)) and names and
+          all(us >= 0 for _, us in ops),
+          f"training --profile: {len(names)} nodes, each once")
+    r = compile_(mlp_onnx, os.path.join(WORK, "mlp-costed"), 2, "1f1b", 8,
+                 MICROBATCHES, f"-cost-table={profile}")
+    check(r.returncode == 0 and "cost table entry" not in r.stderr,
+          "ppc -cost-table takes the training profile: " +
+          (r.stderr.strip() or "no warnings"))
+
 # The same step as processes under MPI (tied-weight exchange, step sync).
 onnx, model, state, _, batch, x, y, data = setups["gpt"]
 model.load_state_dict(state)

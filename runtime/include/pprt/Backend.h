@@ -40,6 +40,9 @@ public:
     std::string node, kernel;
     double seconds = 0;
     int64_t runs = 0;
+    /// A forward program's instruction (a backward one carries the name
+    /// of the node it differentiates).
+    bool forward = true;
   };
   void enableProfile(bool on) { profiling = on; }
   /// Evaluation: kernels with a training and an evaluation form

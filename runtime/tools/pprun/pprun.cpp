@@ -310,7 +310,8 @@ void writeProfile(const Options &o,
     // Mean microseconds per run of every op, by ONNX node: the format of
     // ppc -cost-table. And the kernels that take the most, on stderr.
     std::map<std::string, std::pair<double, int64_t>> byKernel;
-    // A node lowered to several instructions costs their sum per run.
+    // A node lowered to several instructions costs their sum per run; the
+    // table holds forward times (ppc costs the forward graph).
     std::map<std::string, double> byNode;
     for (auto &e : executors)
       for (const auto &t : e->profile()) {
@@ -319,7 +320,7 @@ void writeProfile(const Options &o,
         auto &k = byKernel[t.kernel];
         k.first += t.seconds;
         k.second += t.runs;
-        if (!t.node.empty())
+        if (!t.node.empty() && t.forward)
           byNode[t.node] += t.seconds / t.runs * 1e6;
       }
     std::ostringstream json;
