@@ -487,6 +487,11 @@ int train(const Options &o, const Plan &plan,
     if (samples > 0)
       position = (position + batch) % samples;
     bool traceIt = !o.trace.empty() && step == steps;
+    // As for inference, --profile leaves the run's first step out (GEMM
+    // algorithm timing, first allocations) where there are more.
+    if (!o.profile.empty() && steps - startStep > 1)
+      for (auto &e : executors)
+        e->enableProfile(step > startStep + 1);
     double start = seconds();
     Status st = runRanks(transports, mpi, ranks, [&](int i) {
       return executors[i]->runBatch(io, traceIt ? &traces[i] : nullptr, origin);
