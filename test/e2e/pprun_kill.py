@@ -69,9 +69,20 @@ def main():
             print("FAIL: ranks still running 30 s after rank 1 was killed")
             return 1
         took = time.time() - killed
-        survivors = [pid for pid in procs if pid != victim and
-                     os.path.exists(f"/proc/{pid}") and
-                     open(f"/proc/{pid}/stat").read().split()[2] != "Z"]
+
+        def alive(pid):
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    return f.read().split()[2] != "Z"
+            except OSError:
+                return False
+        # mpirun can return while it is still taking the other ranks down:
+        # each must be gone within the same 30 s.
+        while True:
+            survivors = [pid for pid in procs if pid != victim and alive(pid)]
+            if not survivors or time.time() - killed > 30:
+                break
+            time.sleep(0.1)
         lines = [l for l in output.splitlines() if "rank 1" in l]
         print(output.strip()[-2000:])
         ok = run.returncode != 0 and not survivors and lines
