@@ -8,8 +8,8 @@
 #
 #   bench/gpu/carry.sh [--prebuilt] && <device run, carry [".carry"]> bench/gpu/run.sh
 #
-# --prebuilt also builds the runtime alone here as run.sh does there (no
-# BLAS, MPI or oneDNN) and carries its binaries (7 MB) in .carry/prebuilt,
+# --prebuilt also builds the runtime alone here as run.sh does there
+# (build_alone.sh) and carries its binaries (9 MB) in .carry/prebuilt,
 # which run.sh runs where its own build fails.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -32,11 +32,8 @@ cp -r /usr/include/flatbuffers /usr/include/nlohmann "$root/.carry/include/"
   echo "carry.sh: make_e2e.py failed" >&2; exit 1; }
 if [ "${1:-}" = --prebuilt ]; then
   rt="${TMPDIR:-/tmp}/pprt-rt"
-  cmake -S "$root/runtime" -B "$rt" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DPPRT_SCHEMA_PREBUILT="$root/.carry/schema" \
-    -DPPRT_EXTRA_INCLUDE="$root/.carry/include" -DPPRT_BUILD_TESTS=OFF \
-    -DPPRT_USE_BLAS=OFF -DPPRT_USE_MPI=OFF -DPPRT_USE_DNNL=OFF > /dev/null
-  ninja -C "$rt" > /dev/null
+  "$root/bench/gpu/build_alone.sh" "$root/.carry/schema" \
+    "$root/.carry/include" "$rt" > /dev/null
   mkdir -p "$root/.carry/prebuilt"
   cp "$rt/bin/pprun" "$rt/bin/gemm_check" "$rt/bin/gemm_bench" \
     "$root/.carry/prebuilt/"

@@ -69,14 +69,8 @@ if want prebuilt && [ -x "$carry/prebuilt/pprun" ] \
   echo >> "$out/gpu.md"
 elif want build || want prebuilt || [ ! -x "$build/bin/pprun" ]; then
 built=0
-# BLAS, MPI and oneDNN off: the machine has none, and the CPU backend here
-# is only the reference the CUDA backend is checked against.
-timed 300 build bash -c "cmake -S '$root/runtime' -B '$build' -G Ninja \
-  -DCMAKE_BUILD_TYPE=Release -DPPRT_SCHEMA_PREBUILT='$carry/schema' \
-  -DPPRT_EXTRA_INCLUDE='$carry/include' -DPPRT_BUILD_TESTS=OFF \
-  -DPPRT_USE_BLAS=OFF -DPPRT_USE_MPI=OFF -DPPRT_USE_DNNL=OFF \
-  > '$out/build.log' 2>&1 && ninja -C '$build' >> '$out/build.log' 2>&1" \
-  && built=1
+timed 300 build "$here/build_alone.sh" "$carry/schema" "$carry/include" \
+  "$build" > "$out/build.log" 2>&1 && built=1
 if [ $built = 1 ]; then
   echo "## Build: cmake -S runtime with CUDA alone: ok" >> "$out/gpu.md"
   grep -E '^(-- |  )pprt: ' "$out/build.log" >> "$out/gpu.md" || true

@@ -308,10 +308,7 @@ Status Executor::runProgram(int stage, Phase phase, int mb, BatchIO &io) {
     } else {
       gradScratch.resize(t.numel);
       PPRT_RETURN_IF_ERROR(run.read(g.buffer, gradScratch.data()));
-      float *acc = it->second.data();
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < t.numel; ++i)
-        acc[i] += gradScratch[i];
+      addInto(it->second.data(), gradScratch.data(), t.numel);
     }
   }
   for (auto &[peer, ids] : p.sends()) {

@@ -22,13 +22,6 @@ namespace pprt {
 
 namespace {
 
-/// acc += g over n floats, on the calling rank's OpenMP team.
-void addInto(float *acc, const float *g, int64_t n) {
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i)
-    acc[i] += g[i];
-}
-
 /// The sum of squares in double: partial sums over fixed chunks (in
 /// parallel), added in chunk order, so the result depends on the values
 /// alone, not on the thread count or the partition.
@@ -48,6 +41,7 @@ double squaredNorm(const std::vector<float> &g) {
     sq += p;
   return sq;
 }
+
 /// Step-end messages: kind 2 (gradients of tied parameters), 3 (loss and
 /// squared norms), after the 16-byte header the activations use.
 constexpr int32_t kTiedGradients = 2, kStepSync = 3, kBarrier = 4;
@@ -77,6 +71,12 @@ Status checkHeader(const std::vector<uint8_t> &m, int32_t kind, int32_t from,
   return Status::ok();
 }
 } // namespace
+
+void Executor::addInto(float *acc, const float *g, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i)
+    acc[i] += g[i];
+}
 
 Status Executor::exchangeGradients(
     std::map<std::string, std::vector<float>> &totals) {

@@ -1,20 +1,16 @@
 #!/bin/bash
-# The runtime built as the GPU machine builds it (docs/gpu.md): alone
-# (cmake -S runtime), with a prebuilt schema header and no OpenBLAS, MPI or
-# oneDNN. It must link none of them, train a pipeline to the same losses as
-# the full build, and say that --transport=mpi was not built.
+# The runtime built as the GPU machine builds it (bench/gpu/build_alone.sh:
+# alone, with a prebuilt schema header and no OpenBLAS, MPI or oneDNN). It
+# must link none of them, train a pipeline to the same losses as the full
+# build, and say that --transport=mpi was not built.
 #
 # runtime_alone.sh SOURCE_DIR SCHEMA_HEADER PPC PPRUN WORKDIR
 set -euo pipefail
 src="$1" schema="$2" ppc="$3" pprun="$4" work="$5"
 rm -rf "$work" && mkdir -p "$work/carry/pprt"
 cp "$schema" "$work/carry/pprt/"
-cmake -S "$src/runtime" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DPPRT_USE_BLAS=OFF -DPPRT_USE_MPI=OFF -DPPRT_USE_DNNL=OFF \
-  -DPPRT_SCHEMA_PREBUILT="$work/carry" -DPPRT_BUILD_TESTS=OFF \
-  > "$work/cmake.log" 2>&1 || { cat "$work/cmake.log"; exit 1; }
-ninja -C "$work/build" pprun > "$work/build.log" 2>&1 || {
-  tail -30 "$work/build.log"; exit 1; }
+"$src/bench/gpu/build_alone.sh" "$work/carry" "" "$work/build" pprun \
+  > "$work/build.log" 2>&1 || { tail -40 "$work/build.log"; exit 1; }
 bare="$work/build/bin/pprun"
 if ldd "$bare" | grep -Ei 'mpi|openblas|libblas|dnnl'; then
   echo "FAIL: the runtime built alone links the libraries above"; exit 1
