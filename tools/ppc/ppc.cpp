@@ -181,6 +181,28 @@ private:
   std::vector<std::pair<const char *, double>> phases;
 };
 
+/// `text` with control characters written as escapes, so that a name taken
+/// from the model (a node called "a\nb") cannot split a one-line error.
+static std::string oneLine(llvm::StringRef text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\r')
+      out += "\\r";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", unsigned(c));
+      out += hex;
+    }
+    else
+      out += char(c);
+  }
+  return out;
+}
+
 /// One line per diagnostic: "error: FILE: node 'NAME': message".
 static void printDiagnostic(Diagnostic &diag) {
   llvm::raw_ostream &os = llvm::errs();
@@ -202,11 +224,10 @@ static void printDiagnostic(Diagnostic &diag) {
     loc = name.getChildLoc();
   }
   if (auto file = dyn_cast<FileLineColLoc>(loc))
-    os << file.getFilename().getValue() << ": ";
+    os << oneLine(file.getFilename().getValue()) << ": ";
   if (!node.empty())
-    os << "node '" << node << "': ";
-  std::string message = diag.str();
-  os << message.substr(0, message.find('\n')) << "\n";
+    os << "node '" << oneLine(node) << "': ";
+  os << oneLine(diag.str()) << "\n";
 }
 
 static LogicalResult parseDims(ppc::ImportOptions &options) {

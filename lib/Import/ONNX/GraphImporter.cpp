@@ -1,6 +1,7 @@
 //===- GraphImporter.cpp - one ONNX graph into func @main -----------------===//
 
 #include "GraphImporter.h"
+#include "ExternalData.h"
 
 #include "ppc/Import/ONNX/Importer.h"
 
@@ -91,7 +92,8 @@ StringRef NodeContext::producer() const { return graph.producer(); }
 
 NodeContext::NodeContext(GraphImporter &graph, const onnx::NodeProto &node,
                          int64_t opset, Location loc, OpBuilder &builder)
-    : node(node), opset(opset), loc(loc), b(builder), graph(graph) {}
+    : node(node), opset(opset), loc(loc), b(builder), graph(graph),
+      errorFn([this]() { return emitError(); }) {}
 
 InFlightDiagnostic NodeContext::emitError() {
   return mlir::emitError(loc) << node.op_type() << ": ";
@@ -261,25 +263,16 @@ Location nodeLocation(const onnx::NodeProto &node, unsigned index,
 }
 
 LogicalResult GraphImporter::loadExternal(TensorProto &tensor, Slot &slot) {
-  std::string location;
-  int64_t offset = 0, length = -1;
-  for (const onnx::StringStringEntryProto &e : tensor.external_data()) {
-    if (e.key() == "location")
-      location = e.value();
-    else if (e.key() == "offset")
-      offset = std::stoll(e.value());
-    else if (e.key() == "length")
-      length = std::stoll(e.value());
-  }
-  llvm::SmallString<256> path(modelDir);
-  llvm::sys::path::append(path, location);
-  auto buffer = length >= 0
-                    ? llvm::MemoryBuffer::getFileSlice(path, length, offset)
-                    : llvm::MemoryBuffer::getFile(path);
+  FailureOr<ExternalData> data = resolveExternalData(tensor, modelDir, fileLocation);
+  if (failed(data))
+    return failure();
+  // A slice of a whole file is mapped like the file (no copy).
+  auto buffer = llvm::MemoryBuffer::getFileSlice(data->path, data->length,
+                                                 data->offset);
   if (!buffer)
     return emitError(fileLocation)
            << "initializer '" << tensor.name() << "': cannot read external data '"
-           << path << "': " << buffer.getError().message();
+           << data->path << "': " << buffer.getError().message();
   struct Owner : WeightBuffer {
     std::unique_ptr<llvm::MemoryBuffer> buffer;
   };

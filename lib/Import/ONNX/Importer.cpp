@@ -8,6 +8,7 @@
 
 #include "ppc/Import/ONNX/Importer.h"
 
+#include "ExternalData.h"
 #include "GraphImporter.h"
 
 #include "ppc/Dialect/PP/IR/PPDialect.h"
@@ -62,9 +63,16 @@ LogicalResult parseModel(StringRef path, Location loc, onnx::ModelProto &model) 
 
 FailureOr<int64_t> checkOpset(const onnx::ModelProto &model, Location loc) {
   int64_t opset = -1;
-  for (const onnx::OperatorSetIdProto &id : model.opset_import())
-    if (id.domain().empty() || id.domain() == "ai.onnx")
-      opset = id.version();
+  for (const onnx::OperatorSetIdProto &id : model.opset_import()) {
+    if (!id.domain().empty() && id.domain() != "ai.onnx")
+      continue;
+    if (opset >= 0)
+      return emitError(loc) << "the model imports the default ONNX domain "
+                               "twice (opsets "
+                            << opset << " and " << id.version()
+                            << "); an exporter writes it once";
+    opset = id.version();
+  }
   if (opset < 0)
     return emitError(loc) << "the model imports no default-domain ONNX opset";
   if (opset < kMinOpset || opset > kMaxOpset)
@@ -203,12 +211,35 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
     for (const std::string &out : node.output())
       defined.insert(out);
   }
+  // libonnx 1.12's checker looks external data up against the working
+  // directory; ppc resolves it against the model's folder (confined to it)
+  // and shows the checker the resolved paths for the time it checks.
+  llvm::SmallString<256> dir(path);
+  llvm::sys::path::remove_filename(dir);
+  std::vector<std::pair<onnx::TensorProto *, std::string>> externalLocations;
+  for (onnx::TensorProto &t : *model.mutable_graph()->mutable_initializer()) {
+    if (t.data_location() != onnx::TensorProto::EXTERNAL)
+      continue;
+    FailureOr<onnximport::ExternalData> data =
+        onnximport::resolveExternalData(t, dir, loc);
+    if (failed(data))
+      return nullptr;
+    for (onnx::StringStringEntryProto &e : *t.mutable_external_data())
+      if (e.key() == "location") {
+        externalLocations.emplace_back(&t, e.value());
+        e.set_value(data->path);
+      }
+  }
   try {
     onnx::checker::check_model(model);
   } catch (const std::exception &e) {
     emitError(loc) << "invalid ONNX model: " << firstLine(e.what());
     return nullptr;
   }
+  for (auto &[tensor, location] : externalLocations)
+    for (onnx::StringStringEntryProto &e : *tensor->mutable_external_data())
+      if (e.key() == "location")
+        e.set_value(location);
 
   std::vector<onnx::TensorProto> bound;
   llvm::StringSet<> boundNames;
@@ -248,8 +279,6 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
 
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   WeightStore &store = context.getLoadedDialect<pp::PPDialect>()->getWeightStore();
-  llvm::SmallString<256> dir(path);
-  llvm::sys::path::remove_filename(dir);
   onnximport::GraphImporter importer(*module, store, path, dir, *opset,
                                      model.producer_name());
   if (failed(importer.import(graph, bound)))

@@ -17,6 +17,8 @@
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <functional>
+
 namespace ppc::onnximport {
 
 class GraphImporter;
@@ -34,6 +36,8 @@ class NodeContext {
 public:
   NodeContext(GraphImporter &graph, const onnx::NodeProto &node, int64_t opset,
               mlir::Location loc, mlir::OpBuilder &builder);
+  NodeContext(const NodeContext &) = delete;
+  NodeContext &operator=(const NodeContext &) = delete;
 
   const onnx::NodeProto &node;
   const int64_t opset;
@@ -42,10 +46,10 @@ public:
 
   mlir::MLIRContext *getContext() { return b.getContext(); }
   mlir::InFlightDiagnostic emitError();
-  /// An error emitter for the shared shape rules.
-  pp::EmitErrorFn errors() {
-    return [this]() { return emitError(); };
-  }
+  /// An error emitter for the shared shape rules. It refers to a member, so
+  /// it stays valid for the node's import (a function_ref to a lambda made
+  /// here would dangle once this returns).
+  pp::EmitErrorFn errors() { return errorFn; }
 
   // Inputs. An input is present when it is listed with a non-empty name.
   unsigned numInputs() const { return node.input_size(); }
@@ -100,6 +104,7 @@ public:
 
 private:
   GraphImporter &graph;
+  std::function<mlir::InFlightDiagnostic()> errorFn;
 };
 
 using OpHandler = mlir::LogicalResult (*)(NodeContext &);
