@@ -115,7 +115,19 @@ def newline_name(d):
                  [numpy_helper.from_array(np.array([2], np.int64), "k")])
 
 
-BUILDERS = {f.__name__: f for f in [
+def zero_length_add(d):
+    # Initializers of shapes (0,) and (1,) added (onnx/onnx#6294): libonnx
+    # 1.12's data propagation indexed past the empty one and crashed.
+    a = numpy_helper.from_array(np.zeros([0], np.int64), "a")
+    b = numpy_helper.from_array(np.zeros([1], np.int64), "b")
+    return model([
+        helper.make_node("Add", ["a", "b"], ["s"], name="/shape/Add"),
+        helper.make_node("Add", ["x", "s"], ["y"], name="/out/Add"),
+    ], [vi("x", TensorProto.INT64, [2, 3])], [vi("y", TensorProto.INT64, [2, 3])],
+        [a, b])
+
+
+BUILDERS = {f.__name__: f for f in [zero_length_add, 
     bias_too_long, gemm_bias_too_long, ext_ok, ext_slice, ext_dotdot,
     ext_absolute, ext_symlink, ext_bad_offset, ext_negative_length,
     ext_past_end, opset_twice, newline_name]}
