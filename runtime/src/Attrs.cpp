@@ -4,6 +4,7 @@
 
 #include "pprt/stage_generated.h"
 
+#include <cstdint>
 #include <cstring>
 
 namespace pprt {
@@ -22,7 +23,17 @@ int64_t Attrs::i(const char *name, int64_t otherwise) const {
   const fb::Attr *a = findAttr(instr, name);
   if (!a)
     return otherwise;
-  return a->kind() == fb::AttrKind::Float ? (int64_t)a->f() : a->i();
+  if (a->kind() != fb::AttrKind::Float)
+    return a->i();
+  // A float outside int64's range (or NaN) does not convert: saturate.
+  double f = a->f();
+  if (!(f == f))
+    return otherwise;
+  if (f >= 9.2233720368547758e18)
+    return INT64_MAX;
+  if (f <= -9.2233720368547758e18)
+    return INT64_MIN;
+  return (int64_t)f;
 }
 
 double Attrs::f(const char *name, double otherwise) const {

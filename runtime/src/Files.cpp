@@ -1,13 +1,19 @@
 //===- Files.cpp - memory maps, safetensors, npy --------------------------===//
 
 #include "pprt/Files.h"
+#include "pprt/Paths.h"
+
+#include "Json.h"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cctype>
+#include <climits>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -17,13 +23,19 @@
 namespace pprt {
 
 StatusOr<std::shared_ptr<MappedFile>> MappedFile::open(const std::string &path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
+  // O_NONBLOCK: a FIFO named where a file should be would block open()
+  // forever; it is refused below as not a regular file.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0)
     return notFound(path + ": " + std::strerror(errno));
   struct stat st;
   if (fstat(fd, &st) != 0) {
     ::close(fd);
     return notFound(path + ": " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return invalidArgument(path + ": not a regular file");
   }
   std::shared_ptr<MappedFile> f(new MappedFile());
   f->path_ = path;
@@ -68,27 +80,58 @@ StatusOr<Weights> Weights::load(const std::string &path) {
   if (header.is_discarded() || !header.is_object())
     return dataLoss(path + ": safetensors header is not a JSON object");
   const uint8_t *data = base + 8 + headerBytes;
-  size_t dataBytes = size - 8 - headerBytes;
+  uint64_t dataBytes = size - 8 - headerBytes;
+  JsonReader r(path);
+  // (begin, end) of every tensor: together they must cover the data
+  // exactly, as the format requires, so that a header length moved into
+  // its own padding (which shifts every tensor) is caught.
+  std::vector<std::pair<uint64_t, uint64_t>> spans;
   for (auto &[name, v] : header.items()) {
     if (name == "__metadata__")
       continue;
-    if (!v.is_object() || !v["dtype"].is_string() || !v["shape"].is_array() ||
-        !v["data_offsets"].is_array() || v["data_offsets"].size() != 2)
-      return dataLoss(path + ": tensor '" + name + "' has a malformed entry");
-    auto dtype = parseDType(v["dtype"].get<std::string>());
+    std::string where = "tensor '" + name + "'";
+    std::string dtypeName = r.string(v, "dtype", "", where, true);
+    std::vector<int64_t> shape =
+        r.integers(v, "shape", 0, INT64_MAX, where, true);
+    std::vector<int64_t> offsets =
+        r.integers(v, "data_offsets", 0, INT64_MAX, where, true);
+    PPRT_RETURN_IF_ERROR(r.status());
+    if (offsets.size() != 2)
+      return dataLoss(path + ": " + where + " has a malformed entry");
+    auto dtype = parseDType(dtypeName);
     if (!dtype)
-      return dtype.status().withContext(path + ": tensor '" + name + "'");
-    TensorDesc desc{*dtype, v["shape"].get<std::vector<int64_t>>()};
-    uint64_t begin = v["data_offsets"][0], end = v["data_offsets"][1];
+      return dtype.status().withContext(path + ": " + where);
+    TensorDesc desc{*dtype, shape};
+    uint64_t begin = offsets[0], end = offsets[1];
     auto expected = desc.byteSize();
     if (!expected || end < begin || end > dataBytes ||
-        (int64_t)(end - begin) != *expected)
-      return dataLoss(path + ": tensor '" + name + "' (" + desc.toString() +
+        end - begin != (uint64_t)*expected)
+      return dataLoss(path + ": " + where + " (" + desc.toString() +
                       ") lies outside the file or has the wrong size: "
                       "truncated or corrupt");
-    w.entries_[name] =
-        Entry{desc, const_cast<uint8_t *>(data + begin), (int64_t)(end - begin)};
+    spans.push_back({begin, end});
+    uint8_t *at = const_cast<uint8_t *>(data + begin);
+    // The format does not align tensors; kernels read them as their type.
+    if (reinterpret_cast<uintptr_t>(at) % dtypeSize(*dtype)) {
+      w.owned_.emplace_back(at, at + (end - begin));
+      at = w.owned_.back().data();
+    }
+    w.entries_[name] = Entry{desc, at, (int64_t)(end - begin)};
   }
+  std::sort(spans.begin(), spans.end());
+  uint64_t covered = 0;
+  for (auto [begin, end] : spans) {
+    if (begin != covered)
+      return dataLoss(path + ": the tensors " +
+                      std::string(begin < covered ? "overlap" : "leave a gap") +
+                      " at byte " + std::to_string(std::min(begin, covered)) +
+                      " of the data: corrupt header");
+    covered = end;
+  }
+  if (covered != dataBytes)
+    return dataLoss(path + ": the tensors cover " + std::to_string(covered) +
+                    " of " + std::to_string(dataBytes) +
+                    " data bytes: corrupt header (its length or offsets)");
   return w;
 }
 
@@ -118,6 +161,136 @@ constexpr NpyType kNpyTypes[] = {
 };
 } // namespace
 
+namespace {
+/// The header dict of a .npy file, a Python literal such as
+/// {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }: parsed
+/// strictly, since numpy writes exactly this form.
+class NpyHeader {
+public:
+  explicit NpyHeader(std::string text) : t(std::move(text)) {}
+  std::string descr, error;
+  bool fortran = false, haveDescr = false, haveOrder = false, haveShape = false;
+  std::vector<int64_t> shape;
+
+  bool parse() {
+    skip();
+    if (!eat('{'))
+      return fail("the header is not a dict");
+    while (true) {
+      skip();
+      if (eat('}'))
+        break;
+      std::string key;
+      if (!quoted(key))
+        return fail("expected a quoted key");
+      skip();
+      if (!eat(':'))
+        return fail("expected ':' after '" + key + "'");
+      skip();
+      if (key == "descr") {
+        if (!quoted(descr))
+          return fail("'descr' is not a string");
+        haveDescr = true;
+      } else if (key == "fortran_order") {
+        if (word("True"))
+          fortran = true;
+        else if (!word("False"))
+          return fail("'fortran_order' is not True or False");
+        haveOrder = true;
+      } else if (key == "shape") {
+        if (!tuple())
+          return false;
+        haveShape = true;
+      } else {
+        return fail("unknown key '" + key + "'");
+      }
+      skip();
+      if (eat(','))
+        continue;
+      skip();
+      if (eat('}'))
+        break;
+      return fail("expected ',' or '}'");
+    }
+    skip();
+    if (at != t.size())
+      return fail("text after the dict");
+    if (!haveDescr || !haveOrder || !haveShape)
+      return fail("it lacks 'descr', 'fortran_order' or 'shape'");
+    return true;
+  }
+
+private:
+  bool fail(const std::string &m) {
+    error = m;
+    return false;
+  }
+  void skip() {
+    while (at < t.size() && (t[at] == ' ' || t[at] == '\n'))
+      ++at;
+  }
+  bool eat(char c) {
+    if (at < t.size() && t[at] == c) {
+      ++at;
+      return true;
+    }
+    return false;
+  }
+  bool word(const char *w) {
+    size_t n = std::strlen(w);
+    if (t.compare(at, n, w) != 0)
+      return false;
+    at += n;
+    return true;
+  }
+  bool quoted(std::string &out) {
+    if (!eat('\''))
+      return false;
+    size_t end = t.find('\'', at);
+    if (end == std::string::npos)
+      return false;
+    out = t.substr(at, end - at);
+    at = end + 1;
+    return true;
+  }
+  /// (), (n,), (a, b) or (a, b,): non-negative decimal integers that fit
+  /// int64.
+  bool tuple() {
+    if (!eat('('))
+      return fail("'shape' is not a tuple");
+    while (true) {
+      skip();
+      if (eat(')'))
+        return true;
+      if (at >= t.size() || !std::isdigit((unsigned char)t[at]))
+        return fail("'shape' holds something other than a size");
+      int64_t d = 0;
+      while (at < t.size() && std::isdigit((unsigned char)t[at])) {
+        if (__builtin_mul_overflow(d, 10, &d) ||
+            __builtin_add_overflow(d, t[at] - '0', &d))
+          return fail("a dimension of 'shape' does not fit 64 bits");
+        ++at;
+      }
+      // numpy writes a trailing L for longs on Python 2.
+      eat('L');
+      shape.push_back(d);
+      if (shape.size() > 64)
+        return fail("'shape' has more than 64 dimensions");
+      skip();
+      if (eat(','))
+        continue;
+      skip();
+      if (eat(')'))
+        return true;
+      return fail("expected ',' or ')' in 'shape'");
+    }
+  }
+
+  std::string t;
+  size_t at = 0;
+};
+} // namespace
+
 StatusOr<HostTensor> readNpy(const std::string &path) {
   auto file = MappedFile::open(path);
   if (!file)
@@ -126,7 +299,13 @@ StatusOr<HostTensor> readNpy(const std::string &path) {
   size_t size = (*file)->size();
   if (size < 10 || std::memcmp(p, "\x93NUMPY", 6) != 0)
     return invalidArgument(path + ": not a .npy file");
-  int major = p[6];
+  // Versions 1.0 (u16 header length), 2.0 and 3.0 (u32; 3.0 spells the
+  // header in UTF-8, which for the keys read here is the same).
+  int major = p[6], minor = p[7];
+  if (major < 1 || major > 3 || minor != 0)
+    return invalidArgument(path + ": .npy format version " +
+                           std::to_string(major) + "." + std::to_string(minor) +
+                           ", this reader reads 1.0, 2.0 and 3.0");
   size_t headerLen, start;
   if (major == 1) {
     headerLen = p[8] | p[9] << 8;
@@ -137,45 +316,32 @@ StatusOr<HostTensor> readNpy(const std::string &path) {
     headerLen = p[8] | p[9] << 8 | p[10] << 16 | (size_t)p[11] << 24;
     start = 12;
   }
-  if (start + headerLen > size)
+  if (headerLen > size - start)
     return dataLoss(path + ": truncated .npy header");
-  std::string header(reinterpret_cast<const char *>(p + start), headerLen);
-  auto field = [&](const std::string &key) -> std::string {
-    size_t at = header.find("'" + key + "'");
-    if (at == std::string::npos)
-      return "";
-    at = header.find(':', at) + 1;
-    while (at < header.size() && header[at] == ' ')
-      ++at;
-    size_t end = header[at] == '(' ? header.find(')', at) + 1
-                 : header[at] == '\'' ? header.find('\'', at + 1) + 1
-                                      : header.find_first_of(",}", at);
-    return header.substr(at, end - at);
-  };
-  std::string descr = field("descr"), order = field("fortran_order"),
-              shape = field("shape");
-  if (order.find("True") != std::string::npos)
+  NpyHeader header(
+      std::string(reinterpret_cast<const char *>(p + start), headerLen));
+  if (!header.parse())
+    return invalidArgument(path + ": malformed .npy header: " + header.error);
+  if (header.fortran)
     return invalidArgument(path + ": Fortran-ordered arrays are not supported");
   HostTensor t;
   bool known = false;
   for (const NpyType &n : kNpyTypes)
-    if (descr == std::string("'") + n.descr + "'") {
+    if (header.descr == n.descr) {
       t.desc.dtype = n.dtype;
       known = true;
     }
   if (!known)
-    return invalidArgument(path + ": unsupported dtype " + descr);
-  for (size_t i = 1; i < shape.size();) {
-    size_t j = shape.find_first_of(",)", i);
-    std::string dim = shape.substr(i, j - i);
-    if (dim.find_first_not_of(' ') != std::string::npos)
-      t.desc.shape.push_back(std::stoll(dim));
-    i = j + 1;
-  }
+    return invalidArgument(path + ": unsupported dtype '" + header.descr + "'");
+  t.desc.shape = header.shape;
   auto bytes = t.desc.byteSize();
-  if (!bytes || start + headerLen + *bytes > size)
+  if (!bytes)
+    return invalidArgument(path + ": " + bytes.status().message());
+  size_t dataBytes = size - start - headerLen;
+  if ((uint64_t)*bytes > dataBytes)
     return dataLoss(path + ": truncated: " + t.desc.toString() + " needs " +
-                    std::to_string(bytes ? *bytes : -1) + " bytes of data");
+                    std::to_string(*bytes) + " bytes of data, the file has " +
+                    std::to_string(dataBytes));
   const uint8_t *data = p + start + headerLen;
   t.bytes.assign(data, data + *bytes);
   return t;
@@ -227,7 +393,12 @@ StatusOr<Checkpoint> findCheckpoint(const std::string &path,
                       "checkpoint.json nor latest)");
     while (!latest.empty() && std::isspace((unsigned char)latest.back()))
       latest.pop_back();
-    dir = path + "/" + latest;
+    // latest is a file like any other: it may only name a folder beside it.
+    StatusOr<std::string> named =
+        resolveInside(path, latest, flag + path + "/latest");
+    if (!named)
+      return named.status();
+    dir = *named;
     if (!readText(dir + "/checkpoint.json", text))
       return notFound(flag + path + ": latest names " + latest +
                       ", which has no checkpoint.json");
@@ -235,8 +406,13 @@ StatusOr<Checkpoint> findCheckpoint(const std::string &path,
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("step"))
     return dataLoss(dir + "/checkpoint.json: not a checkpoint description");
-  return Checkpoint{dir, j.value("step", (int64_t)0),
-                    j.value("data_position", (int64_t)0)};
+  JsonReader reader(dir + "/checkpoint.json");
+  const int64_t most = std::numeric_limits<int64_t>::max();
+  Checkpoint c{dir, reader.integer(j, "step", 0, 0, most, "the checkpoint", true),
+               reader.integer(j, "data_position", 0, 0, most, "the checkpoint")};
+  if (!reader.ok())
+    return reader.status();
+  return c;
 }
 
 StatusOr<CheckpointTensors> CheckpointTensors::load(const std::string &dir) {
@@ -299,18 +475,43 @@ Status writeSafetensors(const std::string &path,
 Status writeFileAtomically(const std::string &path, const void *data,
                            size_t size) {
   std::string temp = path + ".tmp";
-  FILE *f = std::fopen(temp.c_str(), "wb");
-  if (!f)
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0)
     return notFound(temp + ": " + std::strerror(errno));
-  bool ok = std::fwrite(data, 1, size, f) == size;
+  // A failure names its cause (ENOSPC: "No space left on device") and
+  // leaves no temporary behind.
+  auto fail = [&](const char *what) {
+    int saved = errno;
+    if (fd >= 0)
+      ::close(fd);
+    ::unlink(temp.c_str());
+    return internalError(temp + ": " + what + ": " + std::strerror(saved));
+  };
+  const char *p = static_cast<const char *>(data);
+  for (size_t done = 0; done < size;) {
+    ssize_t n = ::write(fd, p + done, size - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      if (n == 0)
+        errno = EIO;
+      return fail("write failed");
+    }
+    done += n;
+  }
   // On disk before the rename, so that the name never points at a file
   // that a crash could leave half written.
-  ok &= std::fflush(f) == 0 && fsync(fileno(f)) == 0;
-  ok &= std::fclose(f) == 0;
-  if (!ok)
-    return internalError(temp + ": write failed");
-  if (std::rename(temp.c_str(), path.c_str()) != 0)
-    return internalError(path + ": " + std::strerror(errno));
+  if (::fsync(fd) != 0)
+    return fail("fsync failed");
+  int closed = ::close(fd);
+  fd = -1;
+  if (closed != 0)
+    return fail("close failed");
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    int saved = errno;
+    ::unlink(temp.c_str());
+    return internalError(path + ": " + std::strerror(saved));
+  }
   return Status::ok();
 }
 

@@ -2,8 +2,13 @@
 
 #include "pprt/Plan.h"
 
+#include "Json.h"
+#include "Verify.h"
+#include "pprt/Paths.h"
+
 #include <nlohmann/json.hpp>
 
+#include <climits>
 #include <fstream>
 #include <sstream>
 
@@ -15,8 +20,13 @@ const char *actionName(ActionOp op) {
   return names[static_cast<int>(op)];
 }
 
-static StatusOr<TensorDesc> descOf(const nlohmann::json &t) {
-  std::string dtype = t.value("dtype", "");
+namespace {
+/// A tensor entry {"dtype", "shape"} of pipeline.json; errors go to `r`.
+TensorDesc descOf(JsonReader &r, const nlohmann::json &t,
+                  const std::string &where) {
+  std::string dtype = r.string(t, "dtype", "", where, /*required=*/true);
+  std::vector<int64_t> shape =
+      r.integers(t, "shape", 0, INT64_MAX, where, /*required=*/true);
   // pipeline.json spells MLIR element types.
   static const std::pair<const char *, DType> types[] = {
       {"f32", DType::F32}, {"f64", DType::F64}, {"f16", DType::F16},
@@ -24,11 +34,32 @@ static StatusOr<TensorDesc> descOf(const nlohmann::json &t) {
       {"i16", DType::I16}, {"i8", DType::I8}, {"ui8", DType::U8},
       {"i1", DType::Bool}, {"ui16", DType::U16}, {"ui32", DType::U32},
       {"ui64", DType::U64}};
+  TensorDesc desc{DType::F32, shape};
+  bool known = false;
   for (auto &[name, d] : types)
-    if (dtype == name)
-      return TensorDesc{d, t.at("shape").get<std::vector<int64_t>>()};
-  return invalidArgument("unsupported element type '" + dtype + "'");
+    if (dtype == name) {
+      desc.dtype = d;
+      known = true;
+    }
+  if (!known && r.ok())
+    r.fail(where + ": unsupported element type '" + dtype + "'");
+  if (r.ok() && !desc.byteSize())
+    r.fail(where + ": " + desc.byteSize().status().message());
+  return desc;
 }
+
+std::vector<Plan::Io> iosOf(JsonReader &r, const nlohmann::json &o,
+                            const char *key, const std::string &where) {
+  std::vector<Plan::Io> out;
+  const auto &list = r.array(o, key, where);
+  for (size_t i = 0; i < list.size() && r.ok(); ++i) {
+    std::string at = where + " " + key + "[" + std::to_string(i) + "]";
+    std::string name = r.string(list[i], "name", "", at, /*required=*/true);
+    out.push_back({name, descOf(r, list[i], at)});
+  }
+  return out;
+}
+} // namespace
 
 StatusOr<Plan> Plan::load(const std::string &dir) {
   std::string path = dir + "/pipeline.json";
@@ -38,103 +69,165 @@ StatusOr<Plan> Plan::load(const std::string &dir) {
                     " a directory written by ppc -stages?)");
   std::stringstream text;
   text << in.rdbuf();
+  auto plan = parse(text.str(), dir, path);
+  if (!plan)
+    return plan.status();
+  PPRT_RETURN_IF_ERROR(verifyPlan(*plan, path));
+  return plan;
+}
+
+StatusOr<Plan> Plan::parse(const std::string &text, const std::string &dir,
+                           const std::string &path) {
   nlohmann::json j =
-      nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+      nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object())
     return dataLoss(path + ": not valid JSON");
-  if (j.value("format", "") != "ppc-pipeline")
+  JsonReader r(path);
+  if (r.string(j, "format", "", "the plan") != "ppc-pipeline")
     return invalidArgument(path + ": not a ppc pipeline plan");
-  if (j.value("version", 0) != 1)
-    return invalidArgument(path + ": plan version " +
-                           std::to_string(j.value("version", 0)) +
+  int64_t version = r.integer(j, "version", 0, INT64_MIN, INT64_MAX, "the plan");
+  PPRT_RETURN_IF_ERROR(r.status());
+  if (version != 1)
+    return invalidArgument(path + ": plan version " + std::to_string(version) +
                            ", this pprun reads 1");
   Plan p;
   p.dir = dir;
-  p.ranks = j.value("ranks", 1);
-  p.microbatches = j.value("microbatches", 1);
-  p.batch = j.value("batch", 0);
-  p.microbatchSize = j.value("microbatch_size", 0);
-  if (!j.contains("stages") || !j["stages"].is_array() ||
-      !j.contains("schedule"))
-    return dataLoss(path + ": missing stages or schedule");
-  for (const auto &s : j["stages"]) {
+  p.ranks = r.integer(j, "ranks", 1, 1, kMaxRanks, "the plan");
+  p.microbatches =
+      r.integer(j, "microbatches", 1, 1, kMaxMicrobatches, "the plan");
+  p.batch = r.integer(j, "batch", 0, 0, INT64_MAX, "the plan");
+  p.microbatchSize = r.integer(j, "microbatch_size", 0, 0, INT64_MAX, "the plan");
+  const auto &stages = r.array(j, "stages", "the plan", /*required=*/true);
+  const auto *sched = r.member(j, "schedule", "the plan", /*required=*/true);
+  PPRT_RETURN_IF_ERROR(r.status());
+  if (stages.empty() || stages.size() > (size_t)kMaxStages)
+    return dataLoss(path + ": the plan has " + std::to_string(stages.size()) +
+                    " stages (1 to " + std::to_string(kMaxStages) + " allowed)");
+  if ((int64_t)stages.size() * p.microbatches > kMaxScheduleCells)
+    return dataLoss(path + ": " + std::to_string(stages.size()) +
+                    " stages x " + std::to_string(p.microbatches) +
+                    " micro-batches is more than this pprun schedules");
+  // A program or weights entry must name a file inside the plan's folder.
+  auto file = [&](const std::string &name, const std::string &what,
+                  std::string &out) -> Status {
+    auto resolved = resolveInside(dir, name, path + ": " + what);
+    if (!resolved)
+      return resolved.status();
+    out = *resolved;
+    return Status::ok();
+  };
+  int numStages = stages.size();
+  for (int k = 0; k < numStages; ++k) {
+    const auto &s = stages[k];
+    std::string where = "stages[" + std::to_string(k) + "]";
     Stage st;
-    st.stage = s.value("stage", 0);
-    st.rank = s.value("rank", 0);
-    st.program = dir + "/" + s.value("program", "");
-    st.weights = dir + "/" + s.value("weights", "");
-    if (s.contains("programs")) {
-      const auto &programs = s["programs"];
-      st.programB = dir + "/" + programs.value("bwd_b", "");
-      st.programW = dir + "/" + programs.value("bwd_w", "");
+    st.stage = r.integer(s, "stage", 0, 0, numStages - 1, where, true);
+    st.rank = r.integer(s, "rank", 0, 0, p.ranks - 1, where, true);
+    std::string program = r.string(s, "program", "", where, true);
+    std::string weights = r.string(s, "weights", "", where, true);
+    std::string programB, programW;
+    if (const auto *programs = r.member(s, "programs", where)) {
+      programB = r.string(*programs, "bwd_b", "", where + " programs");
+      programW = r.string(*programs, "bwd_w", "", where + " programs");
     }
-    for (auto [key, list] : {std::make_pair("inputs", &st.inputs),
-                             std::make_pair("outputs", &st.outputs)}) {
-      for (const auto &t : s.value(key, nlohmann::json::array())) {
-        auto desc = descOf(t);
-        if (!desc)
-          return desc.status().withContext(path);
-        list->push_back({t.value("name", ""), *desc});
-      }
-    }
+    st.inputs = iosOf(r, s, "inputs", where);
+    st.outputs = iosOf(r, s, "outputs", where);
+    PPRT_RETURN_IF_ERROR(r.status());
+    // The executor finds stage k at index k.
+    if (st.stage != k)
+      return dataLoss(path + ": " + where + " is stage " +
+                      std::to_string(st.stage) +
+                      ": stages must be listed in order 0.." +
+                      std::to_string(numStages - 1));
+    std::string what = "stage " + std::to_string(k);
+    PPRT_RETURN_IF_ERROR(file(program, what + " program", st.program));
+    PPRT_RETURN_IF_ERROR(file(weights, what + " weights", st.weights));
+    if (!programB.empty())
+      PPRT_RETURN_IF_ERROR(file(programB, what + " bwd_b program", st.programB));
+    if (!programW.empty())
+      PPRT_RETURN_IF_ERROR(file(programW, what + " bwd_w program", st.programW));
     p.stages.push_back(st);
   }
-  for (const auto &t : j.value("inputs", nlohmann::json::array())) {
-    auto desc = descOf(t);
-    if (!desc)
-      return desc.status().withContext(path);
-    p.inputs.push_back({t.value("name", ""), *desc});
-  }
-  if (j.contains("training")) {
-    const auto &t = j["training"];
+  std::vector<bool> used(p.ranks, false);
+  for (const Stage &s : p.stages)
+    used[s.rank] = true;
+  for (int rank = 0; rank < p.ranks; ++rank)
+    if (!used[rank])
+      return dataLoss(path + ": rank " + std::to_string(rank) + " of " +
+                      std::to_string(p.ranks) + " runs no stage");
+  p.inputs = iosOf(r, j, "inputs", "the plan");
+  if (const auto *t = r.member(j, "training", "the plan")) {
     p.training = true;
-    const auto &o = t.value("optimizer", nlohmann::json::object());
-    p.optimizer.kind = o.value("kind", "sgd");
-    p.optimizer.lr = o.value("lr", 0.01);
-    p.optimizer.momentum = o.value("momentum", 0.0);
-    p.optimizer.weightDecay = o.value("weight_decay", 0.0);
-    p.optimizer.gradClip = o.value("grad_clip", 0.0);
-    p.optimizer.beta1 = o.value("beta1", 0.9);
-    p.optimizer.beta2 = o.value("beta2", 0.999);
-    p.optimizer.eps = o.value("eps", 1e-8);
+    std::string where = "training optimizer";
+    if (const auto *o = r.member(*t, "optimizer", "training")) {
+      p.optimizer.kind = r.string(*o, "kind", "sgd", where);
+      p.optimizer.lr = r.number(*o, "lr", 0.01, where);
+      p.optimizer.momentum = r.number(*o, "momentum", 0.0, where);
+      p.optimizer.weightDecay = r.number(*o, "weight_decay", 0.0, where);
+      p.optimizer.gradClip = r.number(*o, "grad_clip", 0.0, where);
+      p.optimizer.beta1 = r.number(*o, "beta1", 0.9, where);
+      p.optimizer.beta2 = r.number(*o, "beta2", 0.999, where);
+      p.optimizer.eps = r.number(*o, "eps", 1e-8, where);
+    }
+    PPRT_RETURN_IF_ERROR(r.status());
     if (p.optimizer.kind != "sgd" && p.optimizer.kind != "adamw")
       return invalidArgument(path + ": unknown optimizer '" +
                              p.optimizer.kind + "'");
-    for (const auto &q : t.value("parameters", nlohmann::json::array())) {
-      auto desc = descOf(q);
-      if (!desc)
-        return desc.status().withContext(path);
-      p.params.push_back({q.value("name", ""), *desc,
-                          q.value("stages", std::vector<int>{}),
-                          q.value("uses", std::vector<int>{})});
+    const auto &params = r.array(*t, "parameters", "training");
+    for (size_t i = 0; i < params.size() && r.ok(); ++i) {
+      std::string at = "training parameters[" + std::to_string(i) + "]";
+      Param q;
+      q.name = r.string(params[i], "name", "", at, true);
+      q.desc = descOf(r, params[i], at);
+      for (int64_t s : r.integers(params[i], "stages", 0, numStages - 1, at))
+        q.stages.push_back(s);
+      for (int64_t s : r.integers(params[i], "uses", 0, numStages - 1, at))
+        q.uses.push_back(s);
+      if (r.ok() && q.stages.empty())
+        r.fail(at + ": no stage holds '" + q.name + "'");
+      p.params.push_back(q);
     }
   }
-  const auto &sched = j["schedule"];
-  p.schedule = sched.value("kind", "");
+  PPRT_RETURN_IF_ERROR(r.status());
+  p.schedule = r.string(*sched, "kind", "", "schedule");
   static const std::pair<const char *, ActionOp> ops[] = {
       {"fwd", ActionOp::Fwd},           {"bwd", ActionOp::Bwd},
       {"bwd_b", ActionOp::BwdB},        {"bwd_w", ActionOp::BwdW},
       {"send_act", ActionOp::SendAct},  {"recv_act", ActionOp::RecvAct},
       {"send_grad", ActionOp::SendGrad}, {"recv_grad", ActionOp::RecvGrad}};
-  for (const auto &rank : sched.value("ranks", nlohmann::json::array())) {
+  const auto &ranks = r.array(*sched, "ranks", "schedule", true);
+  PPRT_RETURN_IF_ERROR(r.status());
+  if (ranks.size() != (size_t)p.ranks)
+    return dataLoss(path + ": the schedule lists " +
+                    std::to_string(ranks.size()) + " ranks, the plan " +
+                    std::to_string(p.ranks));
+  for (size_t rank = 0; rank < ranks.size(); ++rank) {
     auto &list = p.actions.emplace_back();
-    for (const auto &a : rank) {
-      std::string op = a.value("op", "");
+    std::string where = "schedule ranks[" + std::to_string(rank) + "]";
+    if (!ranks[rank].is_array())
+      return dataLoss(path + ": " + where + " is not an array");
+    for (size_t i = 0; i < ranks[rank].size(); ++i) {
+      const auto &a = ranks[rank][i];
+      std::string at = where + "[" + std::to_string(i) + "]";
+      std::string op = r.string(a, "op", "", at, true);
+      Action action{ActionOp::Fwd, 0, 0, -1};
       bool known = false;
       for (auto &[name, o] : ops)
         if (op == name) {
-          list.push_back({o, a.value("stage", 0), a.value("mb", 0),
-                          a.value("peer", -1)});
+          action.op = o;
           known = true;
         }
-      if (!known)
+      if (r.ok() && !known)
         return dataLoss(path + ": unknown action '" + op + "'");
+      bool transfer = action.op >= ActionOp::SendAct;
+      action.stage = r.integer(a, "stage", 0, 0, numStages - 1, at, true);
+      action.mb = r.integer(a, "mb", 0, 0, p.microbatches - 1, at, true);
+      action.peer = transfer ? r.integer(a, "peer", 0, 0, numStages - 1, at, true)
+                             : r.integer(a, "peer", -1, -1, -1, at);
+      PPRT_RETURN_IF_ERROR(r.status());
+      list.push_back(action);
     }
   }
-  if ((int)p.actions.size() != p.ranks)
-    return dataLoss(path + ": the schedule lists " +
-                    std::to_string(p.actions.size()) + " ranks, the plan " +
-                    std::to_string(p.ranks));
   return p;
 }
 

@@ -2,9 +2,13 @@
 
 #include "pprt/Program.h"
 
+#include "Verify.h"
+
 #include "pprt/stage_generated.h"
 
 #include <cstring>
+#include <new>
+#include <unistd.h>
 
 namespace pprt {
 
@@ -21,43 +25,35 @@ StageProgram::load(const std::string &ppxPath,
   auto file = MappedFile::open(ppxPath);
   if (!file)
     return file.status();
-  const uint8_t *p = (*file)->data();
-  size_t size = (*file)->size();
-  if (size < kStageProgramHeaderBytes ||
-      std::memcmp(p, kStageProgramMagic, 4) != 0)
-    return dataLoss(ppxPath + ": not a stage program (" +
-                    (size < kStageProgramHeaderBytes
-                         ? "truncated: " + std::to_string(size) + " bytes"
-                         : std::string("bad magic")) +
-                    ")");
-  auto read = [&](size_t at, int bytes) {
-    uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; --i)
-      v = v << 8 | p[at + i];
-    return v;
-  };
-  uint32_t version = read(4, 4);
-  if (version != kStageProgramVersion)
-    return invalidArgument(ppxPath + ": stage program format version " +
-                           std::to_string(version) + ", this pprun reads " +
-                           std::to_string(kStageProgramVersion) +
-                           ": recompile with the matching ppc");
-  const uint8_t *body = p + kStageProgramHeaderBytes;
-  size_t bodySize = size - kStageProgramHeaderBytes;
-  if (read(16, 8) != fnv1a(body, bodySize))
-    return dataLoss(ppxPath + ": checksum mismatch: the file is truncated or "
-                              "corrupt");
-  flatbuffers::Verifier verifier(body, bodySize);
-  if (!fb::VerifyStageProgramBuffer(verifier))
-    return dataLoss(ppxPath + ": malformed stage program");
+  // Nothing in the file is trusted until checked: the checksum catches
+  // accidents, verifyProgram edits.
+  auto checked =
+      checkStageProgram((*file)->data(), (*file)->size(), ppxPath);
+  if (!checked)
+    return checked.status();
+  const uint8_t *body = (*file)->data() + kStageProgramHeaderBytes;
 
   std::unique_ptr<StageProgram> s(new StageProgram());
   s->file_ = *file;
   s->program_ = fb::GetStageProgram(body);
   s->weights_ = std::move(weights);
   const fb::StageProgram &prog = *s->program_;
-  if (hostArena)
-    s->arena_.resize((prog.arena_bytes() + 63) / 64);
+  if (hostArena) {
+    // Zeroing an arena larger than the machine would end in the OOM killer,
+    // not an error.
+    int64_t memory = (int64_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
+    if (memory > 0 && prog.arena_bytes() > memory)
+      return invalidArgument(ppxPath + ": needs an arena of " +
+                             std::to_string(prog.arena_bytes()) +
+                             " bytes, more than this machine's memory (" +
+                             std::to_string(memory) + ")");
+    try {
+      s->arena_.resize((prog.arena_bytes() + 63) / 64);
+    } catch (const std::bad_alloc &) {
+      return invalidArgument(ppxPath + ": cannot allocate its arena of " +
+                             std::to_string(prog.arena_bytes()) + " bytes");
+    }
+  }
   uint8_t *arena = s->arena_.empty() ? nullptr : s->arena_.front().bytes;
   if (!prog.buffers())
     return dataLoss(ppxPath + ": no buffers");
@@ -73,8 +69,7 @@ StageProgram::load(const std::string &ppxPath,
     t.bytes = *n * dtypeSize(t.desc.dtype);
     switch (b->kind()) {
     case fb::BufferKind::Arena:
-      if (b->offset() < 0 || b->offset() + t.bytes > prog.arena_bytes())
-        return dataLoss(ppxPath + ": a buffer lies outside the arena");
+      // verifyProgram: inside the arena.
       t.data = arena ? arena + b->offset() : nullptr;
       break;
     case fb::BufferKind::Param: {

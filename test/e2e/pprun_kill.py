@@ -15,6 +15,15 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
+def alive(pid):
+    """True while process `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
 def rank_processes(marker):
     """pid -> MPI rank of the pprun processes whose command line has marker."""
     found = {}
@@ -70,12 +79,6 @@ def main():
             return 1
         took = time.time() - killed
 
-        def alive(pid):
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    return f.read().split()[2] != "Z"
-            except OSError:
-                return False
         # mpirun can return while it is still taking the other ranks down:
         # each must be gone within the same 30 s.
         while True:

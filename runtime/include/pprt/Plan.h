@@ -53,7 +53,14 @@ struct Plan {
   std::vector<Io> inputs; // every model input, used by a stage or not
   std::vector<std::vector<Action>> actions; // per rank
 
+  /// Reads DIR/pipeline.json (parse) and checks it against the stage
+  /// programs it names (verifyPlan, Verify.h) before anything runs.
   static StatusOr<Plan> load(const std::string &dir);
+  /// The plan in `text` (the contents of `path`, in folder `dir`), checked
+  /// on its own: types, index ranges, caps, and the path rule for every
+  /// program and weights entry (Paths.h). Never throws.
+  static StatusOr<Plan> parse(const std::string &text, const std::string &dir,
+                              const std::string &path);
   /// The model's inputs and outputs over all stages (a name may feed
   /// several stages).
   std::vector<Io> modelInputs() const;
@@ -61,6 +68,13 @@ struct Plan {
 };
 
 const char *actionName(ActionOp op);
+
+/// Caps on what a plan may ask for, so that a hostile pipeline.json cannot
+/// make pprun allocate ranks^2 queues or stages x micro-batches tables.
+constexpr int kMaxRanks = 1024;
+constexpr int kMaxStages = 4096;
+constexpr int kMaxMicrobatches = 1 << 16;
+constexpr int64_t kMaxScheduleCells = 1 << 22; // stages x micro-batches
 
 } // namespace pprt
 

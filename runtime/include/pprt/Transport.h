@@ -3,7 +3,9 @@
 // The executor sees only this interface: `local` (every rank a thread of one
 // process) and `mpi` (one process per rank). Messages between a pair of
 // ranks arrive in the order they were sent. A receive that waits longer
-// than the timeout, or whose peer has failed, is an error naming the peer.
+// than the timeout, or whose peer has failed, is an error naming the peer;
+// so is a send that a peer has not taken within the timeout (mpi), so that
+// a stopped peer holds no call longer than that.
 //
 //===----------------------------------------------------------------------===//
 
@@ -30,7 +32,9 @@ public:
   /// kept copies (device memory on CUDA), and the transport only their
   /// header and ticket.
   virtual bool inProcess() const { return false; }
-  /// Tells the other ranks this one has failed, so that none waits for it.
+  /// Tells the other ranks this one has failed, so that none waits for it
+  /// (mpi: MPI_Abort at once, without waiting for pending sends; it does
+  /// not return).
   virtual void abort(const std::string &why) = 0;
 };
 

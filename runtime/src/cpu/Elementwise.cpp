@@ -303,7 +303,9 @@ template <typename T> T geluTanh(T x) {
 } // namespace
 
 void registerElementwise(Registry &r) {
-  r["relu"] = floatUnary([](auto x) { return x > 0 ? x : decltype(x)(0); });
+  // NaN passes through, as in PyTorch and numpy (max(x, 0) would drop it).
+  r["relu"] = floatUnary(
+      [](auto x) { return x > 0 || x != x ? x : decltype(x)(0); });
   r["sigmoid"] = floatUnary([](auto x) {
     using T = decltype(x);
     return T(1) / (T(1) + std::exp(-x));

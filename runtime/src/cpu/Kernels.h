@@ -96,6 +96,8 @@ template <size_t N, typename F>
 void walkIndices(const std::vector<int64_t> &shape,
                  const std::array<std::vector<int64_t>, N> &strides,
                  int64_t begin, int64_t end, F &&f) {
+  if (begin >= end) // an empty tensor (a zero dimension): nothing to visit
+    return;
   int rank = shape.size();
   std::vector<int64_t> idx(rank, 0);
   std::array<int64_t, N> off{};

@@ -250,7 +250,8 @@ template <typename C> __device__ inline C unaryOp(UnaryOp op, C x,
                                                   const UnaryParams &p) {
   if constexpr (std::is_floating_point_v<C>) {
     switch (op) {
-    case UnaryOp::Relu: return x > C(0) ? x : C(0);
+    // NaN passes through, as in PyTorch.
+    case UnaryOp::Relu: return x > C(0) || x != x ? x : C(0);
     case UnaryOp::Sigmoid: return C(1) / (C(1) + exp(-x));
     case UnaryOp::Tanh: return tanh(x);
     case UnaryOp::Erf: return erf(x);

@@ -13,15 +13,21 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "pprt/Checkpoint.h"
 #include "pprt/Executor.h"
 #include "pprt/Format.h"
+#include "pprt/Paths.h"
 
 #include <nlohmann/json.hpp>
 
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
+#include <climits>
+#include <cmath>
 #include <map>
 #include <cstdio>
 #include <cstring>
@@ -93,11 +99,18 @@ Options parse(int argc, char **argv) {
         die(std::string(flag) + " " + v + ": expected NAME=FILE.npy");
       return {v.substr(0, eq), v.substr(eq + 1)};
     };
+    // Strict: the whole value a number, in range (atoi would take "abc"
+    // as 0 and 4294967297 as 1).
     auto positive = [&](const char *flag) {
-      int n = std::atoi(value(flag).c_str());
-      if (n < 1)
-        die(std::string(flag) + " must be at least 1");
-      return n;
+      std::string v = value(flag);
+      errno = 0;
+      char *end = nullptr;
+      long long n = std::strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end || std::isspace((unsigned char)v[0]) ||
+          errno == ERANGE || n < 1 || n > INT_MAX)
+        die(std::string(flag) + " " + v + ": expected a whole number from 1 "
+            "to " + std::to_string(INT_MAX));
+      return (int)n;
     };
     if (a == "-h" || a == "--help") {
       usage();
@@ -137,7 +150,7 @@ Options parse(int argc, char **argv) {
     } else if (a == "--tf32") {
       o.tf32 = true;
     } else if (is("--threads")) {
-      o.threads = std::atoi(value("--threads").c_str());
+      o.threads = positive("--threads");
     } else if (is("--iterations")) {
       o.iterations = positive("--iterations");
     } else if (is("--trace")) {
@@ -145,7 +158,14 @@ Options parse(int argc, char **argv) {
     } else if (is("--profile")) {
       o.profile = value("--profile");
     } else if (is("--timeout")) {
-      o.timeout = std::atof(value("--timeout").c_str());
+      // Finite and positive: 0 would blame every peer, inf never end.
+      std::string v = value("--timeout");
+      char *end = nullptr;
+      o.timeout = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end || std::isspace((unsigned char)v[0]) ||
+          !std::isfinite(o.timeout) || o.timeout <= 0 || o.timeout > 1e6)
+        die("--timeout " + v + ": expected seconds, a number above 0 and at "
+            "most 1000000");
     } else if (!a.empty() && a[0] == '-') {
       die("unknown option " + a + " (see --help)");
     } else if (o.dir.empty()) {
@@ -523,39 +543,32 @@ int train(const Options &o, const Plan &plan,
     bool save = !o.checkpointDir.empty() &&
                 ((o.saveEvery && step % o.saveEvery == 0) || step == steps);
     if (save) {
-      std::string name = "step-" + std::to_string(step);
-      std::string tmp = o.checkpointDir + "/." + name + ".tmp";
-      std::error_code ec;
-      std::filesystem::create_directories(tmp, ec);
-      if (ec)
-        fail("--checkpoint-dir " + o.checkpointDir + ": " + ec.message());
+      // Rank 0 clears the staging folder, every rank writes its stages
+      // there, and once all have, rank 0 names it (Checkpoint.h).
+      auto everyRank = [&] {
+        if (Status s = runRanks(transports, mpi, ranks,
+                                [&](int i) { return executors[i]->barrier(); });
+            !s.isOk())
+          fail(s.message());
+      };
+      if (reporter)
+        if (Status s = prepareCheckpoint(o.checkpointDir, step); !s.isOk())
+          fail("--checkpoint-dir " + o.checkpointDir + ": " + s.message());
+      everyRank();
+      std::string tmp = checkpointStaging(o.checkpointDir, step);
       for (auto &e : executors)
         if (Status s = e->saveCheckpoint(tmp); !s.isOk())
           fail(s.message());
-      // Every rank has written its stages before the checkpoint is named.
-      if (Status s = runRanks(transports, mpi, ranks,
-                              [&](int i) { return executors[i]->barrier(); });
-          !s.isOk())
-        fail(s.message());
+      everyRank();
       if (reporter) {
         std::string meta = "{\"step\": " + std::to_string(step) +
                            ", \"data_position\": " + std::to_string(position) +
                            ", \"schedule\": \"" + plan.schedule +
                            "\", \"stages\": " +
                            std::to_string(plan.stages.size()) + "}\n";
-        std::string final = o.checkpointDir + "/" + name;
-        Status s = writeFileAtomically(tmp + "/checkpoint.json", meta.data(),
-                                       meta.size());
-        std::filesystem::remove_all(final, ec);
-        std::filesystem::rename(tmp, final, ec);
-        if (ec)
-          fail("--checkpoint-dir: " + final + ": " + ec.message());
-        std::string latest = name + "\n";
-        if (s.isOk())
-          s = writeFileAtomically(o.checkpointDir + "/latest", latest.data(),
-                                  latest.size());
-        if (!s.isOk())
-          fail(s.message());
+        if (Status s = commitCheckpoint(o.checkpointDir, step, meta);
+            !s.isOk())
+          fail("--checkpoint-dir " + o.checkpointDir + ": " + s.message());
       }
     }
   }
@@ -628,10 +641,12 @@ int main(int argc, char **argv) {
   }
   auto fail = [&](const std::string &m) {
     std::fprintf(stderr, "pprun: error: %s\n", m.c_str());
-    if (mpi) {
-      mpi.reset();
-      finalizeMpi(true);
-    }
+    std::fflush(stderr);
+    // MPI_Abort at once: draining the pending sends first would wait for
+    // the peer that failed.
+    if (mpi)
+      mpi->abort(m);
+    finalizeMpi(true);
     std::exit(1);
   };
 
@@ -782,8 +797,17 @@ int main(int argc, char **argv) {
     for (const Plan::Io &out : s.outputs) {
       const HostTensor &t = io.outputs.at(out.name);
       checksum ^= fnv1a(t.bytes.data(), t.bytes.size());
-      if (Status st = writeNpy(o.outputDir + "/" + out.name + ".npy", t);
+      // The name comes from the model: one plain file name, inside
+      // --output-dir.
+      if (Status st = checkFileComponent(out.name,
+                                         "model output '" + out.name + "'");
           !st.isOk())
+        fail(st.message());
+      auto path = resolveInside(o.outputDir, out.name + ".npy",
+                                "model output '" + out.name + "'");
+      if (!path)
+        fail(path.status().message());
+      if (Status st = writeNpy(*path, t); !st.isOk())
         fail(st.message());
     }
   }
