@@ -13,6 +13,7 @@ PACKAGES=(
   libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev libopenblas-dev
   libdnnl-dev
   libopenmpi-dev openmpi-bin
+  clang-22 libclang-rt-22-dev libomp-22-dev
 )
 
 missing=()
