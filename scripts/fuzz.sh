@@ -9,11 +9,12 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 scripts/setup.sh --no-build
 clang=/usr/lib/llvm-22/bin
+mkdir -p build-fuzz
 cmake -G Ninja -S . -B build-fuzz -DPPC_FUZZ=ON \
   -DCMAKE_C_COMPILER=$clang/clang -DCMAKE_CXX_COMPILER=$clang/clang++ \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPPC_FUZZ_SECONDS="$seconds" -DPPRT_FUZZ_SECONDS="$seconds" \
-  -DPPRT_USE_CUDA=OFF > build-fuzz.configure.log 2>&1 \
-  || { tail -20 build-fuzz.configure.log; exit 1; }
+  -DPPRT_USE_CUDA=OFF > build-fuzz/configure.log 2>&1 \
+  || { tail -20 build-fuzz/configure.log; exit 1; }
 ninja -C build-fuzz ppc-fuzzers pprt-tests
 cd build-fuzz
 # LeakSanitizer reports need ptrace, which some sandboxes refuse.
