@@ -234,9 +234,11 @@ FailureOr<int64_t> NodeContext::normalizeAxis(int64_t axis, int64_t rank) {
 //===----------------------------------------------------------------------===//
 
 GraphImporter::GraphImporter(ModuleOp module, WeightStore &store,
-                             StringRef file, StringRef modelDir, int64_t opset,
+                             StringRef file,
+                             const llvm::StringMap<ExternalData> &external,
+                             int64_t opset,
                              StringRef producer)
-    : module(module), store(store), file(file.str()), modelDir(modelDir.str()),
+    : module(module), store(store), file(file.str()), external(external),
       opset(opset), producerName(producer.str()),
       fileLocation(FileLineColLoc::get(module.getContext(), file, 0, 0)),
       paramBuilder(module.getContext()), bodyBuilder(module.getContext()) {}
@@ -263,16 +265,19 @@ Location nodeLocation(const onnx::NodeProto &node, unsigned index,
 }
 
 LogicalResult GraphImporter::loadExternal(TensorProto &tensor, Slot &slot) {
-  FailureOr<ExternalData> data = resolveExternalData(tensor, modelDir, fileLocation);
-  if (failed(data))
-    return failure();
+  auto it = external.find(tensor.name());
+  if (it == external.end())
+    return emitError(fileLocation)
+           << "initializer '" << tensor.name()
+           << "': external data that was not checked at load";
+  const ExternalData &data = it->second;
   // A slice of a whole file is mapped like the file (no copy).
-  auto buffer = llvm::MemoryBuffer::getFileSlice(data->path, data->length,
-                                                 data->offset);
+  auto buffer =
+      llvm::MemoryBuffer::getFileSlice(data.path, data.length, data.offset);
   if (!buffer)
     return emitError(fileLocation)
            << "initializer '" << tensor.name() << "': cannot read external data '"
-           << data->path << "': " << buffer.getError().message();
+           << data.path << "': " << buffer.getError().message();
   struct Owner : WeightBuffer {
     std::unique_ptr<llvm::MemoryBuffer> buffer;
   };

@@ -3,6 +3,7 @@
 #ifndef PPC_LIB_IMPORT_ONNX_GRAPHIMPORTER_H
 #define PPC_LIB_IMPORT_ONNX_GRAPHIMPORTER_H
 
+#include "ExternalData.h"
 #include "HostTensor.h"
 #include "NodeContext.h"
 
@@ -36,8 +37,10 @@ struct Slot {
 
 class GraphImporter {
 public:
+  /// `external`: every external-data initializer, by name, as the importer
+  /// resolved and checked it before libonnx's checker ran.
   GraphImporter(mlir::ModuleOp module, WeightStore &store, llvm::StringRef file,
-                llvm::StringRef modelDir, int64_t opset,
+                const llvm::StringMap<ExternalData> &external, int64_t opset,
                 llvm::StringRef producer = "");
 
   /// Imports `graph`; `bound` holds frozen inputs (owned by the caller).
@@ -63,7 +66,7 @@ private:
   mlir::ModuleOp module;
   WeightStore &store;
   std::string file;
-  std::string modelDir;
+  const llvm::StringMap<ExternalData> &external;
   int64_t opset;
   std::string producerName;
   mlir::Location fileLocation;

@@ -216,18 +216,28 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
   // and shows the checker the resolved paths for the time it checks.
   llvm::SmallString<256> dir(path);
   llvm::sys::path::remove_filename(dir);
-  std::vector<std::pair<onnx::TensorProto *, std::string>> externalLocations;
-  for (onnx::TensorProto &t : *model.mutable_graph()->mutable_initializer()) {
+  // Checked once here; the graph importer maps what this resolved.
+  llvm::StringMap<onnximport::ExternalData> external;
+  auto resolveExternal = [&](const onnx::TensorProto &t) {
     if (t.data_location() != onnx::TensorProto::EXTERNAL)
-      continue;
+      return success();
     FailureOr<onnximport::ExternalData> data =
         onnximport::resolveExternalData(t, dir, loc);
     if (failed(data))
+      return failure();
+    external[t.name()] = *data;
+    return success();
+  };
+  std::vector<std::pair<onnx::TensorProto *, std::string>> externalLocations;
+  for (onnx::TensorProto &t : *model.mutable_graph()->mutable_initializer()) {
+    if (failed(resolveExternal(t)))
       return nullptr;
+    if (t.data_location() != onnx::TensorProto::EXTERNAL)
+      continue;
     for (onnx::StringStringEntryProto &e : *t.mutable_external_data())
       if (e.key() == "location") {
         externalLocations.emplace_back(&t, e.value());
-        e.set_value(data->path);
+        e.set_value(external[t.name()].path);
       }
   }
   try {
@@ -245,6 +255,9 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
   llvm::StringSet<> boundNames;
   if (failed(loadBindings(options, loc, bound, boundNames)))
     return nullptr;
+  for (const onnx::TensorProto &t : bound)
+    if (failed(resolveExternal(t)))
+      return nullptr;
   onnx::GraphProto &graph = *model.mutable_graph();
   for (const auto &name : boundNames) {
     bool found = llvm::any_of(graph.input(), [&](const onnx::ValueInfoProto &vi) {
@@ -284,7 +297,7 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
 
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   WeightStore &store = context.getLoadedDialect<pp::PPDialect>()->getWeightStore();
-  onnximport::GraphImporter importer(*module, store, path, dir, *opset,
+  onnximport::GraphImporter importer(*module, store, path, external, *opset,
                                      model.producer_name());
   if (failed(importer.import(graph, bound)))
     return nullptr;
