@@ -1,12 +1,9 @@
 //===- Executor.cpp - one rank walking its action list --------------------===//
 //
-// A message is a 16-byte header (kind, from stage, to stage, micro-batch)
-// and the packed tensors of one pp.send, in order. The header is checked on
-// arrival, so a schedule that the runtime and compiler disagree on fails
-// loudly instead of computing garbage. Between the ranks of one process
-// (Transport::inProcess) the header travels with a ticket instead, for the
-// tensors kept by the sender's backend (on the device, for CUDA: no trip
-// through host memory), which the receiver restores into its buffers.
+// Messages go through the rank's Comm (Comm.h), which checks each header
+// on arrival, so that a schedule that the runtime and compiler disagree on
+// fails loudly instead of computing garbage; where their tensors travel
+// (bytes, or the backend's kept copies between threads) is its business.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,50 +16,16 @@
 
 namespace pprt {
 
-namespace {
-/// The tensors of in-process messages, by ticket, from the sending rank's
-/// thread to the receiving one's.
-class Parcels {
-public:
-  uint64_t put(std::vector<std::unique_ptr<Kept>> values) {
-    std::lock_guard<std::mutex> lock(mutex);
-    held[next] = std::move(values);
-    return next++;
-  }
-  std::vector<std::unique_ptr<Kept>> take(uint64_t ticket) {
-    std::lock_guard<std::mutex> lock(mutex);
-    auto it = held.find(ticket);
-    if (it == held.end())
-      return {};
-    auto values = std::move(it->second);
-    held.erase(it);
-    return values;
-  }
-
-private:
-  std::mutex mutex;
-  uint64_t next = 1;
-  std::map<uint64_t, std::vector<std::unique_ptr<Kept>>> held;
-};
-Parcels &parcels() {
-  static Parcels p;
-  return p;
-}
-
-/// Writes the header into the first 16 bytes, which the packer left free so
-/// that the payload is never moved.
-void putHeader(std::vector<uint8_t> &m, int32_t kind, int32_t from, int32_t to,
-               int32_t mb) {
-  int32_t h[4] = {kind, from, to, mb};
-  std::memcpy(m.data(), h, sizeof h);
-}
-} // namespace
 
 TensorDesc wholeBatch(const TensorDesc &microbatch, int microbatches) {
   TensorDesc d = microbatch;
   if (!d.shape.empty())
     d.shape[0] *= microbatches;
   return d;
+}
+
+TensorDesc wholeBatch(const Plan &plan, const TensorDesc &microbatch) {
+  return wholeBatch(microbatch, plan.batchMicrobatches());
 }
 
 namespace {
@@ -99,7 +62,7 @@ Status checkInputs(const Plan &plan, const BatchIO &io) {
       return invalidArgument("missing input '" + in.name + "': give it with "
                              "--input " + in.name + "=FILE.npy");
     const TensorDesc &got = it->second.desc;
-    auto want = wholeBatch(in.desc, plan.microbatches).shape;
+    auto want = wholeBatch(plan, in.desc).shape;
     // numpy has no bfloat16: its bits come as uint16, as torch and ONNX
     // export them.
     bool bf16Bits = got.dtype == DType::U16 && in.desc.dtype == DType::BF16;
@@ -110,7 +73,7 @@ Status checkInputs(const Plan &plan, const BatchIO &io) {
       return invalidArgument(
           "input '" + in.name + "' has shape " + shapeText(got.shape) +
           ", the pipeline takes " + shapeText(want) + " (" +
-          std::to_string(plan.microbatches) + " micro-batches of " +
+          std::to_string(plan.batchMicrobatches()) + " micro-batches of " +
           shapeText(in.desc.shape) + ")");
   }
   return Status::ok();
@@ -119,18 +82,34 @@ Status checkInputs(const Plan &plan, const BatchIO &io) {
 void allocateOutputs(const Plan &plan, BatchIO &io) {
   for (const Plan::Io &out : plan.modelOutputs()) {
     HostTensor &t = io.outputs[out.name];
-    t.desc = wholeBatch(out.desc, plan.microbatches);
+    t.desc = wholeBatch(plan, out.desc);
     t.bytes.assign(*t.desc.byteSize(), 0);
   }
 }
 
 Executor::Executor(const Plan &plan, int rank, Backend &backend,
                    Transport &transport)
-    : plan(plan), rank(rank), backend(backend), transport(transport) {}
+    : plan(plan), rank(rank), pipeRank_(rank / plan.replicas),
+      replica_(rank % plan.replicas), backend(backend),
+      comm(createComm(transport)) {
+  for (int r = 0; r < plan.worldRanks(); ++r)
+    world.push_back(r);
+  for (int j = 0; j < plan.replicas; ++j)
+    replicaGroup.push_back(pipeRank_ * plan.replicas + j);
+  const std::vector<Action> &actions = plan.actions.at(pipeRank_);
+  for (size_t i = 0; i < actions.size(); ++i)
+    if (actions[i].op == ActionOp::Bwd || actions[i].op == ActionOp::BwdB ||
+        actions[i].op == ActionOp::BwdW)
+      lastBackward[actions[i].stage] = i;
+  if (plan.training)
+    layOutBuckets();
+}
+
+Executor::~Executor() = default;
 
 Status Executor::load() {
   for (const Plan::Stage &s : plan.stages) {
-    if (s.rank != rank)
+    if (s.rank != pipeRank_)
       continue;
     auto weights = Weights::load(s.weights);
     if (!weights)
@@ -202,10 +181,12 @@ Status Executor::runProgram(int stage, Phase phase, int mb, BatchIO &io) {
   // Every byte goes in and out through the backend (host memory on the
   // CPU, device memory on CUDA).
   auto &buffers = p.buffers();
+  // This replica's micro-batches of the whole batch.
+  int64_t row = int64_t(replica_) * plan.microbatches + mb;
   for (auto &[name, id] : p.inputs()) {
     const HostTensor &whole = io.inputs.at(name);
     PPRT_RETURN_IF_ERROR(
-        run.write(id, whole.bytes.data() + mb * buffers[id].bytes));
+        run.write(id, whole.bytes.data() + row * buffers[id].bytes));
   }
   if (!p.stashInputs().empty()) {
     auto kept = stash.find({stage, mb});
@@ -230,41 +211,21 @@ Status Executor::runProgram(int stage, Phase phase, int mb, BatchIO &io) {
       return internalError(std::string(kind ? "gradients" : "activations") +
                            " from stage " + std::to_string(peer) +
                            " were not received");
-    const std::vector<uint8_t> &m = it->second;
-    if (transport.inProcess()) {
-      uint64_t ticket = 0;
-      if (m.size() == 16 + sizeof ticket)
-        std::memcpy(&ticket, m.data() + 16, sizeof ticket);
-      auto values = parcels().take(ticket);
-      if (values.size() != ids.size())
-        return internalError("message from stage " + std::to_string(peer) +
-                             " holds " + std::to_string(values.size()) +
-                             " tensors, the program expects " +
-                             std::to_string(ids.size()));
-      for (size_t k = 0; k < ids.size(); ++k) {
-        if (values[k]->bytes != buffers[ids[k]].bytes)
-          return dataLoss("message from stage " + std::to_string(peer) +
-                          " does not match the tensors the program expects");
-        PPRT_RETURN_IF_ERROR(run.restore(ids[k], *values[k]));
-      }
-      inbox.erase(it);
-      continue;
-    }
-    size_t at = 16;
-    for (int id : ids) {
-      int64_t bytes = buffers[id].bytes;
-      if (at + bytes > m.size())
-        return dataLoss("message from stage " + std::to_string(peer) +
-                        " is shorter than the program expects");
-      PPRT_RETURN_IF_ERROR(run.write(id, m.data() + at));
-      at += bytes;
-    }
+    Status st = comm->unpack(it->second, run, ids);
     inbox.erase(it);
+    PPRT_RETURN_IF_ERROR(st);
   }
   PPRT_RETURN_IF_ERROR(run.run());
-  for (auto &[name, id] : p.outputs())
-    PPRT_RETURN_IF_ERROR(run.read(
-        id, io.outputs.at(name).bytes.data() + mb * buffers[id].bytes));
+  for (auto &[name, id] : p.outputs()) {
+    auto out = io.outputs.find(name);
+    if (out == io.outputs.end() ||
+        out->second.bytes.size() < size_t(row + 1) * buffers[id].bytes)
+      return internalError("output '" + name + "' was not allocated for " +
+                           std::to_string(plan.batchMicrobatches()) +
+                           " micro-batches");
+    PPRT_RETURN_IF_ERROR(
+        run.read(id, out->second.bytes.data() + row * buffers[id].bytes));
+  }
   if (plan.training && !evalMode)
     for (auto &[param, id] : p.stateUpdates()) {
       // Kernels cache nothing derived from these (they are read by
@@ -312,35 +273,15 @@ Status Executor::runProgram(int stage, Phase phase, int mb, BatchIO &io) {
     }
   }
   for (auto &[peer, ids] : p.sends()) {
-    std::vector<uint8_t> m;
-    if (transport.inProcess()) {
-      std::vector<std::unique_ptr<Kept>> values;
-      for (int id : ids) {
-        auto value = run.keep(id);
-        if (!value)
-          return value.status();
-        values.push_back(std::move(*value));
-      }
-      uint64_t ticket = parcels().put(std::move(values));
-      m.resize(16 + sizeof ticket);
-      std::memcpy(m.data() + 16, &ticket, sizeof ticket);
-    } else {
-      size_t total = 16;
-      for (int id : ids)
-        total += buffers[id].bytes;
-      m.resize(total);
-      size_t at = 16;
-      for (int id : ids) {
-        PPRT_RETURN_IF_ERROR(run.read(id, m.data() + at));
-        at += buffers[id].bytes;
-      }
-    }
-    putHeader(m, kind, stage, peer, mb);
+    MessageHeader h{kind, stage, peer, mb};
+    auto m = comm->pack(h, run, ids);
+    if (!m)
+      return m.status();
     // A stage of this same rank (interleaved): no transfer, straight in.
     if (rankOf(peer) == rank)
-      inbox[{kind, peer, stage, mb}] = std::move(m);
+      inbox[{kind, peer, stage, mb}] = std::move(*m);
     else
-      outbox[{kind, stage, peer, mb}] = std::move(m);
+      outbox[{kind, stage, peer, mb}] = std::move(*m);
   }
   return Status::ok();
 }
@@ -348,30 +289,45 @@ Status Executor::runProgram(int stage, Phase phase, int mb, BatchIO &io) {
 Status Executor::transfer(const Action &a) {
   bool grad = a.op == ActionOp::SendGrad || a.op == ActionOp::RecvGrad;
   int kind = grad ? 1 : 0;
-  const char *what = grad ? "gradients" : "activations";
   if (a.op == ActionOp::SendAct || a.op == ActionOp::SendGrad) {
     auto it = outbox.find({kind, a.stage, a.peer, a.mb});
     if (it == outbox.end())
       return internalError(std::string("nothing to send: the ") +
                            (grad ? "backward" : "forward") + " has not run");
-    Status st = transport.send(rankOf(a.peer), std::move(it->second));
+    Status st = comm->send(rankOf(a.peer), std::move(it->second));
     outbox.erase(it);
     return st;
   }
-  auto m = transport.recv(rankOf(a.peer));
+  MessageHeader want{kind, a.peer, a.stage, a.mb};
+  auto m = comm->recv(rankOf(a.peer), want, want.toString());
   if (!m)
     return m.status();
-  int32_t h[4] = {-1, -1, -1, -1};
-  if (m->size() >= 16)
-    std::memcpy(h, m->data(), 16);
-  if (h[0] != kind || h[1] != a.peer || h[2] != a.stage || h[3] != a.mb)
-    return dataLoss(std::string("expected ") + what + " of stage " +
-                    std::to_string(a.peer) + " -> " + std::to_string(a.stage) +
-                    " micro-batch " + std::to_string(a.mb) + ", got " +
-                    (h[0] == 1 ? "gradients" : "activations") + " of stage " +
-                    std::to_string(h[1]) + " -> " + std::to_string(h[2]) +
-                    " micro-batch " + std::to_string(h[3]));
   inbox[{kind, a.stage, a.peer, a.mb}] = std::move(*m);
+  return Status::ok();
+}
+
+Status Executor::gatherOutputs(BatchIO &io) {
+  for (const Plan::Stage &s : plan.stages) {
+    if (s.rank != pipeRank_)
+      continue;
+    for (const Plan::Io &out : s.outputs) {
+      HostTensor &t = io.outputs.at(out.name);
+      size_t rows = t.bytes.size() / plan.replicas;
+      std::vector<uint8_t> mine(t.bytes.begin() + rows * replica_,
+                                t.bytes.begin() + rows * (replica_ + 1));
+      auto all = comm->allGatherBytes(replicaGroup, mine);
+      if (!all)
+        return all.status().withContext("gathering output '" + out.name + "'");
+      for (int j = 0; j < plan.replicas; ++j) {
+        if ((*all)[j].size() != rows)
+          return dataLoss("replica " + std::to_string(j) + " sent " +
+                          std::to_string((*all)[j].size()) + " bytes of '" +
+                          out.name + "', expected " + std::to_string(rows));
+        std::copy((*all)[j].begin(), (*all)[j].end(),
+                  t.bytes.begin() + rows * j);
+      }
+    }
+  }
   return Status::ok();
 }
 
@@ -384,7 +340,9 @@ Status Executor::runBatch(BatchIO &io, std::vector<TraceEvent> *trace,
            timeOrigin;
   };
   bool backward = plan.training && !evalMode;
-  for (const Action &a : plan.actions.at(rank)) {
+  const std::vector<Action> &actions = plan.actions.at(pipeRank_);
+  for (size_t i = 0; i < actions.size(); ++i) {
+    const Action &a = actions[i];
     bool forwardAction = a.op == ActionOp::Fwd || a.op == ActionOp::SendAct ||
                          a.op == ActionOp::RecvAct;
     if (!forwardAction && !backward)
@@ -410,6 +368,14 @@ Status Executor::runBatch(BatchIO &io, std::vector<TraceEvent> *trace,
       st = transfer(a);
       break;
     }
+    // Data parallel: a stage's own gradients are complete once its last
+    // backward has run; they are summed over the replicas now, while the
+    // stages of other ranks still run.
+    if (st.isOk() && backward && plan.replicas > 1 &&
+        (a.op == ActionOp::Bwd || a.op == ActionOp::BwdB ||
+         a.op == ActionOp::BwdW) &&
+        lastBackward.at(a.stage) == i && buckets.count(a.stage))
+      st = reduceBucket(a.stage);
     if (!st.isOk())
       return st.withContext("rank " + std::to_string(rank) + ", " +
                             actionName(a.op) + " of stage " +

@@ -93,11 +93,22 @@ StatusOr<Plan> Plan::parse(const std::string &text, const std::string &dir,
   Plan p;
   p.dir = dir;
   p.ranks = r.integer(j, "ranks", 1, 1, kMaxRanks, "the plan");
+  p.replicas = r.integer(j, "data_parallel", 1, 1, kMaxRanks, "the plan");
+  int64_t world = r.integer(j, "world_ranks", (int64_t)p.ranks * p.replicas,
+                            1, INT64_MAX, "the plan");
   p.microbatches =
       r.integer(j, "microbatches", 1, 1, kMaxMicrobatches, "the plan");
   p.batch = r.integer(j, "batch", 0, 0, INT64_MAX, "the plan");
   p.microbatchSize = r.integer(j, "microbatch_size", 0, 0, INT64_MAX, "the plan");
   const auto &stages = r.array(j, "stages", "the plan", /*required=*/true);
+  PPRT_RETURN_IF_ERROR(r.status());
+  if ((int64_t)p.ranks * p.replicas > kMaxRanks ||
+      world != (int64_t)p.ranks * p.replicas)
+    return dataLoss(path + ": " + std::to_string(p.ranks) + " ranks x " +
+                    std::to_string(p.replicas) + " replicas are " +
+                    std::to_string((int64_t)p.ranks * p.replicas) +
+                    " world ranks (the plan says " + std::to_string(world) +
+                    ", at most " + std::to_string(kMaxRanks) + " allowed)");
   const auto *sched = r.member(j, "schedule", "the plan", /*required=*/true);
   PPRT_RETURN_IF_ERROR(r.status());
   if (stages.empty() || stages.size() > (size_t)kMaxStages)
@@ -158,6 +169,7 @@ StatusOr<Plan> Plan::parse(const std::string &text, const std::string &dir,
   p.inputs = iosOf(r, j, "inputs", "the plan");
   if (const auto *t = r.member(j, "training", "the plan")) {
     p.training = true;
+    p.zero = r.integer(*t, "zero", 0, 0, 1, "training");
     std::string where = "training optimizer";
     if (const auto *o = r.member(*t, "optimizer", "training")) {
       p.optimizer.kind = r.string(*o, "kind", "sgd", where);

@@ -3,10 +3,20 @@
 // After a step's actions each rank holds, per (parameter, use) it computes,
 // the gradient summed over the micro-batches in order. A parameter's
 // gradient is the sum of its uses in use order: the ranks that hold a tied
-// parameter exchange the uses they computed, so that every holder sums the
+// parameter gather the uses each computed, so that every holder sums the
 // same values in the same order (and, whatever the partition, the order a
-// single stage would). Then every rank learns the loss and the global
-// gradient norm, and each holder applies the optimizer to its copy.
+// single stage would). With replicas (ppc -data-parallel) it is then summed
+// over the replica group in member order: a stage's own parameters as soon
+// as its last backward has run, the rest after the tied exchange. Every
+// rank learns the loss and the global gradient norm, and each holder
+// applies the optimizer to its copy (-zero=1: to its shard, whose updated
+// values then reach the other replicas).
+//
+// The norm is a sum of squares over fixed chunks of each parameter, in
+// double, summed in chunk and then plan order. Each chunk is computed by
+// one rank, whatever the partition or the sharding: the shards' bounds
+// fall between chunks. So the norm, and every update, are bitwise the same
+// with and without -zero=1.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,59 +26,40 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <set>
 #include <vector>
 
 namespace pprt {
 
 namespace {
 
-/// The sum of squares in double: partial sums over fixed chunks (in
-/// parallel), added in chunk order, so the result depends on the values
-/// alone, not on the thread count or the partition.
-double squaredNorm(const std::vector<float> &g) {
-  constexpr int64_t kChunk = 1 << 16;
-  int64_t n = g.size(), chunks = (n + kChunk - 1) / kChunk;
-  std::vector<double> partial(chunks);
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < chunks; ++c) {
-    double sq = 0;
-    for (int64_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i)
-      sq += (double)g[i] * g[i];
-    partial[c] = sq;
-  }
+constexpr int64_t kChunk = 1 << 16;
+
+int64_t chunksOf(int64_t n) { return (n + kChunk - 1) / kChunk; }
+
+/// One chunk's sum of squares, in double, in element order.
+double chunkSquares(const float *g, int64_t n, int64_t c) {
   double sq = 0;
-  for (double p : partial)
-    sq += p;
+  for (int64_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i)
+    sq += (double)g[i] * g[i];
   return sq;
 }
 
-/// Step-end messages: kind 2 (gradients of tied parameters), 3 (loss and
-/// squared norms), after the 16-byte header the activations use.
-constexpr int32_t kTiedGradients = 2, kStepSync = 3, kBarrier = 4;
+/// A record of the step-end gather: the squared sum of one chunk.
+struct ChunkSquares {
+  int32_t param, chunk;
+  double value;
+};
+/// Its first record: this rank's share of the loss.
+struct LossShare {
+  int32_t has, pad;
+  double value;
+};
+static_assert(sizeof(ChunkSquares) == 16 && sizeof(LossShare) == 16, "packed");
 
-std::vector<uint8_t> message(int32_t kind, int32_t from, int64_t step,
-                             const void *payload, size_t bytes) {
-  std::vector<uint8_t> m(16 + bytes);
-  int32_t h[4] = {kind, from, (int32_t)step, 0};
-  std::memcpy(m.data(), h, 16);
-  if (bytes)
-    std::memcpy(m.data() + 16, payload, bytes);
-  return m;
-}
-
-Status checkHeader(const std::vector<uint8_t> &m, int32_t kind, int32_t from,
-                   int64_t step, size_t bytes) {
-  int32_t h[4] = {-1, -1, -1, -1};
-  if (m.size() >= 16)
-    std::memcpy(h, m.data(), 16);
-  if (h[0] != kind || h[1] != from || h[2] != (int32_t)step ||
-      m.size() != 16 + bytes)
-    return dataLoss("rank " + std::to_string(from) + " sent an unexpected " +
-                    "message at the end of the step (kind " +
-                    std::to_string(h[0]) + ", " + std::to_string(m.size()) +
-                    " bytes; expected kind " + std::to_string(kind) + ", " +
-                    std::to_string(16 + bytes) + " bytes)");
-  return Status::ok();
+template <typename T> void append(std::vector<uint8_t> &m, const T &v) {
+  const uint8_t *b = reinterpret_cast<const uint8_t *>(&v);
+  m.insert(m.end(), b, b + sizeof v);
 }
 } // namespace
 
@@ -78,137 +69,280 @@ void Executor::addInto(float *acc, const float *g, int64_t n) {
     acc[i] += g[i];
 }
 
-Status Executor::exchangeGradients(
-    std::map<std::string, std::vector<float>> &totals) {
-  auto holds = [&](const Plan::Param &p, int r) {
-    for (int s : p.stages)
-      if (rankOf(s) == r)
-        return true;
+bool Executor::holds(const Plan::Param &p, int pipelineRank) const {
+  for (int s : p.stages)
+    if (plan.stages.at(s).rank == pipelineRank)
+      return true;
+  return false;
+}
+
+namespace {
+/// A parameter only one stage holds and uses: its gradient is complete on
+/// that stage, and summed over the replicas there, in the stage's bucket.
+bool stageOwn(const Plan::Param &p) {
+  if (p.stages.size() != 1)
     return false;
-  };
-  // Every use computed here goes to each other rank holding the parameter.
-  std::map<int, std::vector<float>> outgoing;
+  for (int s : p.uses)
+    if (s != p.stages[0])
+      return false;
+  return true;
+}
+} // namespace
+
+void Executor::layOutBuckets() {
   for (const Plan::Param &p : plan.params)
-    for (size_t u = 0; u < p.uses.size(); ++u) {
-      if (rankOf(p.uses[u]) != rank)
-        continue;
-      auto it = gradAcc.find({p.name, (int)u});
-      if (it == gradAcc.end())
-        return internalError("no gradient was computed for use " +
-                             std::to_string(u) + " of '" + p.name + "'");
-      for (int r = 0; r < plan.ranks; ++r)
-        if (r != rank && holds(p, r))
-          outgoing[r].insert(outgoing[r].end(), it->second.begin(),
-                             it->second.end());
-    }
-  for (auto &[to, values] : outgoing)
-    PPRT_RETURN_IF_ERROR(transport.send(
-        to, message(kTiedGradients, rank, step_, values.data(),
-                    values.size() * sizeof(float))));
-  // What each other rank sends here, in the order it packs it.
-  std::map<std::pair<std::string, int>, std::vector<float>> received;
-  for (int from = 0; from < plan.ranks; ++from) {
-    if (from == rank)
-      continue;
-    std::vector<std::pair<const Plan::Param *, int>> expected;
-    size_t floats = 0;
-    for (const Plan::Param &p : plan.params)
-      for (size_t u = 0; u < p.uses.size(); ++u)
-        if (rankOf(p.uses[u]) == from && holds(p, rank)) {
-          expected.push_back({&p, (int)u});
-          floats += *p.desc.numElements();
-        }
-    if (expected.empty())
-      continue;
-    auto m = transport.recv(from);
-    if (!m)
-      return m.status();
-    PPRT_RETURN_IF_ERROR(checkHeader(*m, kTiedGradients, from, step_,
-                                     floats * sizeof(float)));
-    const float *at = reinterpret_cast<const float *>(m->data() + 16);
-    for (auto [p, u] : expected) {
+    if (holds(p, pipeRank_))
+      buckets[stageOwn(p) ? p.stages[0] : -1].params.push_back(&p);
+  int d = plan.replicas;
+  bool sharded = plan.zero && d > 1;
+  for (auto &[id, b] : buckets) {
+    b.offsets = {0};
+    std::vector<int64_t> starts; // of every chunk, flat
+    for (const Plan::Param *p : b.params) {
       int64_t n = *p->desc.numElements();
-      received[{p->name, u}].assign(at, at + n);
-      at += n;
+      for (int64_t c = 0; c < chunksOf(n); ++c)
+        starts.push_back(b.offsets.back() + c * kChunk);
+      b.offsets.push_back(b.offsets.back() + n);
+    }
+    int64_t total = b.offsets.back();
+    // Replica j's piece starts at the first chunk at or past j/D of the
+    // bucket.
+    b.bounds.assign(d + 1, total);
+    b.bounds[0] = 0;
+    for (int j = 1; j < d; ++j) {
+      auto it = std::lower_bound(starts.begin(), starts.end(),
+                                 (total * j + d - 1) / d);
+      b.bounds[j] = std::max(b.bounds[j - 1],
+                             it == starts.end() ? total : *it);
+    }
+    for (size_t k = 0; k < b.params.size(); ++k) {
+      int64_t o = b.offsets[k], n = b.offsets[k + 1] - o;
+      Slot slot{id, o, 0, n};
+      if (sharded) {
+        slot.lo = std::clamp(b.bounds[replica_] - o, (int64_t)0, n);
+        slot.hi = std::clamp(b.bounds[replica_ + 1] - o, slot.lo, n);
+      }
+      slots[b.params[k]->name] = slot;
     }
   }
-  for (const Plan::Param &p : plan.params) {
-    if (!holds(p, rank))
-      continue;
-    std::vector<float> &total = totals[p.name];
-    for (size_t u = 0; u < p.uses.size(); ++u) {
-      std::pair<std::string, int> key{p.name, (int)u};
-      const std::vector<float> &g = rankOf(p.uses[u]) == rank
-                                        ? gradAcc.at(key)
-                                        : received.at(key);
-      if (u == 0)
-        total = g;
-      else
-        addInto(total.data(), g.data(), total.size());
+}
+
+const Executor::Slot *Executor::slotOf(const std::string &param) const {
+  auto it = slots.find(param);
+  return it == slots.end() ? nullptr : &it->second;
+}
+
+Status Executor::reduceBucket(int id) {
+  Bucket &b = buckets.at(id);
+  if (id >= 0)
+    // A stage's own parameters: every use was computed here.
+    for (const Plan::Param *p : b.params) {
+      std::vector<float> &total = totals[p->name];
+      for (size_t u = 0; u < p->uses.size(); ++u) {
+        auto it = gradAcc.find({p->name, (int)u});
+        if (it == gradAcc.end())
+          return internalError("no gradient was computed for use " +
+                               std::to_string(u) + " of '" + p->name + "'");
+        if (u == 0)
+          total = it->second;
+        else
+          addInto(total.data(), it->second.data(), total.size());
+      }
     }
-  }
+  b.flat.resize(b.offsets.back());
+  for (size_t k = 0; k < b.params.size(); ++k)
+    std::memcpy(b.flat.data() + b.offsets[k],
+                totals.at(b.params[k]->name).data(),
+                (b.offsets[k + 1] - b.offsets[k]) * sizeof(float));
+  Status st = plan.zero ? comm->reduceScatterSum(replicaGroup, b.flat.data(),
+                                                 b.bounds)
+                        : comm->allReduceSum(replicaGroup, b.flat.data(),
+                                             b.flat.size());
+  if (!st.isOk())
+    return st.withContext("summing the gradients over the replicas");
+  for (size_t k = 0; k < b.params.size(); ++k)
+    std::memcpy(totals.at(b.params[k]->name).data(),
+                b.flat.data() + b.offsets[k],
+                (b.offsets[k + 1] - b.offsets[k]) * sizeof(float));
   return Status::ok();
 }
 
-Status Executor::syncStep(
-    BatchIO &io, const std::map<std::string, std::vector<float>> &totals) {
-  // Each parameter's squared norm is computed by the lowest rank holding
-  // it, in double, in element order; the global norm sums them in the
-  // plan's parameter order, whatever the partition.
-  auto owner = [&](const Plan::Param &p) {
-    int r = plan.ranks;
-    for (int s : p.stages)
-      r = std::min(r, rankOf(s));
-    return r;
-  };
+Status Executor::exchangeGradients() {
+  int d = plan.replicas;
+  // Each set of holders of a parameter whose uses are not all its own
+  // stage's gathers them: every holder packs the uses it computed, in plan
+  // and use order. Sets are taken in one order on every rank.
+  std::map<Group, std::vector<const Plan::Param *>> sets;
+  for (const Plan::Param &p : plan.params) {
+    if (!holds(p, pipeRank_) || (d > 1 && stageOwn(p)))
+      continue;
+    Group g;
+    for (int q = 0; q < plan.ranks; ++q)
+      if (holds(p, q))
+        g.push_back(q * d + replica_);
+    sets[g].push_back(&p);
+  }
+  std::map<std::pair<std::string, int>, std::vector<float>> received;
+  for (auto &[group, params] : sets) {
+    if (group.size() < 2)
+      continue;
+    std::vector<uint8_t> mine;
+    for (const Plan::Param *p : params)
+      for (size_t u = 0; u < p->uses.size(); ++u) {
+        if (rankOf(p->uses[u]) != rank)
+          continue;
+        auto it = gradAcc.find({p->name, (int)u});
+        if (it == gradAcc.end())
+          return internalError("no gradient was computed for use " +
+                               std::to_string(u) + " of '" + p->name + "'");
+        const uint8_t *b = reinterpret_cast<const uint8_t *>(it->second.data());
+        mine.insert(mine.end(), b, b + it->second.size() * sizeof(float));
+      }
+    auto all = comm->allGatherBytes(group, mine);
+    if (!all)
+      return all.status().withContext("exchanging tied gradients");
+    for (size_t j = 0; j < group.size(); ++j) {
+      if (group[j] == rank)
+        continue;
+      size_t at = 0;
+      const std::vector<uint8_t> &m = (*all)[j];
+      for (const Plan::Param *p : params)
+        for (size_t u = 0; u < p->uses.size(); ++u) {
+          if (rankOf(p->uses[u]) != group[j])
+            continue;
+          size_t bytes = *p->desc.numElements() * sizeof(float);
+          if (at + bytes > m.size())
+            return dataLoss("rank " + std::to_string(group[j]) +
+                            " sent fewer tied gradients than '" + p->name +
+                            "' needs");
+          std::vector<float> &g = received[{p->name, (int)u}];
+          g.resize(bytes / sizeof(float));
+          std::memcpy(g.data(), m.data() + at, bytes);
+          at += bytes;
+        }
+      if (at != m.size())
+        return dataLoss("rank " + std::to_string(group[j]) +
+                        " sent more tied gradients than expected");
+    }
+  }
+  for (auto &[group, params] : sets)
+    for (const Plan::Param *p : params) {
+      std::vector<float> &total = totals[p->name];
+      for (size_t u = 0; u < p->uses.size(); ++u) {
+        std::pair<std::string, int> key{p->name, (int)u};
+        auto local = gradAcc.find(key);
+        const std::vector<float> *g = nullptr;
+        if (rankOf(p->uses[u]) == rank) {
+          if (local == gradAcc.end())
+            return internalError("no gradient was computed for use " +
+                                 std::to_string(u) + " of '" + p->name + "'");
+          g = &local->second;
+        } else {
+          g = &received.at(key);
+        }
+        if (u == 0)
+          total = *g;
+        else
+          addInto(total.data(), g->data(), total.size());
+      }
+    }
+  return Status::ok();
+}
+
+Status Executor::syncStep(BatchIO &io) {
+  int d = plan.replicas;
+  // Each chunk's squared sum is computed by the lowest pipeline rank
+  // holding its parameter, on the replica whose shard holds it (replica 0
+  // without -zero=1).
   int lossStage = -1;
   for (const Plan::Stage &s : plan.stages)
     for (const Plan::Io &out : s.outputs)
       if (out.name == "loss")
         lossStage = s.stage;
-  std::vector<double> mine = {0, 0};
+  LossShare loss{0, 0, 0};
   if (lossStage >= 0 && rankOf(lossStage) == rank) {
-    const HostTensor &loss = io.outputs.at("loss");
+    // This replica's rows of the loss.
+    const HostTensor &t = io.outputs.at("loss");
+    size_t n = t.bytes.size() / sizeof(float) / d;
+    const float *rows = reinterpret_cast<const float *>(t.bytes.data()) +
+                        n * replica_;
     float sum = 0;
-    for (size_t i = 0; i < loss.bytes.size() / sizeof(float); ++i)
-      sum += reinterpret_cast<const float *>(loss.bytes.data())[i];
-    mine = {1, sum};
+    for (size_t i = 0; i < n; ++i)
+      sum += rows[i];
+    loss = {1, 0, sum};
   }
-  for (const Plan::Param &p : plan.params)
-    if (owner(p) == rank) {
-      mine.push_back(squaredNorm(totals.at(p.name)));
-    }
-  std::vector<std::vector<double>> all(plan.ranks);
-  all[rank] = mine;
-  for (int to = 0; to < plan.ranks; ++to)
-    if (to != rank)
-      PPRT_RETURN_IF_ERROR(transport.send(
-          to, message(kStepSync, rank, step_, mine.data(),
-                      mine.size() * sizeof(double))));
-  for (int from = 0; from < plan.ranks; ++from) {
-    if (from == rank)
+  std::vector<uint8_t> mine;
+  append(mine, loss);
+  for (size_t k = 0; k < plan.params.size(); ++k) {
+    const Plan::Param &p = plan.params[k];
+    int owner = plan.ranks;
+    for (int s : p.stages)
+      owner = std::min(owner, plan.stages.at(s).rank);
+    if (owner != pipeRank_)
       continue;
-    size_t count = 2;
-    for (const Plan::Param &p : plan.params)
-      count += owner(p) == from;
-    auto m = transport.recv(from);
-    if (!m)
-      return m.status();
-    PPRT_RETURN_IF_ERROR(
-        checkHeader(*m, kStepSync, from, step_, count * sizeof(double)));
-    const double *d = reinterpret_cast<const double *>(m->data() + 16);
-    all[from].assign(d, d + count);
+    const std::vector<float> &g = totals.at(p.name);
+    const Slot *slot = slotOf(p.name);
+    int64_t n = g.size(), chunks = chunksOf(n);
+    std::vector<int64_t> mineChunks;
+    for (int64_t c = 0; c < chunks; ++c)
+      if (plan.zero && d > 1 ? c * kChunk >= slot->lo && c * kChunk < slot->hi
+                             : replica_ == 0)
+        mineChunks.push_back(c);
+    std::vector<double> partial(mineChunks.size());
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < (int64_t)mineChunks.size(); ++i)
+      partial[i] = chunkSquares(g.data(), n, mineChunks[i]);
+    for (size_t i = 0; i < mineChunks.size(); ++i)
+      append(mine, ChunkSquares{(int32_t)k, (int32_t)mineChunks[i], partial[i]});
   }
-  double loss = std::numeric_limits<double>::quiet_NaN(), sq = 0;
-  std::vector<size_t> next(plan.ranks, 2);
-  for (int r = 0; r < plan.ranks; ++r)
-    if (all[r][0] != 0)
-      loss = all[r][1];
-  for (const Plan::Param &p : plan.params) {
-    int r = owner(p);
-    sq += all[r][next[r]++];
+  auto all = comm->allGatherBytes(world, mine);
+  if (!all)
+    return all.status().withContext("sharing the loss and gradient norm");
+  // Every chunk from exactly one rank; the sums in chunk, then plan order.
+  std::vector<std::vector<double>> squares(plan.params.size());
+  std::vector<std::vector<bool>> seen(plan.params.size());
+  for (size_t k = 0; k < plan.params.size(); ++k) {
+    int64_t chunks = chunksOf(*plan.params[k].desc.numElements());
+    squares[k].assign(chunks, 0);
+    seen[k].assign(chunks, false);
   }
-  lastLoss_ = loss;
+  double total = std::numeric_limits<double>::quiet_NaN();
+  bool anyLoss = false;
+  for (int r = 0; r < plan.worldRanks(); ++r) {
+    const std::vector<uint8_t> &m = (*all)[r];
+    if (m.size() < sizeof(LossShare) ||
+        (m.size() - sizeof(LossShare)) % sizeof(ChunkSquares))
+      return dataLoss("rank " + std::to_string(r) +
+                      " sent a malformed step summary");
+    LossShare l;
+    std::memcpy(&l, m.data(), sizeof l);
+    if (l.has) {
+      total = anyLoss ? total + l.value : 0 + l.value;
+      anyLoss = true;
+    }
+    for (size_t at = sizeof l; at < m.size(); at += sizeof(ChunkSquares)) {
+      ChunkSquares c;
+      std::memcpy(&c, m.data() + at, sizeof c);
+      if (c.param < 0 || (size_t)c.param >= squares.size() || c.chunk < 0 ||
+          (size_t)c.chunk >= squares[c.param].size() || seen[c.param][c.chunk])
+        return dataLoss("rank " + std::to_string(r) +
+                        " sent a squared sum it does not own");
+      squares[c.param][c.chunk] = c.value;
+      seen[c.param][c.chunk] = true;
+    }
+  }
+  double sq = 0;
+  for (size_t k = 0; k < squares.size(); ++k) {
+    double s = 0;
+    for (size_t c = 0; c < squares[k].size(); ++c) {
+      if (!seen[k][c])
+        return internalError("no rank computed the norm of '" +
+                             plan.params[k].name + "'");
+      s += squares[k][c];
+    }
+    sq += s;
+  }
+  lastLoss_ = total;
   lastGradNorm_ = std::sqrt(sq);
   std::string where =
       lossStage >= 0 ? " (computed on stage " + std::to_string(lossStage) + ")"
@@ -218,32 +352,33 @@ Status Executor::syncStep(
            : std::isinf(v) ? std::string(v > 0 ? "inf" : "-inf")
                            : std::to_string(v);
   };
-  if (!std::isfinite(loss))
-    return invalidArgument("the loss is " + text(loss) + where +
+  if (!std::isfinite(total))
+    return invalidArgument("the loss is " + text(total) + where +
                            ": stopped before the update; the last checkpoint "
                            "is kept");
   if (!std::isfinite(lastGradNorm_))
     return invalidArgument("the gradient norm is " + text(lastGradNorm_) +
-                           " (loss " + text(loss) +
+                           " (loss " + text(total) +
                            "): stopped before the update; the last "
                            "checkpoint is kept");
   return Status::ok();
 }
 
-void Executor::applyOptimizer(
-    const std::map<std::string, std::vector<float>> &totals,
-    float coefficient) {
+void Executor::applyOptimizer(float coefficient) {
   const Plan::Optimizer &o = plan.optimizer;
   int64_t t = step_ + 1;
   for (auto &[stage, l] : stages)
     for (const Plan::Param &p : plan.params) {
       const Weights::Entry *e = l.weights->find(p.name);
       auto total = totals.find(p.name);
-      if (!e || total == totals.end())
+      const Slot *slot = slotOf(p.name);
+      if (!e || total == totals.end() || !slot)
         continue;
-      float *w = reinterpret_cast<float *>(e->data);
-      const float *g = total->second.data();
-      int64_t n = total->second.size();
+      // This replica's shard [lo, hi) (the whole without -zero=1); the
+      // state holds that shard only.
+      int64_t lo = slot->lo, n = slot->hi - slot->lo;
+      float *w = reinterpret_cast<float *>(e->data) + lo;
+      const float *g = total->second.data() + lo;
       if (o.kind == "sgd") {
         // torch.optim.SGD: d = g + wd p; buf = d (first step) or
         // momentum buf + d; p -= lr buf.
@@ -293,6 +428,38 @@ void Executor::applyOptimizer(
     }
 }
 
+namespace {
+/// The copies of `name` this rank's stages hold.
+template <typename Stages>
+std::vector<float *> copiesOf(Stages &stages, const std::string &name) {
+  std::vector<float *> out;
+  for (auto &[stage, l] : stages)
+    if (const Weights::Entry *e = l.weights->find(name))
+      out.push_back(reinterpret_cast<float *>(e->data));
+  return out;
+}
+} // namespace
+
+Status Executor::gatherParameters() {
+  for (auto &[id, b] : buckets) {
+    b.flat.resize(b.offsets.back());
+    for (size_t k = 0; k < b.params.size(); ++k) {
+      auto copies = copiesOf(stages, b.params[k]->name);
+      if (!copies.empty())
+        std::memcpy(b.flat.data() + b.offsets[k], copies[0],
+                    (b.offsets[k + 1] - b.offsets[k]) * sizeof(float));
+    }
+    PPRT_RETURN_IF_ERROR(
+        comm->allGather(replicaGroup, b.flat.data(), b.bounds)
+            .withContext("gathering the updated parameters"));
+    for (size_t k = 0; k < b.params.size(); ++k)
+      for (float *w : copiesOf(stages, b.params[k]->name))
+        std::memcpy(w, b.flat.data() + b.offsets[k],
+                    (b.offsets[k + 1] - b.offsets[k]) * sizeof(float));
+  }
+  return Status::ok();
+}
+
 void Executor::parametersChanged() {
   for (auto &[stage, l] : stages)
     for (auto &p : l.prepared)
@@ -301,37 +468,55 @@ void Executor::parametersChanged() {
 }
 
 Status Executor::finishStep(BatchIO &io) {
-  std::map<std::string, std::vector<float>> totals;
-  PPRT_RETURN_IF_ERROR(exchangeGradients(totals));
-  PPRT_RETURN_IF_ERROR(syncStep(io, totals));
+  PPRT_RETURN_IF_ERROR(exchangeGradients());
+  bool sharded = plan.zero && plan.replicas > 1;
+  if (plan.replicas > 1 && buckets.count(-1))
+    PPRT_RETURN_IF_ERROR(reduceBucket(-1));
+  PPRT_RETURN_IF_ERROR(syncStep(io));
   float coefficient = 1;
   // torch.nn.utils.clip_grad_norm_: scale by max / (norm + 1e-6), at most 1.
   if (plan.optimizer.gradClip > 0)
     coefficient = (float)std::min(
         1.0, plan.optimizer.gradClip / (lastGradNorm_ + 1e-6));
-  applyOptimizer(totals, coefficient);
-  if (keepGradients_)
+  applyOptimizer(coefficient);
+  if (sharded)
+    PPRT_RETURN_IF_ERROR(gatherParameters());
+  if (keepGradients_) {
+    if (sharded)
+      // Each replica holds its shard's sums only: gather the rest.
+      for (auto &[id, b] : buckets) {
+        b.flat.resize(b.offsets.back());
+        for (size_t k = 0; k < b.params.size(); ++k)
+          std::memcpy(b.flat.data() + b.offsets[k],
+                      totals.at(b.params[k]->name).data(),
+                      (b.offsets[k + 1] - b.offsets[k]) * sizeof(float));
+        PPRT_RETURN_IF_ERROR(
+            comm->allGather(replicaGroup, b.flat.data(), b.bounds));
+        for (size_t k = 0; k < b.params.size(); ++k)
+          std::memcpy(totals.at(b.params[k]->name).data(),
+                      b.flat.data() + b.offsets[k],
+                      (b.offsets[k + 1] - b.offsets[k]) * sizeof(float));
+      }
     lastGradients_ = std::move(totals);
+  }
+  totals.clear();
   parametersChanged();
   gradAcc.clear();
   ++step_;
   return Status::ok();
 }
 
-Status Executor::barrier() {
-  for (int to = 0; to < plan.ranks; ++to)
-    if (to != rank)
-      PPRT_RETURN_IF_ERROR(
-          transport.send(to, message(kBarrier, rank, step_, nullptr, 0)));
-  for (int from = 0; from < plan.ranks; ++from) {
-    if (from == rank)
-      continue;
-    auto m = transport.recv(from);
-    if (!m)
-      return m.status();
-    PPRT_RETURN_IF_ERROR(checkHeader(*m, kBarrier, from, step_, 0));
-  }
-  return Status::ok();
+Status Executor::barrier() { return comm->barrier(world); }
+
+int64_t Executor::optimizerStateBytes() const {
+  const Plan::Optimizer &o = plan.optimizer;
+  int tables = o.kind == "adamw" ? 2 : o.momentum != 0 ? 1 : 0;
+  int64_t bytes = 0;
+  for (auto &[stage, l] : stages)
+    for (const Plan::Param &p : plan.params)
+      if (const Slot *slot = slotOf(p.name); slot && l.weights->find(p.name))
+        bytes += tables * (slot->hi - slot->lo) * (int64_t)sizeof(float);
+  return bytes;
 }
 
 Status Executor::saveGradients(const std::string &path) const {
@@ -354,7 +539,39 @@ const char *kMomentum = ".momentum_buffer", *kExpAvg = ".exp_avg",
            *kExpAvgSq = ".exp_avg_sq";
 } // namespace
 
-Status Executor::saveCheckpoint(const std::string &dir) const {
+Status Executor::saveCheckpoint(const std::string &dir) {
+  bool sharded = plan.zero && plan.replicas > 1;
+  // The state under -zero=1, whole: each (stage, parameter) gathered from
+  // its replicas, in one order on every replica.
+  std::map<std::pair<int, std::string>, std::vector<float>> whole1, whole2;
+  if (sharded)
+    for (auto &[stage, l] : stages)
+      for (const Plan::Param &p : plan.params) {
+        const Slot *slot = slotOf(p.name);
+        if (!slot || !l.weights->find(p.name))
+          continue;
+        const Bucket &b = buckets.at(slot->bucket);
+        int64_t n = *p.desc.numElements();
+        std::vector<int64_t> bounds;
+        for (int64_t x : b.bounds)
+          bounds.push_back(std::clamp(x - slot->offset, (int64_t)0, n));
+        for (auto [table, into] :
+             {std::pair{&moment1, &whole1}, std::pair{&moment2, &whole2}}) {
+          auto it = table->find({stage, p.name});
+          if (it == table->end())
+            continue;
+          std::vector<float> &full = (*into)[{stage, p.name}];
+          full.assign(n, 0);
+          std::copy(it->second.begin(), it->second.end(),
+                    full.begin() + slot->lo);
+          PPRT_RETURN_IF_ERROR(
+              comm->allGather(replicaGroup, full.data(), bounds)
+                  .withContext("gathering the optimizer state"));
+        }
+      }
+  // The replicas hold the same values: the first writes them.
+  if (replica_ != 0)
+    return Status::ok();
   for (auto &[stage, l] : stages) {
     std::vector<NamedTensor> tensors;
     for (auto &[name, e] : l.weights->entries())
@@ -367,8 +584,9 @@ Status Executor::saveCheckpoint(const std::string &dir) const {
                TensorDesc{DType::F32, l.weights->find(key.second)->desc.shape},
                values.data()});
     };
-    state(moment1, plan.optimizer.kind == "sgd" ? kMomentum : kExpAvg);
-    state(moment2, kExpAvgSq);
+    const char *first = plan.optimizer.kind == "sgd" ? kMomentum : kExpAvg;
+    state(sharded ? whole1 : moment1, first);
+    state(sharded ? whole2 : moment2, kExpAvgSq);
     PPRT_RETURN_IF_ERROR(writeSafetensors(
         dir + "/stage" + std::to_string(stage) + ".safetensors", tensors));
   }
@@ -408,8 +626,12 @@ Status Executor::loadCheckpoint(const std::string &dir, int64_t step) {
           return Status::ok(); // no state yet (SGD without momentum, step 0)
         std::vector<float> &v = table[{stage, p.name}];
         v.resize(n);
-        return restore(p.name + suffix, desc,
-                       reinterpret_cast<uint8_t *>(v.data()));
+        PPRT_RETURN_IF_ERROR(restore(p.name + suffix, desc,
+                                     reinterpret_cast<uint8_t *>(v.data())));
+        // -zero=1: this replica's shard only.
+        if (const Slot *slot = slotOf(p.name))
+          v = std::vector<float>(v.begin() + slot->lo, v.begin() + slot->hi);
+        return Status::ok();
       };
       PPRT_RETURN_IF_ERROR(
           load(moment1, plan.optimizer.kind == "sgd" ? kMomentum : kExpAvg));

@@ -30,6 +30,8 @@ class PreparedStage {
 public:
   explicit PreparedStage(StageProgram &program) : program(program) {}
   virtual ~PreparedStage();
+  /// Buffer `id`'s size in bytes.
+  int64_t bufferBytes(int id) const { return program.buffers().at(id).bytes; }
   /// Runs every instruction once; the error names the stage, the ONNX node
   /// and the kernel.
   virtual Status run() = 0;

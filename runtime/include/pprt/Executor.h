@@ -4,6 +4,7 @@
 #define PPRT_EXECUTOR_H
 
 #include "pprt/Backend.h"
+#include "pprt/Comm.h"
 #include "pprt/Files.h"
 #include "pprt/Plan.h"
 #include "pprt/Transport.h"
@@ -27,16 +28,21 @@ struct BatchIO {
   std::map<std::string, HostTensor> outputs;
 };
 
-/// Runs rank `rank`'s actions of `plan` once (one batch). Inference (and a
+/// Runs world rank `rank`'s actions of `plan` once (one batch): those of
+/// its pipeline rank, on its replica's micro-batches. Inference (and a
 /// training schedule compiled without -train) runs the forward actions. A
 /// training plan (ppc -train) runs forward and backward of every
 /// micro-batch, accumulates each parameter's gradient over micro-batches
 /// and then over its uses in use order (exchanging the uses of tied
-/// parameters between the ranks that hold them), and applies the optimizer.
-/// The error names rank, action and micro-batch.
+/// parameters between the ranks that hold them), sums it over the replicas
+/// (ppc -data-parallel: in member order, each stage's as soon as its last
+/// backward has run here), and applies the optimizer (-zero=1: each replica
+/// to its shard, then the parameters are gathered). The error names rank,
+/// action and micro-batch.
 class Executor {
 public:
   Executor(const Plan &plan, int rank, Backend &backend, Transport &transport);
+  ~Executor();
   /// Loads and prepares this rank's stage programs.
   Status load();
   /// `io.outputs` must be allocated (allocateOutputs) before. Training: one
@@ -66,18 +72,31 @@ public:
   std::vector<StashPeak> stashPeaks() const;
 
   /// Checkpoints: this rank's stages' parameters and optimizer state as
-  /// DIR/stage<k>.safetensors under the ONNX names.
-  Status saveCheckpoint(const std::string &dir) const;
+  /// DIR/stage<k>.safetensors under the ONNX names, written by replica 0
+  /// (whole tensors: the shards of -zero=1 are gathered first, so every
+  /// rank calls it at the same time).
+  Status saveCheckpoint(const std::string &dir);
   /// Loads every parameter this rank holds (and its optimizer state) from
   /// the stage<k>.safetensors files of DIR, whatever their partition;
   /// `step` continues the optimizer's count.
   Status loadCheckpoint(const std::string &dir, int64_t step);
+  /// Data parallel, one process per rank: each replica computed its own
+  /// rows of the model outputs of this rank's stages; this gives every
+  /// replica all of them (every replica of the rank calls it).
+  Status gatherOutputs(BatchIO &io);
   /// Returns when every rank has called it (a checkpoint is complete).
   Status barrier();
   /// Keeps each parameter's summed gradient of the last step (before
   /// clipping) for saveGradients: the gradient checks.
   void keepGradients(bool on) { keepGradients_ = on; }
   Status saveGradients(const std::string &path) const;
+  /// Bytes of optimizer state (momentum, Adam's moments) this rank holds
+  /// once it has stepped: divided over the replicas under -zero=1.
+  int64_t optimizerStateBytes() const;
+  int replica() const { return replica_; }
+  int pipelineRank() const { return pipeRank_; }
+  /// Bytes sent and received through collectives so far.
+  int64_t collectiveBytes() const { return comm->collectiveBytes(); }
 
 private:
   enum Phase { Fwd = 0, BwdB = 1, BwdW = 2 };
@@ -93,22 +112,57 @@ private:
   static void addInto(float *acc, const float *g, int64_t n);
   /// After the parameters were written: every program's caches are stale.
   void parametersChanged();
-  Status exchangeGradients(std::map<std::string, std::vector<float>> &totals);
-  Status syncStep(BatchIO &io, const std::map<std::string, std::vector<float>> &totals);
-  void applyOptimizer(const std::map<std::string, std::vector<float>> &totals,
-                      float coefficient);
-  int rankOf(int stage) const { return plan.stages.at(stage).rank; }
+  /// Sums each parameter's uses in use order into totals_, those of other
+  /// ranks exchanged (tied parameters); skips parameters summed already.
+  Status exchangeGradients();
+  /// Data parallelism: the gradients of bucket `b` summed over the
+  /// replica group (under -zero=1 only this replica's shard).
+  Status reduceBucket(int b);
+  Status syncStep(BatchIO &io);
+  void applyOptimizer(float coefficient);
+  /// -zero=1: every replica's updated shard of the parameters to all.
+  Status gatherParameters();
+  /// World rank of `stage` in this rank's replica.
+  int rankOf(int stage) const {
+    return plan.stages.at(stage).rank * plan.replicas + replica_;
+  }
+  bool holds(const Plan::Param &p, int pipelineRank) const;
+
+  // Data parallelism: the parameters this rank holds, in buckets (one per
+  // stage, of the parameters only it holds and uses; one of the rest,
+  // reduced after the tied exchange at the end of the step). Laid out
+  // flat, in plan order; `bounds` splits a bucket over the replicas at
+  // the boundaries of the squared-norm chunks, so that under -zero=1 each
+  // chunk's sum is computed whole, by one replica, as it is without.
+  struct Bucket {
+    std::vector<const Plan::Param *> params;
+    std::vector<int64_t> offsets; // params + 1
+    std::vector<int64_t> bounds;  // replicas + 1
+    std::vector<float> flat;
+  };
+  struct Slot {
+    int bucket;
+    int64_t offset, lo, hi; // this replica's shard: [lo, hi) of the param
+  };
+  void layOutBuckets();
+  const Slot *slotOf(const std::string &param) const;
 
   const Plan &plan;
   int rank;
+  int pipeRank_ = 0, replica_ = 0;
   Backend &backend;
-  Transport &transport;
+  std::unique_ptr<Comm> comm;
+  Group world, replicaGroup;
+  std::map<int, Bucket> buckets; // by stage; -1: the rest
+  std::map<std::string, Slot> slots;
+  // Per stage of this rank, the index of its last backward action.
+  std::map<int, size_t> lastBackward;
   std::map<int, Loaded> stages;
   bool evalMode = false;
   // Messages received or to send, by (kind: 0 activations, 1 gradients;
   // stage, peer stage, micro-batch).
   using MessageKey = std::tuple<int, int, int, int>;
-  std::map<MessageKey, std::vector<uint8_t>> inbox, outbox;
+  std::map<MessageKey, Parcel> inbox, outbox;
   // What a stage keeps from one of its programs to a later one, per
   // (stage, micro-batch) and slot.
   std::map<std::pair<int, int>, std::map<int, std::unique_ptr<Kept>>> stash;
@@ -117,6 +171,9 @@ private:
   // Gradients summed over micro-batches, per (parameter, use).
   std::map<std::pair<std::string, int>, std::vector<float>> gradAcc;
   std::vector<float> gradScratch;
+  // Each held parameter's gradient of the step, summed over its uses (and
+  // replicas).
+  std::map<std::string, std::vector<float>> totals;
   // Optimizer state per (stage, parameter): momentum, or Adam's moments.
   std::map<std::pair<int, std::string>, std::vector<float>> moment1, moment2;
   bool keepGradients_ = false;
@@ -128,6 +185,8 @@ private:
 /// The shape of a whole batch (what pprun reads and writes) of a tensor
 /// whose micro-batch shape is `microbatch`: M micro-batches along axis 0.
 TensorDesc wholeBatch(const TensorDesc &microbatch, int microbatches);
+/// ... of the plan's whole batch: every replica's micro-batches.
+TensorDesc wholeBatch(const Plan &plan, const TensorDesc &microbatch);
 
 /// Checks every model input against the plan (name, dtype, whole-batch
 /// shape) and allocates the outputs.

@@ -44,11 +44,21 @@ struct Plan {
     std::vector<int> uses;   // the stage computing each use's gradient
   };
   bool training = false;
+  /// -zero=1: each stage's optimizer state is sharded over its replicas.
+  int zero = 0;
   Optimizer optimizer;
   std::vector<Param> params;
   std::string dir, schedule;
-  int ranks = 1, microbatches = 1;
+  /// `ranks` pipeline ranks (the schedule's), replicated `replicas` times
+  /// (ppc -data-parallel): world rank = pipeline rank x replicas + replica,
+  /// so the replicas of a pipeline rank are neighbours. `microbatches` per
+  /// replica; `batch` is the global batch (replicas x microbatches x
+  /// microbatchSize).
+  int ranks = 1, replicas = 1, microbatches = 1;
   int64_t batch = 0, microbatchSize = 0;
+  int worldRanks() const { return ranks * replicas; }
+  /// Micro-batches in a whole batch, over every replica.
+  int batchMicrobatches() const { return microbatches * replicas; }
   std::vector<Stage> stages;
   std::vector<Io> inputs; // every model input, used by a stage or not
   std::vector<std::vector<Action>> actions; // per rank

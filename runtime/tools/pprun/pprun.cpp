@@ -272,6 +272,15 @@ std::string traceJson(const std::vector<TraceEvent> &events,
   return os.str();
 }
 
+/// ", K pipeline ranks x D replicas" when data parallel.
+std::string replicasText(const Plan &plan) {
+  if (plan.replicas == 1)
+    return "";
+  return ", " + std::to_string(plan.ranks) + " pipeline ranks x " +
+         std::to_string(plan.replicas) + " replicas" +
+         (plan.zero ? ", ZeRO-1" : "");
+}
+
 double seconds() {
   return std::chrono::duration<double>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -427,14 +436,14 @@ int train(const Options &o, const Plan &plan,
   std::string firstName;
   std::vector<Plan::Io> inputs = plan.modelInputs();
   for (const Plan::Io &in : inputs) {
-    TensorDesc whole = wholeBatch(in.desc, plan.microbatches);
+    TensorDesc whole = wholeBatch(plan, in.desc);
     auto it = data.find(in.name);
     if (it == data.end()) {
       if (!o.data.empty())
         fail("--data: nothing given for the model's input '" + in.name +
              "': add --data " + in.name + "=FILE.npy");
       // No data at all: one seeded random batch, for timing.
-      data[in.name] = randomInput(in, plan.microbatches, data.size());
+      data[in.name] = randomInput(in, plan.batchMicrobatches(), data.size());
       continue;
     }
     const TensorDesc &got = it->second.desc;
@@ -556,9 +565,13 @@ int train(const Options &o, const Plan &plan,
           fail("--checkpoint-dir " + o.checkpointDir + ": " + s.message());
       everyRank();
       std::string tmp = checkpointStaging(o.checkpointDir, step);
-      for (auto &e : executors)
-        if (Status s = e->saveCheckpoint(tmp); !s.isOk())
-          fail(s.message());
+      // Side by side: under -zero=1 the replicas gather their shards.
+      if (Status s = runRanks(transports, mpi, ranks,
+                              [&](int i) {
+                                return executors[i]->saveCheckpoint(tmp);
+                              });
+          !s.isOk())
+        fail(s.message());
       everyRank();
       if (reporter) {
         std::string meta = "{\"step\": " + std::to_string(step) +
@@ -578,7 +591,7 @@ int train(const Options &o, const Plan &plan,
     std::fclose(metrics);
   if (!o.saveGradients.empty())
     for (size_t i = 0; i < executors.size(); ++i) {
-      std::string path = ranks == 1 && !mpi && plan.ranks == 1
+      std::string path = ranks == 1 && !mpi && plan.worldRanks() == 1
                              ? o.saveGradients
                              : o.saveGradients + ".rank" +
                                    std::to_string(firstRank + i);
@@ -597,13 +610,21 @@ int train(const Options &o, const Plan &plan,
                   "(%s) for the backward\n",
                   firstRank + (int)i, p.stage, p.microbatches,
                   humanBytes(p.bytes).c_str());
+  // Optimizer state per rank (divided over the replicas under -zero=1).
+  for (size_t i = 0; i < executors.size(); ++i)
+    std::printf("pprun: rank %d optimizer state %s (%lld bytes)\n",
+                firstRank + (int)i,
+                humanBytes(executors[i]->optimizerStateBytes()).c_str(),
+                (long long)executors[i]->optimizerStateBytes());
   int64_t ran = steps - startStep;
   if (reporter)
-    std::printf("pprun: %d ranks (%s), schedule %s, %lld steps of batch %lld "
+    std::printf("pprun: %d ranks (%s%s), schedule %s, %lld steps of batch %lld "
                 "in %d micro-batches: loss %.6g -> %.6g, %.3f ms per step, "
                 "%.1f samples/s\n",
-                plan.ranks, mpi ? "mpi" : "local", plan.schedule.c_str(),
-                (long long)ran, (long long)batch, plan.microbatches, firstLoss,
+                plan.worldRanks(), mpi ? "mpi" : "local",
+                replicasText(plan).c_str(), plan.schedule.c_str(),
+                (long long)ran, (long long)batch, plan.batchMicrobatches(),
+                firstLoss,
                 executors[0]->lastLoss(), total / ran * 1e3,
                 batch * ran / total);
   return 0;
@@ -619,17 +640,17 @@ int main(int argc, char **argv) {
   std::string transport =
       o.transport.empty() ? (underMpi ? "mpi" : "local") : o.transport;
   if (transport == "mpi" && !underMpi)
-    relaunchUnderMpirun(plan->ranks, argc, argv);
+    relaunchUnderMpirun(plan->worldRanks(), argc, argv);
 
   std::unique_ptr<Transport> mpi;
-  int firstRank = 0, lastRank = plan->ranks;
+  int firstRank = 0, lastRank = plan->worldRanks();
   if (transport == "mpi") {
     auto t = createMpiTransport(o.timeout);
     if (!t)
       die(t.status().message());
     mpi = std::move(*t);
-    if (mpi->size() != plan->ranks) {
-      std::string m = "the pipeline has " + std::to_string(plan->ranks) +
+    if (mpi->size() != plan->worldRanks()) {
+      std::string m = "the pipeline has " + std::to_string(plan->worldRanks()) +
                       " ranks, mpirun started " + std::to_string(mpi->size());
       if (mpi->rank() == 0)
         std::fprintf(stderr, "pprun: error: %s\n", m.c_str());
@@ -679,7 +700,7 @@ int main(int argc, char **argv) {
     fail("--backend=cuda: this pprun was built without the CUDA toolkit");
 #endif
   };
-  LocalWorld world(plan->ranks, o.timeout);
+  LocalWorld world(plan->worldRanks(), o.timeout);
   int ranks = lastRank - firstRank;
   std::vector<std::unique_ptr<Transport>> transports;
   std::vector<std::unique_ptr<Executor>> executors;
@@ -737,7 +758,7 @@ int main(int argc, char **argv) {
   if (random) {
     uint64_t seed = 0;
     for (const Plan::Io &in : plan->modelInputs())
-      io.inputs[in.name] = randomInput(in, plan->microbatches, seed++);
+      io.inputs[in.name] = randomInput(in, plan->batchMicrobatches(), seed++);
   }
   if (Status st = checkInputs(*plan, io); !st.isOk())
     fail(st.message());
@@ -785,14 +806,22 @@ int main(int argc, char **argv) {
   for (void *p : pinned)
     backend->unpinHost(p);
 
+  // Across processes each replica holds its own rows of the outputs.
+  if (mpi && plan->replicas > 1)
+    if (Status st = executors[0]->gatherOutputs(io); !st.isOk())
+      fail(st.message());
   std::error_code ec;
   std::filesystem::create_directories(o.outputDir, ec);
   if (ec)
     fail("--output-dir " + o.outputDir + ": cannot create it: " + ec.message());
   // Each rank writes the outputs its stages compute.
   uint64_t checksum = 1469598103934665603ull;
+  // Replica 0's rank of each stage writes its outputs (every replica's
+  // rows: in one process they share the batch; across processes they were
+  // gathered).
   for (const Plan::Stage &s : plan->stages) {
-    if (s.rank < firstRank || s.rank >= lastRank)
+    int writer = s.rank * plan->replicas;
+    if (writer < firstRank || writer >= lastRank)
       continue;
     for (const Plan::Io &out : s.outputs) {
       const HostTensor &t = io.outputs.at(out.name);
@@ -818,13 +847,14 @@ int main(int argc, char **argv) {
   double perBatch = timed / std::max(timedIterations, 1);
   // Under MPI the rank of the last stage, which holds the model's outputs,
   // reports.
-  if (!mpi || firstRank == plan->stages.back().rank)
-    std::printf("pprun: %d ranks (%s, %s), schedule %s, batch %lld in %d "
+  if (!mpi || firstRank == plan->stages.back().rank * plan->replicas)
+    std::printf("pprun: %d ranks (%s, %s%s), schedule %s, batch %lld in %d "
                 "micro-batches: %.3f ms per batch, %.1f samples/s; outputs in "
                 "%s, checksum %016llx\n",
-                plan->ranks, transport.c_str(), backend->name(),
-                plan->schedule.c_str(), (long long)plan->batch,
-                plan->microbatches, perBatch * 1e3, plan->batch / perBatch,
+                plan->worldRanks(), transport.c_str(), backend->name(),
+                replicasText(*plan).c_str(), plan->schedule.c_str(),
+                (long long)plan->batch, plan->batchMicrobatches(),
+                perBatch * 1e3, plan->batch / perBatch,
                 o.outputDir.c_str(), (unsigned long long)checksum);
   if (mpi) {
     mpi.reset();
