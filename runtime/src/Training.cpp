@@ -460,6 +460,29 @@ Status Executor::gatherParameters() {
   return Status::ok();
 }
 
+Status Executor::shareStateUpdates() {
+  // As torch's DistributedDataParallel broadcasts its buffers: replica 0's
+  // running statistics (each replica saw its own micro-batches), so that
+  // the replicas stay copies of one model.
+  for (auto &[stage, l] : stages) {
+    if (!l.program[Fwd])
+      continue;
+    for (auto &[param, id] : l.program[Fwd]->stateUpdates()) {
+      const Weights::Entry *e = l.weights->find(param);
+      if (!e)
+        return internalError("state update of '" + param +
+                             "' does not match a parameter of stage " +
+                             std::to_string(stage));
+      PPRT_RETURN_IF_ERROR(
+          comm->broadcast(replicaGroup, replicaGroup[0], e->data, e->bytes)
+              .withContext("sharing the running statistics of '" + param +
+                           "'"));
+      PPRT_RETURN_IF_ERROR(l.prepared[Fwd]->parameterWritten(e->data));
+    }
+  }
+  return Status::ok();
+}
+
 void Executor::parametersChanged() {
   for (auto &[stage, l] : stages)
     for (auto &p : l.prepared)
@@ -481,6 +504,8 @@ Status Executor::finishStep(BatchIO &io) {
   applyOptimizer(coefficient);
   if (sharded)
     PPRT_RETURN_IF_ERROR(gatherParameters());
+  if (plan.replicas > 1)
+    PPRT_RETURN_IF_ERROR(shareStateUpdates());
   if (keepGradients_) {
     if (sharded)
       // Each replica holds its shard's sums only: gather the rest.

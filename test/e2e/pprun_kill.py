@@ -3,7 +3,10 @@
 that every other rank ends, non-zero, within 30 s, with a message naming the
 dead rank.
 
-usage: pprun_kill.py PPC PPRUN CACHE_DIR
+usage: pprun_kill.py PPC PPRUN CACHE_DIR [data-parallel]
+
+data-parallel: a training run of 2 stages x 2 replicas, and the rank
+killed (rank 1: pipeline rank 0, replica 1) is one of a replica group.
 """
 import os
 import signal
@@ -46,15 +49,24 @@ def rank_processes(marker):
 
 def main():
     ppc, pprun, cache = sys.argv[1:4]
+    dp = sys.argv[4:5] == ["data-parallel"]
     import models
-    path = models.cached_export("gpt", cache)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "kill-test")
-        subprocess.run([ppc, path, "-stages=4", "-batch=8", "-microbatches=4",
+        if dp:
+            path = os.path.join(tmp, "gpt-train.onnx")
+            models.export_train("gpt", path)
+            shape = ["-stages=2", "-data-parallel=2", "-train",
+                     "-partition=uniform"]
+            forever = ["--steps=1000000"]
+        else:
+            path = models.cached_export("gpt", cache)
+            shape = ["-stages=4"]
+            forever = ["--iterations=1000000"]
+        subprocess.run([ppc, path, *shape, "-batch=8", "-microbatches=4",
                         "-device=cpu", "-o", out], check=True,
                        capture_output=True)
-        run = subprocess.Popen([pprun, out, "--transport=mpi",
-                                "--iterations=1000000"],
+        run = subprocess.Popen([pprun, out, "--transport=mpi", *forever],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)
         deadline = time.time() + 60

@@ -27,10 +27,10 @@ import sys
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import models  # noqa: E402
+import train_ref  # noqa: E402
 from safetensors_io import read_all  # noqa: E402
 
 PPC, PPRUN, WORK = sys.argv[1:4]
@@ -92,20 +92,10 @@ def export_in_ort(out, trained, input_name, x_npy, what):
           f"--eval's outputs of the trained model: {err:.1e}")
 
 
-def loss_of(model, name, x, y):
-    out = model(x)
-    return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
-
-
 def backward(model, name, x, y):
     """The batch's loss, its gradient accumulated over MICROBATCHES, as the
     pipeline computes it."""
-    total = 0.0
-    for part_x, part_y in zip(x.chunk(MICROBATCHES), y.chunk(MICROBATCHES)):
-        loss = loss_of(model, name, part_x, part_y) / MICROBATCHES
-        loss.backward()
-        total += loss.item()
-    return total
+    return train_ref.backward(model, x, y, MICROBATCHES)
 
 
 def relu_margin(model, x):
@@ -249,19 +239,8 @@ check(r.returncode == 0 and err <= 1e-4,
 # 2. Loss curves.
 def torch_curve(name, optimizer, steps, lr, **kw):
     onnx, model, state, _, batch, x, y, _ = setups[name]
-    model.load_state_dict(state)
-    if optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=lr, **kw)
-    else:
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, **kw)
-    losses, pos = [], 0
-    for _ in range(steps):
-        idx = torch.arange(pos, pos + batch) % x.shape[0]
-        pos = (pos + batch) % x.shape[0]
-        opt.zero_grad()
-        losses.append(backward(model, name, x[idx], y[idx]))
-        opt.step()
-    return losses, model
+    return train_ref.torch_curve(model, state, optimizer, steps, lr, batch,
+                                 x, y, MICROBATCHES, **kw)
 
 
 def ppc_curve(name, tag, ranks, steps, flags, *extra, schedule="1f1b"):

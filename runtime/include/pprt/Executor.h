@@ -122,6 +122,8 @@ private:
   void applyOptimizer(float coefficient);
   /// -zero=1: every replica's updated shard of the parameters to all.
   Status gatherParameters();
+  /// Replica 0's state updates (running statistics) to the other replicas.
+  Status shareStateUpdates();
   /// World rank of `stage` in this rank's replica.
   int rankOf(int stage) const {
     return plan.stages.at(stage).rank * plan.replicas + replica_;
