@@ -24,8 +24,9 @@ def PPAutodiffPass : Pass<"pp-autodiff", "mlir::ModuleOp"> {
     Training: appends the loss (`cross-entropy` of output `loss-on` against
     a new input `labels` holding class indices of its last axis; `mse`
     against a new input of the output's shape; or `output`: `loss-on` is
-    already a scalar loss), scaled so that the micro-batches' losses sum to
-    the mean over the global batch of `microbatches` micro-batches. Then
+    already a scalar loss), scaled so that the losses of `microbatches`
+    micro-batches on each of `data-parallel` replicas sum to the mean over
+    the global batch (scale 1/(M x D)), and so do their gradients. Then
     builds the backward from each op's gradient rule (GradientOpInterface),
     in reverse order. @main then returns the loss (`pp.name = "loss"`) and
     one gradient per use of each trainable parameter (`pp.grad = NAME`,
@@ -47,6 +48,8 @@ def PPAutodiffPass : Pass<"pp-autodiff", "mlir::ModuleOp"> {
            "Name of the labels input the loss adds">,
     Option<"microbatches", "microbatches", "int64_t", "1",
            "Micro-batches per step: the loss is a mean over all of them">,
+    Option<"dataParallel", "data-parallel", "int64_t", "1",
+           "Data-parallel replicas, each running `microbatches` micro-batches">,
   ];
   let dependentDialects = ["ppc::pp::PPDialect"];
 }
