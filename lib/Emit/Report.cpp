@@ -31,9 +31,17 @@ std::string ppc::reportText(const PipelineSummary &s) {
   os << "ppc pipeline report: " << s.model << "\n"
      << "  device " << s.device << ", " << s.ranks << " ranks x "
      << s.virtualStages << " virtual stages, schedule " << s.schedule
-     << ", batch " << s.batch << " = " << s.microbatches
-     << " micro-batches of " << s.batch / std::max<int64_t>(s.microbatches, 1)
-     << ", partition " << s.method << "\n\n";
+     << ", batch " << s.batch << " = ";
+  if (s.dataParallel > 1)
+    os << s.dataParallel << " replicas x ";
+  os << s.microbatches << " micro-batches of " << s.microbatchSize()
+     << ", partition " << s.method << "\n";
+  if (s.dataParallel > 1)
+    os << "  data parallel " << s.dataParallel << ": " << s.ranks << " x "
+       << s.dataParallel << " = " << s.ranks * s.dataParallel
+       << " devices, world rank = pipeline rank x " << s.dataParallel
+       << " + replica" << (s.zero ? ", ZeRO-1" : "") << "\n";
+  os << "\n";
   os << llvm::format("%-6s %-5s %6s %10s %10s %11s %11s %11s %8s\n", "stage",
                      "rank", "ops", "params", "GFLOP", "fwd time",
                      "activations", "memory", "in-flight");
@@ -105,6 +113,8 @@ std::string ppc::reportJson(const PipelineSummary &s) {
     j.attribute("virtual_stages", s.virtualStages);
     j.attribute("batch", s.batch);
     j.attribute("microbatches", s.microbatches);
+    j.attribute("data_parallel", s.dataParallel);
+    j.attribute("zero", s.zero);
     j.attribute("step_time", s.run.stepTime);
     j.attribute("bubble", s.run.bubble);
     j.attributeArray("stages", [&] {

@@ -33,9 +33,12 @@ std::optional<PipelineSummary> ppc::summarize(ModuleOp module,
   if (auto device = module->getAttrOfType<DictionaryAttr>(kDeviceAttr))
     if (auto name = device.getAs<StringAttr>("name"))
       s.device = name.str();
-  if (auto info = module->getAttrOfType<DictionaryAttr>(kPartitionAttr))
+  if (auto info = module->getAttrOfType<DictionaryAttr>(kPartitionAttr)) {
     if (auto method = info.getAs<StringAttr>("method"))
       s.method = method.str();
+    s.dataParallel = std::max<int>(1, attrNumber(info, "data_parallel", 1));
+    s.zero = attrNumber(info, "zero");
+  }
   for (auto [index, stageFunc] : llvm::enumerate(s.pipeline.stages)) {
     func::FuncOp func = stageFunc;
     Evaluation::Stage f;

@@ -10,6 +10,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -18,8 +19,16 @@ namespace ppc {
 /// Everything the emitters describe, gathered once from the final module.
 struct PipelineSummary {
   std::string model, device, method, schedule;
+  /// The global batch: `dataParallel` replicas x `microbatches` (per
+  /// replica) micro-batches.
   int64_t batch = 0, microbatches = 1;
   int ranks = 1, virtualStages = 1;
+  /// Replicas of the pipeline (world ranks = ranks x dataParallel) and
+  /// ZeRO-1 (optimizer state sharded over each replica group).
+  int dataParallel = 1, zero = 0;
+  int64_t microbatchSize() const {
+    return batch / std::max<int64_t>(microbatches * dataParallel, 1);
+  }
   StagePipeline pipeline;
   sched::Schedule plan;
   sched::RunResult run; // the simulated plan, with events

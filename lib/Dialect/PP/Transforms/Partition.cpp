@@ -34,6 +34,10 @@ struct Partition : ppc::pp::impl::PPPartitionPassBase<Partition> {
                               ": needs at least one stage");
     if (virtualStages < 1)
       return fail(module, "-virtual-stages must be at least 1");
+    if (dataParallel < 1)
+      return fail(module, "-data-parallel must be at least 1");
+    if (zero != 0 && zero != 1)
+      return fail(module, "-zero=" + llvm::Twine(zero) + ": expected 0 or 1");
     std::optional<sched::Kind> kind = sched::parseKind(schedule);
     if (!kind)
       return fail(module, "unknown schedule '" + schedule +
@@ -97,6 +101,7 @@ struct Partition : ppc::pp::impl::PPPartitionPassBase<Partition> {
         kPartitionAttr,
         b.getDictionaryAttr({
             b.getNamedAttr("bubble", b.getF64FloatAttr(e.bubble)),
+            b.getNamedAttr("data_parallel", b.getI64IntegerAttr(dataParallel)),
             b.getNamedAttr("method", b.getStringAttr(method)),
             b.getNamedAttr("microbatches",
                            b.getI64IntegerAttr(options.microbatches)),
@@ -104,6 +109,7 @@ struct Partition : ppc::pp::impl::PPPartitionPassBase<Partition> {
             b.getNamedAttr("schedule", b.getStringAttr(schedule)),
             b.getNamedAttr("stages", b.getI64IntegerAttr(options.numStages())),
             b.getNamedAttr("step_time", b.getF64FloatAttr(e.stepTime)),
+            b.getNamedAttr("zero", b.getI64IntegerAttr(zero)),
         }));
   }
 };

@@ -79,6 +79,9 @@ def PPPartitionPass : Pass<"pp-partition", "mlir::ModuleOp"> {
     contiguous stages by `method` (uniform, parameters, type:REGEX,
     manual:NODE,NODE,..., cost) and writes `pp.stage` on every op. Parameters
     used on several stages get `pp.tied` (the stages that replicate them).
+    The module gets `pp.partition` with the options and the predicted step;
+    `data-parallel` replicas of the pipeline (and `zero`, ZeRO-1) are
+    recorded there for the emitters and counted in the step and memory.
   }];
   let options = [
     Option<"stages", "stages", "int64_t", "2", "Pipeline ranks">,
@@ -92,6 +95,10 @@ def PPPartitionPass : Pass<"pp-partition", "mlir::ModuleOp"> {
            "Micro-batches per step (0: one per rank)">,
     Option<"memoryLimit", "memory-limit", "double", "0",
            "Bytes per device (0: the device's memory)">,
+    Option<"dataParallel", "data-parallel", "int64_t", "1",
+           "Replicas of the pipeline; their gradients are all-reduced">,
+    Option<"zero", "zero", "int64_t", "0",
+           "1: ZeRO-1, the optimizer state sharded over the replicas">,
   ];
 }
 
