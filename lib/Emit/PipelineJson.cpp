@@ -164,7 +164,7 @@ std::string ppc::pipelineJson(const PipelineSummary &s, ModuleOp module) {
       j.attributeObject("training", [&] {
         // ZeRO-1: each replica updates 1/data_parallel of the parameters.
         j.attribute("zero", s.zero);
-        if (auto opt = module->getAttrOfType<DictionaryAttr>("pp.optimizer"))
+        if (auto opt = module->getAttrOfType<DictionaryAttr>(kOptimizerAttr))
           j.attributeObject("optimizer", [&] {
             for (NamedAttribute a : opt) {
               if (auto f = dyn_cast<FloatAttr>(a.getValue()))

@@ -486,7 +486,7 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
       opt.push_back(b.getNamedAttr("beta2", b.getF64FloatAttr(beta2)));
       opt.push_back(b.getNamedAttr("eps", b.getF64FloatAttr(adamEps)));
     }
-    (*module)->setAttr("pp.optimizer", b.getDictionaryAttr(opt));
+    (*module)->setAttr(ppc::kOptimizerAttr, b.getDictionaryAttr(opt));
   }
   auto main = module->lookupSymbol<func::FuncOp>("main");
   if (!batchSize) {
@@ -527,6 +527,10 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
       opts.microbatches = m;
       opts.schedule = k;
       opts.memoryLimit = limit;
+      opts.dataParallel = d;
+      opts.zero = zero;
+      opts.optimizerCopies = ppc::optimizerStateCopies(*module);
+      opts.updateInStep = d > 1;
       ppc::PartitionResult result = ppc::partitionBy(method, *graph, opts);
       if (!result.ok()) {
         alt.error = result.error;
@@ -575,6 +579,7 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
   part.memoryLimit = limit;
   part.dataParallel = d;
   part.zero = zero;
+  part.updateInStep = d > 1;
   pm.addPass(ppc::pp::createPPPartitionPass(part));
   ppc::pp::PPSplitStagesPassOptions split;
   split.recompute = recompute;

@@ -26,6 +26,7 @@ struct PipelineSummary {
   /// Replicas of the pipeline (world ranks = ranks x dataParallel) and
   /// ZeRO-1 (optimizer state sharded over each replica group).
   int dataParallel = 1, zero = 0;
+  bool updateInStep = false; // the optimizer update ends the step
   int64_t microbatchSize() const {
     return batch / std::max<int64_t>(microbatches * dataParallel, 1);
   }
@@ -34,6 +35,11 @@ struct PipelineSummary {
   sched::RunResult run; // the simulated plan, with events
   /// Per stage, the same figures the partition methods are compared on.
   std::vector<Evaluation::Stage> stages;
+  /// Per rank: its parameters, gradients, optimizer state (with and
+  /// without ZeRO-1) and peak activations, its gradient all-reduce over
+  /// the replicas and its optimizer update.
+  std::vector<RankState> rankStates;
+  bool training = false;
   /// One line per partition method (and schedule, for -schedule=auto).
   struct Alternative {
     std::string method, schedule, error;

@@ -99,6 +99,9 @@ def PPPartitionPass : Pass<"pp-partition", "mlir::ModuleOp"> {
            "Replicas of the pipeline; their gradients are all-reduced">,
     Option<"zero", "zero", "int64_t", "0",
            "1: ZeRO-1, the optimizer state sharded over the replicas">,
+    Option<"updateInStep", "update-in-step", "bool", "false",
+           "Count the optimizer update in the predicted step (ppc does "
+           "with data parallelism)">,
   ];
 }
 
