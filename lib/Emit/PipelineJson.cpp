@@ -74,8 +74,12 @@ std::string ppc::pipelineJson(const PipelineSummary &s, ModuleOp module) {
     j.attribute("device", s.device);
     j.attribute("batch", s.batch);
     j.attribute("microbatches", s.microbatches);
-    j.attribute("microbatch_size", s.batch / std::max<int64_t>(s.microbatches, 1));
+    // batch is global; microbatches are per replica (the schedule's).
+    j.attribute("microbatch_size", s.microbatchSize());
     j.attribute("ranks", s.ranks);
+    // World rank = pipeline rank x data_parallel + replica (docs/training.md).
+    j.attribute("data_parallel", s.dataParallel);
+    j.attribute("world_ranks", (int64_t)s.ranks * s.dataParallel);
     j.attribute("virtual_stages", s.virtualStages);
     j.attribute("partition", s.method);
     j.attributeArray("inputs", [&] {
@@ -158,7 +162,9 @@ std::string ppc::pipelineJson(const PipelineSummary &s, ModuleOp module) {
     });
     if (training)
       j.attributeObject("training", [&] {
-        if (auto opt = module->getAttrOfType<DictionaryAttr>("pp.optimizer"))
+        // ZeRO-1: each replica updates 1/data_parallel of the parameters.
+        j.attribute("zero", s.zero);
+        if (auto opt = module->getAttrOfType<DictionaryAttr>(kOptimizerAttr))
           j.attributeObject("optimizer", [&] {
             for (NamedAttribute a : opt) {
               if (auto f = dyn_cast<FloatAttr>(a.getValue()))

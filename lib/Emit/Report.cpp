@@ -31,9 +31,17 @@ std::string ppc::reportText(const PipelineSummary &s) {
   os << "ppc pipeline report: " << s.model << "\n"
      << "  device " << s.device << ", " << s.ranks << " ranks x "
      << s.virtualStages << " virtual stages, schedule " << s.schedule
-     << ", batch " << s.batch << " = " << s.microbatches
-     << " micro-batches of " << s.batch / std::max<int64_t>(s.microbatches, 1)
-     << ", partition " << s.method << "\n\n";
+     << ", batch " << s.batch << " = ";
+  if (s.dataParallel > 1)
+    os << s.dataParallel << " replicas x ";
+  os << s.microbatches << " micro-batches of " << s.microbatchSize()
+     << ", partition " << s.method << "\n";
+  if (s.dataParallel > 1)
+    os << "  data parallel " << s.dataParallel << ": " << s.ranks << " x "
+       << s.dataParallel << " = " << s.ranks * s.dataParallel
+       << " devices, world rank = pipeline rank x " << s.dataParallel
+       << " + replica" << (s.zero ? ", ZeRO-1" : "") << "\n";
+  os << "\n";
   os << llvm::format("%-6s %-5s %6s %10s %10s %11s %11s %11s %8s\n", "stage",
                      "rank", "ops", "params", "GFLOP", "fwd time",
                      "activations", "memory", "in-flight");
@@ -56,6 +64,32 @@ std::string ppc::reportText(const PipelineSummary &s) {
     os << " " << key.first << "->" << key.second << " " << bytes(b)
        << (key.second != key.first + 1 ? " (skip)" : "");
   os << "\n\n";
+  if (s.training && s.rankStates.size() == s.run.busy.size()) {
+    // What each rank holds for its parameters, and its step after its last
+    // backward: the gradient all-reduce over the replicas, the update.
+    os << "training state and gradient all-reduce per rank";
+    if (s.dataParallel > 1)
+      os << " (the same on each of its " << s.dataParallel
+         << " replicas; all-reduce: ring over them)";
+    if (s.zero)
+      os << "; optimizer state per rank with ZeRO-1: 1/" << s.dataParallel;
+    os << ":\n";
+    os << llvm::format("  %-5s %10s %10s %16s %11s %10s %16s %11s %11s\n",
+                       "rank", "params", "gradients", "optimizer state",
+                       "activations", "memory", "without ZeRO-1",
+                       "all-reduce", "optimizer");
+    for (auto [r, st] : llvm::enumerate(s.rankStates))
+      os << llvm::format("  %-5d %10s %10s %16s %11s %10s %16s %11s %11s\n",
+                         (int)r, bytes(st.params).c_str(),
+                         bytes(st.gradients).c_str(),
+                         bytes(st.optimizer).c_str(),
+                         bytes(st.activations).c_str(),
+                         bytes(st.total()).c_str(),
+                         bytes(st.totalUnsharded()).c_str(),
+                         seconds(st.allReduce).c_str(),
+                         seconds(st.update).c_str());
+    os << "\n";
+  }
   if (!s.alternatives.empty()) {
     os << "partition methods and schedules compared:\n";
     os << llvm::format("  %-24s %-12s %12s %12s %12s %8s %11s %11s\n", "method",
@@ -105,6 +139,8 @@ std::string ppc::reportJson(const PipelineSummary &s) {
     j.attribute("virtual_stages", s.virtualStages);
     j.attribute("batch", s.batch);
     j.attribute("microbatches", s.microbatches);
+    j.attribute("data_parallel", s.dataParallel);
+    j.attribute("zero", s.zero);
     j.attribute("step_time", s.run.stepTime);
     j.attribute("bubble", s.run.bubble);
     j.attributeArray("stages", [&] {
@@ -121,6 +157,19 @@ std::string ppc::reportJson(const PipelineSummary &s) {
           j.attribute("rank", (int64_t)r);
           j.attribute("utilisation", s.run.busy[r] / s.run.stepTime);
           j.attribute("peak_activation_bytes", s.run.peakStashBytes[r]);
+          if (r < s.rankStates.size() && s.training) {
+            const RankState &st = s.rankStates[r];
+            j.attribute("param_bytes", st.params);
+            j.attribute("gradient_bytes", st.gradients);
+            j.attribute("optimizer_bytes", st.optimizer);
+            j.attribute("optimizer_bytes_without_zero", st.optimizerUnsharded);
+            j.attribute("memory", st.total());
+            j.attribute("memory_without_zero", st.totalUnsharded());
+            j.attribute("all_reduce_time", st.allReduce);
+            j.attribute("optimizer_time", st.update);
+            if (r < s.run.gradsReady.size())
+              j.attribute("gradients_ready", s.run.gradsReady[r]);
+          }
         });
     });
     j.attributeArray("alternatives", [&] {
@@ -139,6 +188,8 @@ std::string ppc::reportJson(const PipelineSummary &s) {
           j.attribute("slowest_stage", e.slowestStage());
           j.attribute("total_stage_time", e.totalStageTime());
           j.attribute("peak_memory", e.peakMemory);
+          j.attribute("peak_memory_without_zero", e.peakMemoryUnsharded);
+          j.attribute("all_reduce_time", e.allReduce);
           j.attribute("crossing_bytes", e.crossingBytes);
           j.attribute("skip_messages", e.skipMessages);
           j.attributeArray("stages", [&] {

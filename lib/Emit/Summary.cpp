@@ -21,11 +21,6 @@ std::optional<PipelineSummary> ppc::summarize(ModuleOp module,
   }
   s.pipeline = std::move(*pipeline);
   s.plan = readSchedule(ops.front());
-  s.run = sched::run(s.plan, s.pipeline.topology, &s.pipeline.costs);
-  if (!s.run.ok) {
-    error = s.run.message;
-    return std::nullopt;
-  }
   s.microbatches = s.plan.microbatches;
   s.schedule = sched::kindName(s.plan.kind).str();
   s.ranks = s.pipeline.numRanks();
@@ -33,9 +28,27 @@ std::optional<PipelineSummary> ppc::summarize(ModuleOp module,
   if (auto device = module->getAttrOfType<DictionaryAttr>(kDeviceAttr))
     if (auto name = device.getAs<StringAttr>("name"))
       s.device = name.str();
-  if (auto info = module->getAttrOfType<DictionaryAttr>(kPartitionAttr))
+  if (auto info = module->getAttrOfType<DictionaryAttr>(kPartitionAttr)) {
     if (auto method = info.getAs<StringAttr>("method"))
       s.method = method.str();
+    s.dataParallel = std::max<int>(1, attrNumber(info, "data_parallel", 1));
+    s.zero = attrNumber(info, "zero");
+    s.updateInStep = info.get("update_in_step") != nullptr;
+  }
+  PartitionOptions options;
+  options.ranks = s.ranks;
+  options.virtualStages = s.virtualStages;
+  options.microbatches = s.microbatches;
+  options.schedule = s.plan.kind;
+  options.dataParallel = s.dataParallel;
+  options.zero = s.zero;
+  options.optimizerCopies = optimizerStateCopies(module);
+  options.updateInStep = s.updateInStep;
+  s.training = options.training();
+  auto device = module->getAttrOfType<DictionaryAttr>(kDeviceAttr);
+  double linkBandwidth = attrNumber(device, "link_bandwidth", 1);
+  double linkLatency = attrNumber(device, "link_latency");
+  double memoryBandwidth = attrNumber(device, "memory_bandwidth");
   for (auto [index, stageFunc] : llvm::enumerate(s.pipeline.stages)) {
     func::FuncOp func = stageFunc;
     Evaluation::Stage f;
@@ -53,9 +66,27 @@ std::optional<PipelineSummary> ppc::summarize(ModuleOp module,
       f.activationBytes += attrNumber(cost, "activation_bytes");
       f.time += attrNumber(cost, "time");
     });
-    f.memory = stateBytes(f.paramBytes, s.plan.kind) +
-               (int64_t)s.run.peakInflight[index] * f.activationBytes;
     s.stages.push_back(f);
+  }
+  // The gradient all-reduce and the update after each rank's backward.
+  std::vector<int64_t> rankParams(s.ranks, 0);
+  for (const Evaluation::Stage &f : s.stages)
+    rankParams[f.rank] += f.paramBytes;
+  addTailCosts(s.pipeline.costs, rankParams, options, linkBandwidth,
+               linkLatency, memoryBandwidth);
+  s.run = sched::run(s.plan, s.pipeline.topology, &s.pipeline.costs);
+  if (!s.run.ok) {
+    error = s.run.message;
+    return std::nullopt;
+  }
+  for (auto [index, f] : llvm::enumerate(s.stages))
+    f.memory = stateBytes(f.paramBytes, options) +
+               (int64_t)s.run.peakInflight[index] * f.activationBytes;
+  for (int r = 0; r < s.ranks; ++r) {
+    RankState state = rankState(rankParams[r], options, linkBandwidth,
+                                linkLatency, memoryBandwidth);
+    state.activations = s.run.peakStashBytes[r];
+    s.rankStates.push_back(state);
   }
   return s;
 }

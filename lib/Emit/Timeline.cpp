@@ -53,7 +53,10 @@ std::string ppc::timelineSvg(const PipelineSummary &s) {
                      "font-size=\"10\">\n",
                      width, height);
   os << "<text x=\"4\" y=\"16\" font-size=\"13\">" << s.schedule << ", "
-     << s.ranks << " ranks, " << s.microbatches << " micro-batches: step "
+     << s.ranks << " ranks";
+  if (s.dataParallel > 1)
+    os << " x " << s.dataParallel << " replicas";
+  os << ", " << s.microbatches << " micro-batches: step "
      << llvm::format("%.4g", s.run.stepTime * 1e3) << " ms, bubble "
      << llvm::format("%.1f", 100 * s.run.bubble) << "%</text>\n";
   for (int r = 0; r < ranks; ++r)
@@ -78,6 +81,18 @@ std::string ppc::timelineSvg(const PipelineSummary &s) {
     if (w > 18)
       os << llvm::format("<text x=\"%.2f\" y=\"%.1f\" fill=\"white\">%s</text>\n",
                          x + 2, y + bar * 0.65, label(e.action).c_str());
+  }
+  // After the actions: the gradient collective as a band under the row
+  // (it overlaps the other ranks' work), the optimizer as a bar.
+  for (const sched::TailEvent &t : s.run.tail) {
+    double x = left + t.start * scale, w = std::max(0.5, (t.end - t.start) * scale);
+    double y = 40 + t.rank * row;
+    std::string name = sched::tailName(t.kind).str();
+    bool update = t.kind == sched::TailEvent::Optimizer;
+    os << llvm::format("<rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" "
+                       "height=\"%.0f\" fill=\"%s\"><title>%s</title></rect>\n",
+                       x, update ? y : y + bar - 6, w, update ? bar : 6.0,
+                       update ? "#e15759" : "#b07aa1", name.c_str());
   }
   os << llvm::format("<text x=\"%.0f\" y=\"%.0f\">0</text>\n", left,
                      height - 8);
@@ -121,6 +136,19 @@ std::string ppc::chromeTrace(const PipelineSummary &s) {
             j.attribute("stage", e.action.stage);
             j.attribute("mb", e.action.mb);
           });
+        });
+      // The optimizer on the compute track; the gradient collectives over
+      // the replicas on the transfer track.
+      for (const sched::TailEvent &t : s.run.tail)
+        j.object([&] {
+          bool update = t.kind == sched::TailEvent::Optimizer;
+          j.attribute("name", sched::tailName(t.kind));
+          j.attribute("cat", update ? "compute" : "collective");
+          j.attribute("ph", "X");
+          j.attribute("pid", 0);
+          j.attribute("tid", (int64_t)(t.rank * 2 + (update ? 0 : 1)));
+          j.attribute("ts", t.start * 1e6);
+          j.attribute("dur", (t.end - t.start) * 1e6);
         });
     });
   });

@@ -1,14 +1,62 @@
 //===- Evaluate.cpp - per-stage figures and the simulated step ------------===//
 
 #include "ppc/Partition/Partition.h"
+#include "ppc/Partition/PipelineIR.h"
 
 #include <algorithm>
 #include <cstdio>
 
 using namespace ppc;
 
-int64_t ppc::stateBytes(int64_t paramBytes, sched::Kind kind) {
-  return sched::isTraining(kind) ? 4 * paramBytes : paramBytes;
+double ppc::allReduceTime(double bytes, int replicas, double linkBandwidth,
+                          double linkLatency) {
+  if (replicas <= 1 || bytes <= 0)
+    return 0;
+  double d = replicas;
+  return 2 * (d - 1) / d * bytes / linkBandwidth + 2 * (d - 1) * linkLatency;
+}
+
+RankState ppc::rankState(int64_t paramBytes, const PartitionOptions &o,
+                         double linkBandwidth, double linkLatency,
+                         double memoryBandwidth) {
+  RankState r;
+  r.params = paramBytes;
+  if (!o.training())
+    return r;
+  int64_t d = std::max(1, o.dataParallel);
+  r.gradients = paramBytes;
+  r.optimizerUnsharded = o.optimizerCopies * paramBytes;
+  r.optimizer = o.zero ? (r.optimizerUnsharded + d - 1) / d
+                       : r.optimizerUnsharded;
+  r.allReduce = allReduceTime(r.gradients, d, linkBandwidth, linkLatency);
+  // The update reads weights, gradients and state and writes weights and
+  // state, of the rank's shard under ZeRO-1.
+  double shard = o.zero ? double(paramBytes) / d : double(paramBytes);
+  if (memoryBandwidth > 0)
+    r.update = (3 + 2 * o.optimizerCopies) * shard / memoryBandwidth;
+  return r;
+}
+
+void ppc::addTailCosts(sched::Costs &costs,
+                       llvm::ArrayRef<int64_t> rankParamBytes,
+                       const PartitionOptions &o, double linkBandwidth,
+                       double linkLatency, double memoryBandwidth) {
+  costs.allReduce.clear();
+  costs.optimizer.clear();
+  costs.zero = o.zero && o.dataParallel > 1;
+  if (!o.training())
+    return;
+  for (int64_t bytes : rankParamBytes) {
+    RankState r =
+        rankState(bytes, o, linkBandwidth, linkLatency, memoryBandwidth);
+    costs.allReduce.push_back(r.allReduce);
+    costs.optimizer.push_back(o.updateInStep ? r.update : 0.0);
+  }
+}
+
+int64_t ppc::stateBytes(int64_t paramBytes, const PartitionOptions &o) {
+  RankState r = rankState(paramBytes, o, 1, 0, 0);
+  return r.params + r.gradients + r.optimizer;
 }
 
 std::string ppc::formatBytes(double b) {
@@ -96,6 +144,11 @@ Evaluation ppc::evaluate(const OpGraph &graph, const Assignment &assignment,
     int64_t bytes = it == e.messages.end() ? 0 : it->second;
     return graph.linkLatency + bytes / graph.linkBandwidth;
   };
+  std::vector<int64_t> rankParams(options.ranks, 0);
+  for (const Evaluation::Stage &s : e.stages)
+    rankParams[s.rank] += s.paramBytes;
+  addTailCosts(costs, rankParams, options, graph.linkBandwidth,
+               graph.linkLatency, graph.memoryBandwidth);
   e.schedule = sched::generate(options.schedule, e.topology,
                                options.microbatches, e.error, &costs);
   if (!e.schedule)
@@ -107,17 +160,27 @@ Evaluation ppc::evaluate(const OpGraph &graph, const Assignment &assignment,
   }
   e.stepTime = e.run.stepTime;
   e.bubble = e.run.bubble;
-  std::vector<int64_t> rankMemory(options.ranks, 0);
-  for (int s = 0; s < numStages; ++s)
-    rankMemory[e.stages[s].rank] +=
-        stateBytes(e.stages[s].paramBytes, options.schedule);
   for (int r = 0; r < options.ranks; ++r) {
-    rankMemory[r] += e.run.peakStashBytes[r];
-    e.peakMemory = std::max(e.peakMemory, rankMemory[r]);
+    RankState state = rankState(rankParams[r], options, graph.linkBandwidth,
+                                graph.linkLatency, graph.memoryBandwidth);
+    state.activations = e.run.peakStashBytes[r];
+    e.peakMemory = std::max(e.peakMemory, state.total());
+    e.peakMemoryUnsharded =
+        std::max(e.peakMemoryUnsharded, state.totalUnsharded());
+    e.allReduce = std::max(e.allReduce, state.allReduce);
+    e.rankStates.push_back(state);
   }
   for (int s = 0; s < numStages; ++s)
     e.stages[s].memory =
-        stateBytes(e.stages[s].paramBytes, options.schedule) +
+        stateBytes(e.stages[s].paramBytes, options) +
         (int64_t)e.run.peakInflight[s] * e.stages[s].activationBytes;
   return e;
+}
+
+int ppc::optimizerStateCopies(mlir::ModuleOp module) {
+  auto opt = module->getAttrOfType<mlir::DictionaryAttr>(kOptimizerAttr);
+  auto kind = opt ? opt.getAs<mlir::StringAttr>("kind") : nullptr;
+  if (!kind || kind.getValue() == "adamw")
+    return 2;
+  return attrNumber(opt, "momentum") != 0 ? 1 : 0;
 }

@@ -114,10 +114,10 @@ public:
     return m;
   }
 
-  double paramState() const { return stateBytes(params, opts.schedule); }
+  double paramState() const { return stateBytes(params, opts); }
 
   double memory() const {
-    return stateBytes(params, opts.schedule) + (double)act * inflight();
+    return stateBytes(params, opts) + (double)act * inflight();
   }
 
   double cost() const {
@@ -156,7 +156,7 @@ public:
     case Metric::Count: return count;
     case Metric::Matches: return matched;
     case Metric::Params: return params;
-    case Metric::Memory: return stateBytes(params, opts.schedule);
+    case Metric::Memory: return stateBytes(params, opts);
     case Metric::Time: return time;
     }
     return 0;

@@ -25,6 +25,7 @@ std::optional<OpGraph> OpGraph::build(func::FuncOp func) {
   graph.linkBandwidth = attrNumber(device, "link_bandwidth", 1);
   graph.linkLatency = attrNumber(device, "link_latency");
   graph.memoryBytes = attrNumber(device, "memory_bytes");
+  graph.memoryBandwidth = attrNumber(device, "memory_bandwidth");
   llvm::StringMap<int> paramIndex;
   DenseMap<Operation *, int> nodeOf;
   FreeOps isFree;

@@ -59,6 +59,7 @@ public:
     for (auto *grid : {&fwdDone, &bDone, &wDone})
       grid->assign(stages, std::vector<int>(m, 0));
     clock.assign(s.ranks.size(), 0.0);
+    lastGrad.assign(s.ranks.size(), -1.0);
     result.busy.assign(s.ranks.size(), 0.0);
     result.peakStashBytes.assign(s.ranks.size(), 0);
     stash.assign(s.ranks.size(), 0);
@@ -112,6 +113,7 @@ private:
   std::map<std::tuple<int, int, bool>, std::deque<Message>> channels;
   std::map<std::pair<int, int>, double> linkFree;
   std::vector<double> clock;
+  std::vector<double> lastGrad; // end of the rank's last Bwd or BwdW
   std::vector<int64_t> stash;
   std::vector<int> inflight;
   std::string error;
@@ -227,6 +229,8 @@ Step Interpreter::exec(int rank, const Action &a) {
     result.events.push_back({rank, a, clock[rank], clock[rank] + cost});
   clock[rank] += cost;
   result.busy[rank] += cost;
+  if (a.op == Op::Bwd || a.op == Op::BwdW)
+    lastGrad[rank] = clock[rank];
   return Step::Done;
 }
 
@@ -368,6 +372,42 @@ RunResult Interpreter::run() {
   RunResult done = incomplete();
   if (!done.ok)
     return done;
+  // The gradient collective starts when the rank's last backward ends; the
+  // update follows it and the rank's last action (a send may still run).
+  bool tail = costs && isTraining(sched.kind) &&
+              (!costs->allReduce.empty() || !costs->optimizer.empty());
+  if (tail) {
+    result.gradsReady.assign(numRanks, 0.0);
+    result.rankEnd.assign(numRanks, 0.0);
+    auto at = [](const std::vector<double> &v, size_t r) {
+      return r < v.size() ? v[r] : 0.0;
+    };
+    for (size_t rank = 0; rank < numRanks; ++rank) {
+      double ready = lastGrad[rank] >= 0 ? lastGrad[rank] : clock[rank];
+      double comm = at(costs->allReduce, rank), opt = at(costs->optimizer, rank);
+      int r = rank;
+      result.gradsReady[rank] = ready;
+      double t = ready;
+      if (costs->zero && comm > 0) {
+        result.tail.push_back({r, TailEvent::ReduceScatter, t, t + comm / 2});
+        t += comm / 2;
+      } else if (comm > 0) {
+        result.tail.push_back({r, TailEvent::AllReduce, t, t + comm});
+        t += comm;
+      }
+      t = std::max(t, clock[rank]);
+      if (opt > 0)
+        result.tail.push_back({r, TailEvent::Optimizer, t, t + opt});
+      t += opt;
+      result.busy[rank] += opt;
+      if (costs->zero && comm > 0) {
+        result.tail.push_back({r, TailEvent::AllGather, t, t + comm / 2});
+        t += comm / 2;
+      }
+      clock[rank] = t;
+      result.rankEnd[rank] = t;
+    }
+  }
   double step = 0, busy = 0;
   for (size_t rank = 0; rank < numRanks; ++rank) {
     step = std::max(step, clock[rank]);
@@ -380,6 +420,16 @@ RunResult Interpreter::run() {
   return result;
 }
 } // namespace
+
+llvm::StringRef ppc::sched::tailName(TailEvent::Kind kind) {
+  switch (kind) {
+  case TailEvent::AllReduce: return "all-reduce";
+  case TailEvent::ReduceScatter: return "reduce-scatter";
+  case TailEvent::Optimizer: return "optimizer";
+  case TailEvent::AllGather: return "all-gather";
+  }
+  return "";
+}
 
 RunResult ppc::sched::run(const Schedule &s, const Topology &topo,
                           const Costs *costs) {

@@ -1,4 +1,7 @@
 // RUN: not ppc-opt %s -split-input-file -pp-autodiff="loss=output" -o /dev/null 2>&1 | FileCheck %s
+// RUN: not ppc-opt %s -split-input-file -pp-autodiff="loss=output data-parallel=0" -o /dev/null 2>&1 | FileCheck %s --check-prefix=DP
+
+// DP: error: -data-parallel must be at least 1
 
 // CHECK: -loss=output: output 0 is not a scalar (it has 4 elements)
 module {

@@ -1,4 +1,5 @@
 // RUN: ppc-opt %s -pp-autodiff="microbatches=2" | FileCheck %s
+// RUN: ppc-opt %s -pp-autodiff="microbatches=2 data-parallel=2" | FileCheck %s --check-prefix=DP
 
 // A two-layer MLP whose second weight is also read, transposed, by a third
 // product (a tied weight): each use gets its own gradient output.
@@ -13,6 +14,8 @@
 // CHECK-SAME: {pp.grad = "w1", pp.use = 0 : i64}
 // The mean over 2 micro-batches of 4 samples.
 // CHECK: %[[LOSS:.*]] = pp.cross_entropy %{{.*}}, %[[LABELS]] {scale = 1.250000e-01 : f64}
+// Two replicas of 2 micro-batches each: the mean over 16 samples.
+// DP: pp.cross_entropy %{{.*}}, %{{.*}} {scale = 6.250000e-02 : f64}
 // CHECK: pp.cross_entropy_grad {{.*}}pp.fwd_index = 9 : i64, pp.phase = "bwd"
 // A use through the transposed weight is differentiated on its consumer's
 // stage (fwd_index 8, the matmul), back through the transpose.

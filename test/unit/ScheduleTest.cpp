@@ -47,6 +47,35 @@ TEST(Schedule, InferenceIsGPipeForward) {
   EXPECT_NEAR(r.bubble, 3.0 / 11, 1e-9);
 }
 
+TEST(Schedule, AllReduceStartsAtEachRanksLastBackward) {
+  // 1F1B, F = 1, B = 2: rank r's last backward ends 2r before the pipeline's
+  // (T), so its all-reduce overlaps the backwards still running upstream.
+  int k = 4, m = 8;
+  double t = (m + k - 1) * 3.0;
+  Topology topo = Topology::chain(k, k);
+  Costs c = uniformCosts(k, 1, 1, 1);
+  c.allReduce = {0, 0, 0, 10};
+  RunResult r = simulate(Kind::OneFOneB, topo, m, c);
+  ASSERT_EQ(r.gradsReady.size(), 4u);
+  for (int rank = 0; rank < k; ++rank)
+    EXPECT_DOUBLE_EQ(r.gradsReady[rank], t - 2 * rank);
+  EXPECT_DOUBLE_EQ(r.stepTime, t - 6 + 10);
+  // The update follows the all-reduce; ZeRO-1 splits the collective
+  // around it and ends at the same time.
+  c.allReduce = {4, 4, 4, 4};
+  c.optimizer = {1, 1, 1, 1};
+  EXPECT_DOUBLE_EQ(simulate(Kind::OneFOneB, topo, m, c).stepTime, t + 5);
+  c.zero = true;
+  RunResult z = simulate(Kind::OneFOneB, topo, m, c);
+  EXPECT_DOUBLE_EQ(z.stepTime, t + 5);
+  ASSERT_EQ(z.tail.size(), 12u);
+  EXPECT_EQ(z.tail[0].kind, TailEvent::ReduceScatter);
+  EXPECT_DOUBLE_EQ(z.tail[1].start, t + 2);
+  EXPECT_EQ(z.tail[2].kind, TailEvent::AllGather);
+  // An inference schedule has no gradients.
+  EXPECT_DOUBLE_EQ(simulate(Kind::Inference, topo, m, c).stepTime, m + k - 1);
+}
+
 TEST(Schedule, InterleavedBubbleMatchesTheory) {
   // Each of the K*V virtual stages costs 1/V of a rank's model share, so the
   // ideal step is M*(F+B) and the bubble (K-1)/(V*M) of it (Narayanan et al.).

@@ -1,8 +1,8 @@
 //===- ppc.cpp - the ppc compiler driver ----------------------------------===//
 //
 // ppc MODEL.onnx [-batch=N] [-dim NAME=N] [-emit=summary|mlir] [-o FILE]
-// ppc MODEL.onnx -stages=K [-microbatches=M] [-schedule=S] [-partition=P]
-//     [-device=D] [-memory-limit=SIZE] -o DIR
+// ppc MODEL.onnx -stages=K [-data-parallel=D] [-microbatches=M] [-schedule=S]
+//     [-partition=P] [-device=D] [-memory-limit=SIZE] -o DIR
 //
 // Without -stages: imports the model and prints a summary or the module.
 // With -stages: compiles the pipeline (canonicalize, annotate cost,
@@ -77,6 +77,12 @@ static cl::opt<int64_t>
                  cl::desc("Micro-batches per step; -batch is split into them "
                           "(default: -stages)"),
                  cl::value_desc("M"), cl::init(0), cl::cat(pipelineCategory));
+static cl::opt<int64_t>
+    dataParallel("data-parallel",
+                 cl::desc("Replicas of the pipeline (K x D devices); -batch is "
+                          "split into D x -microbatches micro-batches "
+                          "(default 1)"),
+                 cl::value_desc("D"), cl::init(1), cl::cat(pipelineCategory));
 static cl::opt<std::string>
     scheduleName("schedule",
                  cl::desc("inference (default), gpipe, 1f1b, interleaved, "
@@ -145,6 +151,12 @@ static cl::opt<double>
              cl::desc("Clip the global gradient norm (over all stages) to "
                       "NORM (default: off)"),
              cl::value_desc("NORM"), cl::init(0), cl::cat(trainCategory));
+
+static cl::opt<int64_t>
+    zero("zero",
+         cl::desc("1: ZeRO-1, shard the optimizer state over the "
+                  "-data-parallel replicas (default 0)"),
+         cl::value_desc("0|1"), cl::init(0), cl::cat(trainCategory));
 
 static cl::opt<bool>
     recompute("recompute",
@@ -346,6 +358,14 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
     return fail("-microbatches=" + Twine(microbatches) +
                 ": needs at least one micro-batch");
   int64_t m = microbatches > 0 ? microbatches : stages;
+  if (dataParallel < 1)
+    return fail("-data-parallel=" + Twine(dataParallel) +
+                ": needs at least one replica");
+  int64_t d = dataParallel;
+  if (zero != 0 && zero != 1)
+    return fail("-zero=" + Twine(zero) + ": expected 0 or 1 (ZeRO-1)");
+  if (zero.getNumOccurrences() && !train)
+    return fail("-zero shards the optimizer state: it needs -train");
   // Training defaults to 1F1B; inference schedules have no backward.
   if (train && !scheduleName.getNumOccurrences())
     scheduleName = "1f1b";
@@ -392,12 +412,19 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
     return fail("-stages writes a directory: give it with -o DIR");
   // The model's batch dimension is the micro-batch (shared/DESIGN.md §2).
   int64_t batchSize = 0;
+  // With D replicas, each runs M micro-batches of B / (M x D).
   if (options.batch) {
-    if (*options.batch % m != 0)
+    if (d == 1 && *options.batch % m != 0)
       return fail("-microbatches=" + Twine(m) + " does not divide -batch=" +
                   Twine(*options.batch));
+    if (*options.batch % (m * d) != 0)
+      return fail("-batch=" + Twine(*options.batch) +
+                  " does not split into -data-parallel=" + Twine(d) + " x "
+                  "-microbatches=" + Twine(m) +
+                  " equal micro-batches: pass a -batch that is a multiple of " +
+                  Twine(m * d));
     batchSize = *options.batch;
-    options.batch = batchSize / m;
+    options.batch = batchSize / (m * d);
   }
 
   PhaseTimer timer;
@@ -432,6 +459,7 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
       ad.lossOn = lossOn;
       ad.labels = labelsName;
       ad.microbatches = m;
+      ad.dataParallel = d;
       pm.addPass(ppc::pp::createPPAutodiffPass(ad));
     }
     ppc::pp::PPAnnotateCostPassOptions cost;
@@ -458,14 +486,15 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
       opt.push_back(b.getNamedAttr("beta2", b.getF64FloatAttr(beta2)));
       opt.push_back(b.getNamedAttr("eps", b.getF64FloatAttr(adamEps)));
     }
-    (*module)->setAttr("pp.optimizer", b.getDictionaryAttr(opt));
+    (*module)->setAttr(ppc::kOptimizerAttr, b.getDictionaryAttr(opt));
   }
   auto main = module->lookupSymbol<func::FuncOp>("main");
   if (!batchSize) {
     auto first = main.getNumArguments()
                      ? dyn_cast<RankedTensorType>(main.getArgumentTypes()[0])
                      : RankedTensorType();
-    batchSize = m * (first && first.getRank() ? first.getDimSize(0) : 1);
+    batchSize =
+        m * d * (first && first.getRank() ? first.getDimSize(0) : 1);
   }
   std::optional<ppc::OpGraph> graph = ppc::OpGraph::build(main);
   if (!graph)
@@ -498,6 +527,10 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
       opts.microbatches = m;
       opts.schedule = k;
       opts.memoryLimit = limit;
+      opts.dataParallel = d;
+      opts.zero = zero;
+      opts.optimizerCopies = ppc::optimizerStateCopies(*module);
+      opts.updateInStep = d > 1;
       ppc::PartitionResult result = ppc::partitionBy(method, *graph, opts);
       if (!result.ok()) {
         alt.error = result.error;
@@ -544,6 +577,9 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
   part.schedule = ppc::sched::kindName(chosenKind).str();
   part.microbatches = m;
   part.memoryLimit = limit;
+  part.dataParallel = d;
+  part.zero = zero;
+  part.updateInStep = d > 1;
   pm.addPass(ppc::pp::createPPPartitionPass(part));
   ppc::pp::PPSplitStagesPassOptions split;
   split.recompute = recompute;

@@ -10,6 +10,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -18,13 +19,27 @@ namespace ppc {
 /// Everything the emitters describe, gathered once from the final module.
 struct PipelineSummary {
   std::string model, device, method, schedule;
+  /// The global batch: `dataParallel` replicas x `microbatches` (per
+  /// replica) micro-batches.
   int64_t batch = 0, microbatches = 1;
   int ranks = 1, virtualStages = 1;
+  /// Replicas of the pipeline (world ranks = ranks x dataParallel) and
+  /// ZeRO-1 (optimizer state sharded over each replica group).
+  int dataParallel = 1, zero = 0;
+  bool updateInStep = false; // the optimizer update ends the step
+  int64_t microbatchSize() const {
+    return batch / std::max<int64_t>(microbatches * dataParallel, 1);
+  }
   StagePipeline pipeline;
   sched::Schedule plan;
   sched::RunResult run; // the simulated plan, with events
   /// Per stage, the same figures the partition methods are compared on.
   std::vector<Evaluation::Stage> stages;
+  /// Per rank: its parameters, gradients, optimizer state (with and
+  /// without ZeRO-1) and peak activations, its gradient all-reduce over
+  /// the replicas and its optimizer update.
+  std::vector<RankState> rankStates;
+  bool training = false;
   /// One line per partition method (and schedule, for -schedule=auto).
   struct Alternative {
     std::string method, schedule, error;

@@ -15,6 +15,7 @@
 #include "ppc/Schedule/Schedule.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallVector.h"
 
@@ -39,6 +40,8 @@ constexpr llvm::StringLiteral kFwdIndexAttr = "pp.fwd_index";
 constexpr llvm::StringLiteral kDeviceAttr = "pp.device";
 /// On the module: the partition's options and predicted figures.
 constexpr llvm::StringLiteral kPartitionAttr = "pp.partition";
+/// On the module: the optimizer a training pipeline runs (ppc -train).
+constexpr llvm::StringLiteral kOptimizerAttr = "pp.optimizer";
 
 struct OpNode {
   mlir::Operation *op;
@@ -63,7 +66,7 @@ struct OpGraph {
   std::vector<int64_t> paramBytes;
   std::vector<mlir::Operation *> paramOps; // the pp.param of each index
   double linkBandwidth = 1, linkLatency = 0;
-  double memoryBytes = 0;
+  double memoryBytes = 0, memoryBandwidth = 0;
 
   double transferTime(int64_t bytes) const;
 
@@ -79,8 +82,55 @@ struct PartitionOptions {
   int microbatches = 1;
   sched::Kind schedule = sched::Kind::Inference;
   double memoryLimit = 0; // bytes per device; 0: the device's memory
+  /// Replicas of the pipeline; each rank's gradients are all-reduced over
+  /// its D replicas. ZeRO-1 shards the optimizer state over them.
+  int dataParallel = 1;
+  bool zero = false;
+  /// f32 optimizer state per parameter: AdamW's two moments (2, also when
+  /// the optimizer is not known), SGD's momentum buffer (1), plain SGD (0).
+  int optimizerCopies = 2;
+  /// Whether the optimizer update ends the simulated step (after the
+  /// all-reduce). ppc sets it with data parallelism and for every -devices
+  /// candidate; a single replica compiled with -stages leaves it off, so
+  /// that its predicted step, and the partition chosen by it, stay those of
+  /// the pipeline alone.
+  bool updateInStep = false;
   int numStages() const { return ranks * virtualStages; }
+  bool training() const { return sched::isTraining(schedule); }
 };
+
+/// The optimizer state copies of `module`'s `pp.optimizer` (ppc -train):
+/// adamw 2, sgd with momentum 1, sgd 0; 2 without one.
+int optimizerStateCopies(mlir::ModuleOp module);
+
+/// What a rank holds and does for its parameters, per the options: the
+/// weights, and when training their gradients and optimizer state (all
+/// f32), the gradient all-reduce over the replicas and the update.
+struct RankState {
+  int64_t params = 0, gradients = 0;
+  int64_t optimizer = 0;          // per rank (divided by D with ZeRO-1)
+  int64_t optimizerUnsharded = 0; // the same without ZeRO-1
+  int64_t activations = 0;        // peak in flight
+  double allReduce = 0;           // seconds
+  double update = 0;              // seconds, the optimizer step
+  int64_t total() const { return params + gradients + optimizer + activations; }
+  int64_t totalUnsharded() const {
+    return params + gradients + optimizerUnsharded + activations;
+  }
+};
+/// `paramBytes` of one rank's stages; activations are left 0.
+RankState rankState(int64_t paramBytes, const PartitionOptions &options,
+                    double linkBandwidth, double linkLatency,
+                    double memoryBandwidth);
+/// Ring all-reduce of `bytes` over `replicas`: 2(D-1)/D x bytes / bandwidth
+/// + 2(D-1) x latency; 0 for one replica.
+double allReduceTime(double bytes, int replicas, double linkBandwidth,
+                     double linkLatency);
+/// Fills `costs.allReduce`, `costs.optimizer` and `costs.zero` from each
+/// rank's parameter bytes (nothing for an inference schedule).
+void addTailCosts(sched::Costs &costs, llvm::ArrayRef<int64_t> rankParamBytes,
+                  const PartitionOptions &options, double linkBandwidth,
+                  double linkLatency, double memoryBandwidth);
 
 /// stage[i] for node i, stages numbered along the pipeline.
 using Assignment = std::vector<int>;
@@ -104,6 +154,11 @@ struct Evaluation {
   std::string error; // why the schedule could not be built
   double stepTime = 0, bubble = 0;
   int64_t peakMemory = 0; // the fullest device, bytes
+  std::vector<RankState> rankStates; // per rank, with activations
+  /// The slowest rank's gradient all-reduce, and the fullest device
+  /// without ZeRO-1's sharding.
+  double allReduce = 0;
+  int64_t peakMemoryUnsharded = 0;
   double slowestStage() const;
   double totalStageTime() const;
 };
@@ -135,10 +190,10 @@ PartitionResult partitionBy(llvm::StringRef method, const OpGraph &graph,
 /// "1.5 GB", "640 KB": decimal units, three digits.
 std::string formatBytes(double bytes);
 
-/// Stage memory in the simulator's model: parameters (four copies when
-/// training: weights, gradients, two AdamW moments) plus the activations of
-/// every micro-batch in flight.
-int64_t stateBytes(int64_t paramBytes, sched::Kind kind);
+/// A stage's parameter memory in the simulator's model: the weights, and
+/// when training their gradients and optimizer state (RankState); the
+/// activations of every micro-batch in flight come on top.
+int64_t stateBytes(int64_t paramBytes, const PartitionOptions &options);
 
 } // namespace ppc
 

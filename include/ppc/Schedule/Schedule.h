@@ -71,6 +71,14 @@ struct Costs {
   /// Transfer time of one message, stage `from` -> stage `to` (activations;
   /// gradients travel the same bytes the other way).
   std::function<double(int from, int to)> transfer;
+  /// Per rank, what follows its last backward (empty: nothing): the
+  /// all-reduce of its gradients over the data-parallel replicas, which
+  /// starts as soon as that backward ends and overlaps the other ranks'
+  /// work, then the optimizer update once the rank's actions are done.
+  /// With `zero` (ZeRO-1) the all-reduce is a reduce-scatter before the
+  /// update of the rank's shard and an all-gather after it, half each.
+  std::vector<double> allReduce, optimizer;
+  bool zero = false;
 };
 
 /// Builds the schedule of `kind` for `microbatches` micro-batches. Interleaved
@@ -88,6 +96,16 @@ struct Event {
   double start, end;
 };
 
+/// One interval of a rank's step after its actions: the gradient
+/// collective and the optimizer update.
+struct TailEvent {
+  enum Kind { AllReduce, ReduceScatter, Optimizer, AllGather };
+  int rank;
+  Kind kind;
+  double start, end;
+};
+llvm::StringRef tailName(TailEvent::Kind kind);
+
 struct RunResult {
   bool ok = true;
   // When !ok: where it went wrong and why, and the rank x step table.
@@ -101,6 +119,10 @@ struct RunResult {
   std::vector<int64_t> peakStashBytes;   // per rank
   std::vector<int> peakInflight;         // per stage, micro-batches held
   std::vector<Event> events;
+  std::vector<TailEvent> tail; // with Costs::allReduce / optimizer
+  /// Per rank: when its last backward ended (its gradients are ready),
+  /// when its step ended; with a tail.
+  std::vector<double> gradsReady, rankEnd;
 };
 
 /// Runs `s` over `topo`: blocking receives, buffered sends, messages matched

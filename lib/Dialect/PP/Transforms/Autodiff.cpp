@@ -66,6 +66,8 @@ void Autodiff::runOnOperation() {
     return fail(module, "has no @main to differentiate");
   if (microbatches < 1)
     return fail(module, "-microbatches must be at least 1");
+  if (dataParallel < 1)
+    return fail(module, "-data-parallel must be at least 1");
   Block &body = main.getBody().front();
   auto ret = cast<func::ReturnOp>(body.getTerminator());
   if (ret.getNumOperands() == 0)
@@ -97,7 +99,9 @@ void Autodiff::runOnOperation() {
   OpBuilder b(ret);
   auto f32 = b.getF32Type();
   auto lossType = RankedTensorType::get({1}, f32);
-  double m = double(microbatches);
+  // Every replica's micro-batches add up to the global batch: the sum of
+  // their losses and gradients is the mean's.
+  double m = double(microbatches * dataParallel);
 
   // The loss, and the seed of the backward.
   Operation *lossOp = nullptr;

@@ -34,6 +34,10 @@ struct Partition : ppc::pp::impl::PPPartitionPassBase<Partition> {
                               ": needs at least one stage");
     if (virtualStages < 1)
       return fail(module, "-virtual-stages must be at least 1");
+    if (dataParallel < 1)
+      return fail(module, "-data-parallel must be at least 1");
+    if (zero != 0 && zero != 1)
+      return fail(module, "-zero=" + llvm::Twine(zero) + ": expected 0 or 1");
     std::optional<sched::Kind> kind = sched::parseKind(schedule);
     if (!kind)
       return fail(module, "unknown schedule '" + schedule +
@@ -50,6 +54,10 @@ struct Partition : ppc::pp::impl::PPPartitionPassBase<Partition> {
     options.microbatches = microbatches > 0 ? microbatches : stages;
     options.schedule = *kind;
     options.memoryLimit = memoryLimit;
+    options.dataParallel = dataParallel;
+    options.zero = zero;
+    options.optimizerCopies = optimizerStateCopies(module);
+    options.updateInStep = updateInStep;
     PartitionResult result = partitionBy(method, *graph, options);
     if (!result.ok())
       return fail(func, result.error);
@@ -93,9 +101,7 @@ struct Partition : ppc::pp::impl::PPPartitionPassBase<Partition> {
         llvm::sort(list);
         graph->paramOps[p]->setAttr(kTiedAttr, b.getDenseI64ArrayAttr(list));
       }
-    module->setAttr(
-        kPartitionAttr,
-        b.getDictionaryAttr({
+    SmallVector<NamedAttribute> info = {
             b.getNamedAttr("bubble", b.getF64FloatAttr(e.bubble)),
             b.getNamedAttr("method", b.getStringAttr(method)),
             b.getNamedAttr("microbatches",
@@ -103,8 +109,17 @@ struct Partition : ppc::pp::impl::PPPartitionPassBase<Partition> {
             b.getNamedAttr("ranks", b.getI64IntegerAttr(stages)),
             b.getNamedAttr("schedule", b.getStringAttr(schedule)),
             b.getNamedAttr("stages", b.getI64IntegerAttr(options.numStages())),
-            b.getNamedAttr("step_time", b.getF64FloatAttr(e.stepTime)),
-        }));
+            b.getNamedAttr("step_time", b.getF64FloatAttr(e.stepTime))};
+    // Data parallelism only where it is used: one replica's module is what
+    // it was without it.
+    if (dataParallel != 1)
+      info.push_back(
+          b.getNamedAttr("data_parallel", b.getI64IntegerAttr(dataParallel)));
+    if (zero)
+      info.push_back(b.getNamedAttr("zero", b.getI64IntegerAttr(zero)));
+    if (updateInStep)
+      info.push_back(b.getNamedAttr("update_in_step", b.getUnitAttr()));
+    module->setAttr(kPartitionAttr, b.getDictionaryAttr(info));
   }
 };
 } // namespace

@@ -24,8 +24,9 @@ def PPAutodiffPass : Pass<"pp-autodiff", "mlir::ModuleOp"> {
     Training: appends the loss (`cross-entropy` of output `loss-on` against
     a new input `labels` holding class indices of its last axis; `mse`
     against a new input of the output's shape; or `output`: `loss-on` is
-    already a scalar loss), scaled so that the micro-batches' losses sum to
-    the mean over the global batch of `microbatches` micro-batches. Then
+    already a scalar loss), scaled so that the losses of `microbatches`
+    micro-batches on each of `data-parallel` replicas sum to the mean over
+    the global batch (scale 1/(M x D)), and so do their gradients. Then
     builds the backward from each op's gradient rule (GradientOpInterface),
     in reverse order. @main then returns the loss (`pp.name = "loss"`) and
     one gradient per use of each trainable parameter (`pp.grad = NAME`,
@@ -47,6 +48,8 @@ def PPAutodiffPass : Pass<"pp-autodiff", "mlir::ModuleOp"> {
            "Name of the labels input the loss adds">,
     Option<"microbatches", "microbatches", "int64_t", "1",
            "Micro-batches per step: the loss is a mean over all of them">,
+    Option<"dataParallel", "data-parallel", "int64_t", "1",
+           "Data-parallel replicas, each running `microbatches` micro-batches">,
   ];
   let dependentDialects = ["ppc::pp::PPDialect"];
 }
@@ -76,6 +79,9 @@ def PPPartitionPass : Pass<"pp-partition", "mlir::ModuleOp"> {
     contiguous stages by `method` (uniform, parameters, type:REGEX,
     manual:NODE,NODE,..., cost) and writes `pp.stage` on every op. Parameters
     used on several stages get `pp.tied` (the stages that replicate them).
+    The module gets `pp.partition` with the options and the predicted step;
+    `data-parallel` replicas of the pipeline (and `zero`, ZeRO-1) are
+    recorded there for the emitters and counted in the step and memory.
   }];
   let options = [
     Option<"stages", "stages", "int64_t", "2", "Pipeline ranks">,
@@ -89,6 +95,13 @@ def PPPartitionPass : Pass<"pp-partition", "mlir::ModuleOp"> {
            "Micro-batches per step (0: one per rank)">,
     Option<"memoryLimit", "memory-limit", "double", "0",
            "Bytes per device (0: the device's memory)">,
+    Option<"dataParallel", "data-parallel", "int64_t", "1",
+           "Replicas of the pipeline; their gradients are all-reduced">,
+    Option<"zero", "zero", "int64_t", "0",
+           "1: ZeRO-1, the optimizer state sharded over the replicas">,
+    Option<"updateInStep", "update-in-step", "bool", "false",
+           "Count the optimizer update in the predicted step (ppc does "
+           "with data parallelism)">,
   ];
 }
 
