@@ -561,12 +561,13 @@ int train(const Options &o, const Plan &plan,
           fail(s.message());
       everyRank();
       if (reporter) {
-        std::string meta = "{\"step\": " + std::to_string(step) +
-                           ", \"data_position\": " + std::to_string(position) +
-                           ", \"schedule\": \"" + plan.schedule +
-                           "\", \"stages\": " +
-                           std::to_string(plan.stages.size()) + "}\n";
-        if (Status s = commitCheckpoint(o.checkpointDir, step, meta);
+        Checkpoint meta;
+        meta.step = step;
+        meta.position = position;
+        meta.schedule = plan.schedule;
+        meta.stages = plan.stages.size();
+        if (Status s = commitCheckpoint(o.checkpointDir, step,
+                                        checkpointJson(meta));
             !s.isOk())
           fail("--checkpoint-dir " + o.checkpointDir + ": " + s.message());
       }
