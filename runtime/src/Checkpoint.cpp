@@ -1,4 +1,7 @@
-//===- Checkpoint.cpp - crash-safe naming of a training checkpoint --------===//
+//===- Checkpoint.cpp - checkpoint.json, and crash-safe naming -----------===//
+//
+// checkpoint.json is written (checkpointJson) and read (findCheckpoint)
+// here alone.
 //
 // The states a kill can leave, in order, and what `latest` names in each:
 //   staging being written             the previous checkpoint
@@ -14,6 +17,12 @@
 #include "pprt/Checkpoint.h"
 
 #include "pprt/Files.h"
+#include "pprt/Paths.h"
+#include "pprt/Plan.h"
+
+#include "Json.h"
+
+#include <nlohmann/json.hpp>
 
 #include <cctype>
 #include <cerrno>
@@ -22,6 +31,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <filesystem>
+#include <limits>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -107,6 +117,58 @@ Status linkCopy(const std::string &from, const std::string &to) {
 }
 
 } // namespace
+
+std::string checkpointJson(const Checkpoint &c) {
+  // One line, keys in this order: what pprun has always written.
+  return "{\"step\": " + std::to_string(c.step) +
+         ", \"data_position\": " + std::to_string(c.position) +
+         ", \"schedule\": " + nlohmann::json(c.schedule).dump(
+             -1, ' ', false, nlohmann::json::error_handler_t::replace) +
+         ", \"stages\": " + std::to_string(c.stages) + "}\n";
+}
+
+StatusOr<Checkpoint> findCheckpoint(const std::string &path,
+                                    const std::string &flag) {
+  auto readText = [](const std::string &file, std::string &out) {
+    auto f = MappedFile::open(file);
+    if (!f)
+      return false;
+    out.assign(reinterpret_cast<const char *>((*f)->data()), (*f)->size());
+    return true;
+  };
+  std::string dir = path, text;
+  if (!readText(dir + "/checkpoint.json", text)) {
+    std::string latest;
+    if (!readText(path + "/latest", latest))
+      return notFound(flag + path + ": no checkpoint there (neither "
+                      "checkpoint.json nor latest)");
+    while (!latest.empty() && std::isspace((unsigned char)latest.back()))
+      latest.pop_back();
+    // latest is a file like any other: it may only name a folder beside it.
+    StatusOr<std::string> named =
+        resolveInside(path, latest, flag + path + "/latest");
+    if (!named)
+      return named.status();
+    dir = *named;
+    if (!readText(dir + "/checkpoint.json", text))
+      return notFound(flag + path + ": latest names " + latest +
+                      ", which has no checkpoint.json");
+  }
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("step"))
+    return dataLoss(dir + "/checkpoint.json: not a checkpoint description");
+  JsonReader reader(dir + "/checkpoint.json");
+  const int64_t most = std::numeric_limits<int64_t>::max();
+  Checkpoint c;
+  c.dir = dir;
+  c.step = reader.integer(j, "step", 0, 0, most, "the checkpoint", true);
+  c.position = reader.integer(j, "data_position", 0, 0, most, "the checkpoint");
+  c.schedule = reader.string(j, "schedule", "", "the checkpoint");
+  c.stages = reader.integer(j, "stages", 0, 0, kMaxStages, "the checkpoint");
+  if (!reader.ok())
+    return reader.status();
+  return c;
+}
 
 std::string checkpointStaging(const std::string &root, int64_t step) {
   return root + "/.step-" + std::to_string(step) + ".tmp";

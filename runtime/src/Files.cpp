@@ -1,19 +1,16 @@
 //===- Files.cpp - memory maps, safetensors, npy --------------------------===//
 
 #include "pprt/Files.h"
-#include "pprt/Paths.h"
 
 #include "Json.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <climits>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <limits>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -374,45 +371,6 @@ Status writeNpy(const std::string &path, const HostTensor &t) {
   out += header;
   out.append(reinterpret_cast<const char *>(t.bytes.data()), t.bytes.size());
   return writeFileAtomically(path, out.data(), out.size());
-}
-
-StatusOr<Checkpoint> findCheckpoint(const std::string &path,
-                                    const std::string &flag) {
-  auto readText = [](const std::string &file, std::string &out) {
-    auto f = MappedFile::open(file);
-    if (!f)
-      return false;
-    out.assign(reinterpret_cast<const char *>((*f)->data()), (*f)->size());
-    return true;
-  };
-  std::string dir = path, text;
-  if (!readText(dir + "/checkpoint.json", text)) {
-    std::string latest;
-    if (!readText(path + "/latest", latest))
-      return notFound(flag + path + ": no checkpoint there (neither "
-                      "checkpoint.json nor latest)");
-    while (!latest.empty() && std::isspace((unsigned char)latest.back()))
-      latest.pop_back();
-    // latest is a file like any other: it may only name a folder beside it.
-    StatusOr<std::string> named =
-        resolveInside(path, latest, flag + path + "/latest");
-    if (!named)
-      return named.status();
-    dir = *named;
-    if (!readText(dir + "/checkpoint.json", text))
-      return notFound(flag + path + ": latest names " + latest +
-                      ", which has no checkpoint.json");
-  }
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("step"))
-    return dataLoss(dir + "/checkpoint.json: not a checkpoint description");
-  JsonReader reader(dir + "/checkpoint.json");
-  const int64_t most = std::numeric_limits<int64_t>::max();
-  Checkpoint c{dir, reader.integer(j, "step", 0, 0, most, "the checkpoint", true),
-               reader.integer(j, "data_position", 0, 0, most, "the checkpoint")};
-  if (!reader.ok())
-    return reader.status();
-  return c;
 }
 
 StatusOr<CheckpointTensors> CheckpointTensors::load(const std::string &dir) {

@@ -32,8 +32,12 @@ std::vector<float> payload(float seed) {
 }
 
 std::string metaOf(int64_t step, int64_t position) {
-  return "{\"step\": " + std::to_string(step) +
-         ", \"data_position\": " + std::to_string(position) + "}\n";
+  Checkpoint c;
+  c.step = step;
+  c.position = position;
+  c.schedule = "1f1b";
+  c.stages = 1;
+  return checkpointJson(c);
 }
 
 /// Writes step `step` (tensor w = payload(seed)) through the staging
@@ -204,5 +208,32 @@ TEST(FindCheckpoint, HostileLatestAndDescriptionAreErrors) {
   ASSERT_TRUE(out.isOk()) << out.status().message();
   EXPECT_EQ(out->step, 3);
   EXPECT_EQ(out->position, 7);
+  EXPECT_EQ(out->schedule, "");
+  fs::remove_all(root);
+}
+
+// What checkpointJson writes, findCheckpoint reads back.
+TEST(FindCheckpoint, ReadsWhatCheckpointJsonWrites) {
+  std::string root = testing::TempDir() + "/ck-json-" + std::to_string(getpid());
+  fs::remove_all(root);
+  fs::create_directories(root);
+  Checkpoint c;
+  c.step = 12;
+  c.position = 40;
+  c.schedule = "zb\"h1";
+  c.stages = 3;
+  std::string text = checkpointJson(c);
+  EXPECT_EQ(text.back(), '\n');
+  FILE *f = std::fopen((root + "/checkpoint.json").c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  std::fwrite(text.data(), 1, text.size(), f);
+  std::fclose(f);
+  auto out = findCheckpoint(root, "--resume ");
+  ASSERT_TRUE(out.isOk()) << out.status().message();
+  EXPECT_EQ(out->dir, root);
+  EXPECT_EQ(out->step, 12);
+  EXPECT_EQ(out->position, 40);
+  EXPECT_EQ(out->schedule, "zb\"h1");
+  EXPECT_EQ(out->stages, 3);
   fs::remove_all(root);
 }

@@ -3,7 +3,8 @@
 // The runtime builds and is tested without the compiler, so its tests and
 // the fuzzers' seed corpora make their artifacts here: a two-stage
 // pipeline (x -> relu -> [stage 0 | stage 1] -> add b -> y), two
-// micro-batches, inference schedule. Each piece can be taken apart and
+// micro-batches, inference schedule; and a two-stage training pipeline
+// (writeTrainingPipeline). Each piece can be taken apart and
 // broken by a test.
 //
 //===----------------------------------------------------------------------===//
@@ -42,6 +43,8 @@ struct ProgramSpec {
     std::vector<int64_t> ints;
     bool isInts = false;
     int64_t i = 0;
+    bool isFloat = false;
+    double f = 0;
   };
   struct Instr {
     std::string kernel;
@@ -54,6 +57,16 @@ struct ProgramSpec {
   std::vector<Instr> instrs;
   std::vector<std::pair<std::string, int>> inputs, outputs;
   std::vector<std::pair<int, std::vector<int>>> recvs, sends;
+  // Training: the program's phase (fwd, bwd_b, bwd_w), the values kept
+  // for a later program of the stage (slot, buffer), and the parameter
+  // gradients it computes (param, use, buffer).
+  std::string phase;
+  std::vector<std::pair<int, int>> stashInputs, stashOutputs;
+  struct Grad {
+    std::string param;
+    int use, buffer;
+  };
+  std::vector<Grad> grads;
 };
 
 /// The .ppx bytes of `spec`: header (with a correct checksum) and body.
@@ -76,9 +89,10 @@ inline std::string buildProgram(const ProgramSpec &spec) {
       auto name = b.CreateString(a.name);
       auto ints = a.isInts ? b.CreateVector(a.ints) : 0;
       attrs.push_back(fb::CreateAttr(b, name,
-                                     a.isInts ? fb::AttrKind::Ints
-                                              : fb::AttrKind::Int,
-                                     a.i, 0, ints));
+                                     a.isInts    ? fb::AttrKind::Ints
+                                     : a.isFloat ? fb::AttrKind::Float
+                                                 : fb::AttrKind::Int,
+                                     a.i, a.f, ints));
     }
     instrs.push_back(fb::CreateInstr(
         b, b.CreateString(in.kernel), b.CreateVector(in.operands),
@@ -99,10 +113,32 @@ inline std::string buildProgram(const ProgramSpec &spec) {
   };
   auto inputs = bindings(spec.inputs), outputs = bindings(spec.outputs);
   auto recvs = messages(spec.recvs), sends = messages(spec.sends);
+  // Left out when empty, so that an inference program's bytes are what
+  // they were before training fields existed.
+  auto slots = [&](const std::vector<std::pair<int, int>> &list)
+      -> flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Slot>>> {
+    if (list.empty())
+      return 0;
+    std::vector<flatbuffers::Offset<fb::Slot>> out;
+    for (auto [id, buffer] : list)
+      out.push_back(fb::CreateSlot(b, id, buffer));
+    return b.CreateVector(out);
+  };
+  auto phase = spec.phase.empty() ? 0 : b.CreateString(spec.phase);
+  auto stashIn = slots(spec.stashInputs), stashOut = slots(spec.stashOutputs);
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Grad>>>
+      grads = 0;
+  if (!spec.grads.empty()) {
+    std::vector<flatbuffers::Offset<fb::Grad>> out;
+    for (const auto &g : spec.grads)
+      out.push_back(fb::CreateGrad(b, b.CreateString(g.param), g.use, g.buffer));
+    grads = b.CreateVector(out);
+  }
   auto root = fb::CreateStageProgram(b, spec.stage, spec.rank, spec.arenaBytes,
                                      b.CreateVector(bufs),
                                      b.CreateVector(instrs), inputs, outputs,
-                                     recvs, sends);
+                                     recvs, sends, phase, stashIn, stashOut,
+                                     grads);
   fb::FinishStageProgramBuffer(b, root);
   std::string body(reinterpret_cast<const char *>(b.GetBufferPointer()),
                    b.GetSize());
@@ -228,6 +264,139 @@ inline bool writePipeline(const std::string &dir) {
          writeFile(dir + "/stage0.safetensors", buildSafetensors({})) &&
          writeFile(dir + "/stage1.safetensors",
                    buildSafetensors({{"b", {4}, {1, 2, 3, 4}}}));
+}
+
+/// A two-stage training pipeline (ppc -train's artifacts, written by hand):
+/// stage 0 h = x * w0, stage 1 y = h + b and loss = mse(y, t) / 16 (the
+/// mean over the batch of 4 samples of 4 features), two micro-batches of 2,
+/// GPipe. Each stage keeps what its backward needs: stage 0 x, stage 1 y;
+/// the B programs keep the gradient for the W programs, which sum it into
+/// the parameter's. `optimizer`: the plan's training optimizer.
+inline bool writeTrainingPipeline(const std::string &dir,
+                                  const nlohmann::json &optimizer) {
+  using B = ProgramSpec::Buf;
+  const auto A = fb::BufferKind::Arena, P = fb::BufferKind::Param;
+  const auto F = fb::DType::F32;
+  auto spec = [](int stage, const char *phase, int64_t arena,
+                 std::vector<B> buffers) {
+    ProgramSpec p;
+    p.stage = p.rank = stage;
+    p.phase = phase;
+    p.arenaBytes = arena;
+    p.buffers = std::move(buffers);
+    return p;
+  };
+  ProgramSpec::Attr scale{"scale", {}, false, 0, true, 1.0 / 16};
+  ProgramSpec::Attr rows{"axes", {0}, true, 0};
+  // Stage 0.
+  ProgramSpec f0 = spec(0, "fwd", 64,
+                        {{A, F, {2, 4}, 0, "", {}},
+                         {P, F, {4}, 0, "w0", {}},
+                         {A, F, {2, 4}, 32, "", {}}});
+  f0.instrs = {{"mul", {0, 1}, {2}, {}}};
+  f0.inputs = {{"x", 0}};
+  f0.sends = {{1, {2}}};
+  f0.stashOutputs = {{0, 0}};
+  ProgramSpec b0 = spec(0, "bwd_b", 96,
+                        {{A, F, {2, 4}, 0, "", {}},
+                         {A, F, {2, 4}, 32, "", {}},
+                         {A, F, {2, 4}, 64, "", {}}});
+  b0.recvs = {{1, {0}}};
+  b0.stashInputs = {{0, 1}};
+  b0.instrs = {{"mul", {0, 1}, {2}, {}}};
+  b0.stashOutputs = {{1, 2}};
+  ProgramSpec w0 = spec(0, "bwd_w", 48,
+                        {{A, F, {2, 4}, 0, "", {}}, {A, F, {4}, 32, "", {}}});
+  w0.stashInputs = {{1, 0}};
+  w0.instrs = {{"reduce_sum", {0}, {1}, {rows}}};
+  w0.grads = {{"w0", 0, 1}};
+  // Stage 1.
+  ProgramSpec f1 = spec(1, "fwd", 112,
+                        {{A, F, {2, 4}, 0, "", {}},
+                         {P, F, {4}, 0, "b", {}},
+                         {A, F, {2, 4}, 32, "", {}},
+                         {A, F, {2, 4}, 64, "", {}},
+                         {A, F, {1}, 96, "", {}}});
+  f1.recvs = {{0, {0}}};
+  f1.inputs = {{"t", 3}};
+  f1.instrs = {{"add", {0, 1}, {2}, {}}, {"mse_loss", {2, 3}, {4}, {scale}}};
+  f1.outputs = {{"loss", 4}};
+  f1.stashOutputs = {{0, 2}};
+  ProgramSpec b1 = spec(1, "bwd_b", 96,
+                        {{A, F, {2, 4}, 0, "", {}},
+                         {A, F, {2, 4}, 32, "", {}},
+                         {A, F, {2, 4}, 64, "", {}}});
+  b1.inputs = {{"t", 1}};
+  b1.stashInputs = {{0, 0}};
+  b1.instrs = {{"mse_loss_grad", {0, 1}, {2}, {scale}}};
+  b1.sends = {{0, {2}}};
+  b1.stashOutputs = {{1, 2}};
+  ProgramSpec w1 = spec(1, "bwd_w", 48,
+                        {{A, F, {2, 4}, 0, "", {}}, {A, F, {4}, 32, "", {}}});
+  w1.stashInputs = {{1, 0}};
+  w1.instrs = {{"reduce_sum", {0}, {1}, {rows}}};
+  w1.grads = {{"b", 0, 1}};
+
+  using J = nlohmann::json;
+  J plan = {{"format", "ppc-pipeline"}, {"version", 1}, {"batch", 4},
+            {"microbatches", 2},        {"microbatch_size", 2},
+            {"ranks", 2}};
+  plan["inputs"] = J::array({tensorJson("x", {2, 4}), tensorJson("t", {2, 4})});
+  auto stage = [](int k, J inputs, J outputs) {
+    std::string n = "stage" + std::to_string(k);
+    return J{{"stage", k},
+             {"rank", k},
+             {"program", n + ".ppx"},
+             {"programs", {{"bwd_b", n + ".bwd_b.ppx"},
+                           {"bwd_w", n + ".bwd_w.ppx"}}},
+             {"weights", n + ".safetensors"},
+             {"inputs", inputs},
+             {"outputs", outputs}};
+  };
+  plan["stages"] = J::array(
+      {stage(0, J::array({tensorJson("x", {2, 4})}), J::array()),
+       stage(1, J::array({tensorJson("t", {2, 4})}),
+             J::array({tensorJson("loss", {1})}))});
+  auto param = [](const char *name, int k) {
+    return J{{"name", name}, {"dtype", "f32"}, {"shape", {4}},
+             {"stages", {k}}, {"uses", {k}}};
+  };
+  plan["training"] = {{"optimizer", optimizer},
+                      {"parameters", J::array({param("w0", 0), param("b", 1)})}};
+  auto act = [](const char *op, int stage, int mb, int peer = -1) {
+    J a = {{"op", op}, {"stage", stage}, {"mb", mb}};
+    if (peer >= 0)
+      a["peer"] = peer;
+    return a;
+  };
+  J rank0 = J::array(), rank1 = J::array();
+  for (int mb = 0; mb < 2; ++mb) {
+    rank0.push_back(act("fwd", 0, mb));
+    rank0.push_back(act("send_act", 0, mb, 1));
+    rank1.push_back(act("recv_act", 1, mb, 0));
+    rank1.push_back(act("fwd", 1, mb));
+  }
+  for (int mb = 0; mb < 2; ++mb) {
+    rank1.push_back(act("bwd", 1, mb));
+    rank1.push_back(act("send_grad", 1, mb, 0));
+    rank0.push_back(act("recv_grad", 0, mb, 1));
+    rank0.push_back(act("bwd", 0, mb));
+  }
+  plan["schedule"] = {{"kind", "gpipe"},
+                      {"microbatches", 2},
+                      {"ranks", J::array({rank0, rank1})}};
+  ::mkdir(dir.c_str(), 0755);
+  return writeFile(dir + "/pipeline.json", plan.dump(2)) &&
+         writeFile(dir + "/stage0.ppx", buildProgram(f0)) &&
+         writeFile(dir + "/stage0.bwd_b.ppx", buildProgram(b0)) &&
+         writeFile(dir + "/stage0.bwd_w.ppx", buildProgram(w0)) &&
+         writeFile(dir + "/stage1.ppx", buildProgram(f1)) &&
+         writeFile(dir + "/stage1.bwd_b.ppx", buildProgram(b1)) &&
+         writeFile(dir + "/stage1.bwd_w.ppx", buildProgram(w1)) &&
+         writeFile(dir + "/stage0.safetensors",
+                   buildSafetensors({{"w0", {4}, {0.5f, 1, 1.5f, 2}}})) &&
+         writeFile(dir + "/stage1.safetensors",
+                   buildSafetensors({{"b", {4}, {0.1f, 0.2f, 0.3f, 0.4f}}}));
 }
 
 } // namespace test

@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "pprt/Checkpoint.h"
 #include "pprt/Files.h"
 
 #include <onnx/onnx_pb.h>

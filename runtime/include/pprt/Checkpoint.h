@@ -1,4 +1,10 @@
-//===- Checkpoint.h - committing a training checkpoint ----------*- C++ -*-===//
+//===- Checkpoint.h - a training checkpoint: its format and commit -*- C++ -*-===//
+//
+// A checkpoint is a folder, ROOT/step-N, holding stage<k>.safetensors (the
+// parameters and optimizer state under the ONNX names, written by each
+// rank's Executor) and checkpoint.json (step, data position, schedule and
+// stage count: written by checkpointJson and read by findCheckpoint, here
+// alone), with ROOT/latest naming the last complete one.
 //
 // A checkpoint of step N is written into a staging folder, ROOT/.step-N.tmp,
 // and then named: ROOT/step-N, and ROOT/latest naming it. Every step of the
@@ -21,6 +27,25 @@
 
 namespace pprt {
 
+/// What checkpoint.json describes, and where the checkpoint is.
+struct Checkpoint {
+  std::string dir; // the step-N directory
+  int64_t step = 0;
+  int64_t position = 0; // the next sample of the training data
+  /// The run that saved it (informational: a checkpoint loads into any
+  /// partition and schedule); "" and 0 in an older checkpoint.json.
+  std::string schedule;
+  int64_t stages = 0;
+};
+
+/// The text of checkpoint.json for `c` (its dir is not part of it).
+std::string checkpointJson(const Checkpoint &c);
+
+/// `path`: a step-N directory or the checkpoint directory holding latest.
+/// Errors start with `flag` (the option that named the path).
+StatusOr<Checkpoint> findCheckpoint(const std::string &path,
+                                    const std::string &flag);
+
 /// ROOT/.step-N.tmp, where the ranks write step N's stage files.
 std::string checkpointStaging(const std::string &root, int64_t step);
 
@@ -38,7 +63,8 @@ struct CommitHooks {
 };
 
 /// Names the staged checkpoint of step N, once every rank has written its
-/// files there: writes its checkpoint.json (`meta`), renames the folder to
+/// files there: writes its checkpoint.json (`meta`: checkpointJson's
+/// text), renames the folder to
 /// ROOT/step-N and points ROOT/latest at it.
 Status commitCheckpoint(const std::string &root, int64_t step,
                         const std::string &meta,

@@ -75,19 +75,6 @@ struct HostTensor {
 StatusOr<HostTensor> readNpy(const std::string &path);
 Status writeNpy(const std::string &path, const HostTensor &tensor);
 
-/// A training checkpoint: DIR/step-N/ holding stage<k>.safetensors (the
-/// parameters and optimizer state under the ONNX names) and
-/// checkpoint.json (step, data position), with DIR/latest naming the last
-/// complete one.
-struct Checkpoint {
-  std::string dir; // the step-N directory
-  int64_t step = 0, position = 0;
-};
-/// `path`: a step-N directory or the checkpoint directory holding latest.
-/// Errors start with `flag` (the option that named the path).
-StatusOr<Checkpoint> findCheckpoint(const std::string &path,
-                                    const std::string &flag);
-
 /// The tensors of a checkpoint's step directory: every stage<k>.safetensors
 /// in it, looked up by name (names do not depend on the partition).
 class CheckpointTensors {
