@@ -90,6 +90,34 @@ std::string ppc::reportText(const PipelineSummary &s) {
                          seconds(st.update).c_str());
     os << "\n";
   }
+  if (!s.candidates.empty()) {
+    // -devices=N: each split and schedule, as simulated before compiling.
+    os << "devices " << s.devices
+       << ": every stages x data-parallel split and schedule, partition "
+       << s.candidates.front().alternative.method << ":\n";
+    os << llvm::format("  %6s %9s %14s %-15s %10s %12s %14s %11s  %s\n",
+                       "stages", "replicas", "micro-batches", "schedule",
+                       "step", "memory/rank", "without ZeRO-1", "all-reduce",
+                       "fits");
+    for (const auto &c : s.candidates) {
+      const Alternative &alt = c.alternative;
+      const Evaluation &e = alt.evaluation;
+      std::string mbs = std::to_string(c.microbatches) + " x " +
+                        (c.microbatchSize ? std::to_string(c.microbatchSize)
+                                          : std::string("?"));
+      bool simulated = e.stepTime > 0;
+      os << llvm::format(
+          "  %6d %9d %14s %-15s %10s %12s %14s %11s  ", c.stages,
+          c.dataParallel, mbs.c_str(), alt.schedule.c_str(),
+          simulated ? seconds(e.stepTime).c_str() : "-",
+          simulated ? bytes(e.peakMemory).c_str() : "-",
+          simulated ? bytes(e.peakMemoryUnsharded).c_str() : "-",
+          simulated ? seconds(e.allReduce).c_str() : "-");
+      os << (alt.error.empty() ? "yes" : "no: " + alt.error)
+         << (alt.chosen ? "  <- chosen" : "") << "\n";
+    }
+    os << "\n";
+  }
   if (!s.alternatives.empty()) {
     os << "partition methods and schedules compared:\n";
     os << llvm::format("  %-24s %-12s %12s %12s %12s %8s %11s %11s\n", "method",
@@ -172,6 +200,32 @@ std::string ppc::reportJson(const PipelineSummary &s) {
           }
         });
     });
+    if (!s.candidates.empty()) {
+      j.attribute("devices", s.devices);
+      j.attributeArray("device_candidates", [&] {
+        for (const auto &c : s.candidates)
+          j.object([&] {
+            const Alternative &alt = c.alternative;
+            j.attribute("stages", c.stages);
+            j.attribute("data_parallel", c.dataParallel);
+            j.attribute("microbatches", c.microbatches);
+            j.attribute("microbatch_size", c.microbatchSize);
+            j.attribute("schedule", alt.schedule);
+            j.attribute("partition", alt.method);
+            j.attribute("chosen", alt.chosen);
+            j.attribute("fits", alt.error.empty());
+            if (!alt.error.empty())
+              j.attribute("error", alt.error);
+            if (alt.evaluation.stepTime > 0) {
+              j.attribute("step_time", alt.evaluation.stepTime);
+              j.attribute("peak_memory", alt.evaluation.peakMemory);
+              j.attribute("peak_memory_without_zero",
+                          alt.evaluation.peakMemoryUnsharded);
+              j.attribute("all_reduce_time", alt.evaluation.allReduce);
+            }
+          });
+      });
+    }
     j.attributeArray("alternatives", [&] {
       for (const auto &alt : s.alternatives)
         j.object([&] {

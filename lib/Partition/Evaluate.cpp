@@ -184,3 +184,29 @@ int ppc::optimizerStateCopies(mlir::ModuleOp module) {
     return 2;
   return attrNumber(opt, "momentum") != 0 ? 1 : 0;
 }
+
+std::string ppc::scheduleLabel(sched::Kind kind, int virtualStages) {
+  std::string name = sched::kindName(kind).str();
+  if (kind == sched::Kind::Interleaved)
+    name += " v" + std::to_string(virtualStages);
+  return name;
+}
+
+Alternative ppc::evaluateAlternative(const OpGraph &graph,
+                                     llvm::StringRef method,
+                                     const PartitionOptions &options) {
+  Alternative alt;
+  alt.method = method.str();
+  alt.schedule = scheduleLabel(options.schedule, options.virtualStages);
+  PartitionResult result = partitionBy(method, graph, options);
+  if (!result.ok()) {
+    alt.error = result.error;
+    return alt;
+  }
+  alt.evaluation = evaluate(graph, result.assignment, options);
+  alt.error = alt.evaluation.error;
+  double cap = options.memoryLimit > 0 ? options.memoryLimit : graph.memoryBytes;
+  if (alt.error.empty() && cap > 0 && alt.evaluation.peakMemory > cap)
+    alt.error = "does not fit the memory limit";
+  return alt;
+}

@@ -3,9 +3,10 @@
 // ppc MODEL.onnx [-batch=N] [-dim NAME=N] [-emit=summary|mlir] [-o FILE]
 // ppc MODEL.onnx -stages=K [-data-parallel=D] [-microbatches=M] [-schedule=S]
 //     [-partition=P] [-device=D] [-memory-limit=SIZE] -o DIR
+// ppc MODEL.onnx -devices=N -batch=B ...: chooses K x D = N and the schedule
 //
 // Without -stages: imports the model and prints a summary or the module.
-// With -stages: compiles the pipeline (canonicalize, annotate cost,
+// With -stages (or -devices): compiles the pipeline (canonicalize, annotate cost,
 // partition, split stages, build and verify the schedule) and writes DIR.
 // Errors are one line each, and the exit code is 1.
 //
@@ -26,6 +27,7 @@
 #include "llvm/ADT/MapVector.h"
 
 #include <chrono>
+#include <limits>
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -77,6 +79,13 @@ static cl::opt<int64_t>
                  cl::desc("Micro-batches per step; -batch is split into them "
                           "(default: -stages)"),
                  cl::value_desc("M"), cl::init(0), cl::cat(pipelineCategory));
+static cl::opt<int64_t>
+    devices("devices",
+            cl::desc("Devices for the pipeline (instead of -stages): every "
+                     "K stages x D replicas with K x D = N and every "
+                     "schedule is simulated; the fastest that fits memory "
+                     "is compiled"),
+            cl::value_desc("N"), cl::init(0), cl::cat(pipelineCategory));
 static cl::opt<int64_t>
     dataParallel("data-parallel",
                  cl::desc("Replicas of the pipeline (K x D devices); -batch is "
@@ -350,25 +359,224 @@ static int fail(const Twine &message) {
   return 1;
 }
 
-/// ppc MODEL -stages=K -o DIR: the whole pipeline compiler.
-static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
-  if (stages < 1)
+/// The model imported with micro-batches of `options.batch`, canonicalized,
+/// differentiated for M x D micro-batches when training, cost-annotated,
+/// with the optimizer on the module: what every partition is cut from.
+static OwningOpRef<ModuleOp> prepareModule(MLIRContext &context,
+                                           const ppc::ImportOptions &options,
+                                           int64_t m, int64_t d, bool warn) {
+  OwningOpRef<ModuleOp> module =
+      ppc::importONNXModel(inputFile, context, options);
+  if (!module)
+    return nullptr;
+  if (train && warn) {
+    // torch.onnx.export's constant folding renames parameters it touches
+    // (a pre-transposed copy becomes onnx::MatMul_123) and splits a tied
+    // weight into copies that would train apart.
+    SmallVector<StringRef> folded;
+    for (auto p : module->getOps<ppc::pp::ParamOp>())
+      if (!p.getConstant() && p.getSymName().starts_with("onnx::"))
+        folded.push_back(p.getSymName());
+    if (!folded.empty())
+      llvm::errs() << "warning: " << inputFile << ": " << folded.size()
+                   << " initializers look folded by the exporter (e.g. '"
+                   << folded.front()
+                   << "'): export with torch.onnx.export(..., "
+                      "do_constant_folding=False) so that parameters keep "
+                      "their names and tied weights stay one initializer "
+                      "(docs/training.md)\n";
+  }
+  PassManager pm(&context);
+  pm.addPass(ppc::pp::createPPCanonicalizePass());
+  if (train) {
+    ppc::pp::PPAutodiffPassOptions ad;
+    ad.loss = lossKind;
+    ad.lossOn = lossOn;
+    ad.labels = labelsName;
+    ad.microbatches = m;
+    ad.dataParallel = d;
+    pm.addPass(ppc::pp::createPPAutodiffPass(ad));
+  }
+  ppc::pp::PPAnnotateCostPassOptions cost;
+  cost.device = device;
+  cost.costTable = costTable;
+  pm.addPass(ppc::pp::createPPAnnotateCostPass(cost));
+  if (failed(pm.run(*module)))
+    return nullptr;
+  if (train) {
+    // The optimizer every stage runs after its backward (pipeline.json).
+    Builder b(&context);
+    double wd = weightDecay >= 0 ? weightDecay : optimizer == "adamw" ? 0.01 : 0;
+    SmallVector<NamedAttribute> opt = {
+        b.getNamedAttr("kind", b.getStringAttr(optimizer)),
+        b.getNamedAttr("lr", b.getF64FloatAttr(lr)),
+        b.getNamedAttr("weight_decay", b.getF64FloatAttr(wd)),
+        b.getNamedAttr("grad_clip", b.getF64FloatAttr(gradClip))};
+    if (optimizer == "sgd") {
+      opt.push_back(b.getNamedAttr("momentum", b.getF64FloatAttr(momentum)));
+    } else {
+      opt.push_back(b.getNamedAttr("beta1", b.getF64FloatAttr(beta1)));
+      opt.push_back(b.getNamedAttr("beta2", b.getF64FloatAttr(beta2)));
+      opt.push_back(b.getNamedAttr("eps", b.getF64FloatAttr(adamEps)));
+    }
+    (*module)->setAttr(ppc::kOptimizerAttr, b.getDictionaryAttr(opt));
+  }
+  return module;
+}
+
+using Kind = ppc::sched::Kind;
+using ScheduleChoice = std::pair<Kind, int>; // kind, virtual stages
+
+/// -devices=N: every (K, D) with K x D = N and every schedule in
+/// `schedules`, each cut by -partition and simulated on micro-batches of
+/// B / (M x D) (M: -microbatches, or K); the fastest that fits memory is
+/// returned in the options. Each split imports the model in a context of
+/// its own, so only the figures are kept.
+static int chooseDevices(DialectRegistry &registry,
+                         const ppc::ImportOptions &options, double limit,
+                         ArrayRef<ScheduleChoice> schedules,
+                         std::vector<ppc::PipelineSummary::DeviceCandidate> &out,
+                         int64_t &chosenK, int64_t &chosenD, int64_t &chosenM,
+                         ScheduleChoice &chosenSchedule) {
+  int64_t n = devices, b = *options.batch;
+  int chosen = -1;
+  std::optional<size_t> opsInModel;
+  for (int64_t d = n; d >= 1; --d) {
+    if (n % d)
+      continue;
+    int64_t k = n / d;
+    int64_t m = microbatches > 0 ? microbatches : k;
+    auto row = [&](ScheduleChoice sc) {
+      ppc::PipelineSummary::DeviceCandidate c;
+      c.stages = k;
+      c.dataParallel = d;
+      c.microbatches = m;
+      c.microbatchSize = b % (m * d) ? 0 : b / (m * d);
+      c.alternative.method = partitionMethod;
+      c.alternative.schedule = ppc::scheduleLabel(sc.first, sc.second);
+      return c;
+    };
+    if (b % (m * d) || (opsInModel && (size_t)k > *opsInModel)) {
+      for (ScheduleChoice sc : schedules) {
+        auto c = row(sc);
+        c.alternative.error =
+            b % (m * d) ? "-batch=" + std::to_string(b) + " does not split "
+                          "into " + std::to_string(d) + " x " +
+                          std::to_string(m) + " micro-batches"
+                        : std::to_string(k) + " stages but the model has only " +
+                              std::to_string(*opsInModel) + " ops";
+        out.push_back(std::move(c));
+      }
+      continue;
+    }
+    MLIRContext context(registry);
+    context.disableMultithreading();
+    context.getDiagEngine().registerHandler(
+        [](Diagnostic &diag) { printDiagnostic(diag); });
+    ppc::ImportOptions split = options;
+    split.batch = b / (m * d);
+    OwningOpRef<ModuleOp> module =
+        prepareModule(context, split, m, d, /*warn=*/out.empty());
+    if (!module)
+      return 1;
+    auto main = module->lookupSymbol<func::FuncOp>("main");
+    std::optional<ppc::OpGraph> graph = ppc::OpGraph::build(main);
+    if (!graph)
+      return 1;
+    opsInModel = graph->nodes.size();
+    for (ScheduleChoice sc : schedules) {
+      ppc::PartitionOptions opts;
+      opts.ranks = k;
+      opts.virtualStages = sc.second;
+      opts.microbatches = m;
+      opts.schedule = sc.first;
+      opts.memoryLimit = limit;
+      opts.dataParallel = d;
+      opts.zero = zero;
+      opts.optimizerCopies = ppc::optimizerStateCopies(*module);
+      // Every candidate's step ends with its update, one replica or many.
+      opts.updateInStep = true;
+      auto c = row(sc);
+      c.alternative = ppc::evaluateAlternative(*graph, partitionMethod, opts);
+      if (!c.alternative.error.empty()) {
+        // Over the memory limit? Its figures without one say by how much.
+        ppc::PartitionOptions unbounded = opts;
+        unbounded.memoryLimit = std::numeric_limits<double>::infinity();
+        ppc::Alternative alt =
+            ppc::evaluateAlternative(*graph, partitionMethod, unbounded);
+        double cap = limit > 0 ? limit : graph->memoryBytes;
+        if (alt.error.empty() && cap > 0 && alt.evaluation.peakMemory > cap) {
+          alt.error = "needs " + ppc::formatBytes(alt.evaluation.peakMemory) +
+                      " per device, over " + ppc::formatBytes(cap);
+          c.alternative = std::move(alt);
+        }
+      }
+      if (c.alternative.error.empty() &&
+          (chosen < 0 || c.alternative.evaluation.stepTime <
+                             out[chosen].alternative.evaluation.stepTime)) {
+        chosen = out.size();
+        chosenK = k, chosenD = d, chosenM = m, chosenSchedule = sc;
+      }
+      out.push_back(std::move(c));
+    }
+  }
+  if (chosen < 0) {
+    // Nothing fits: say what the least hungry candidate needs.
+    int64_t least = 0;
+    for (const auto &c : out)
+      if (c.alternative.evaluation.peakMemory > 0 &&
+          (!least || c.alternative.evaluation.peakMemory < least))
+        least = c.alternative.evaluation.peakMemory;
+    std::string why =
+        least ? "; the least memory any needs is " + ppc::formatBytes(least) +
+                    " per device"
+              : out.empty() ? "" : " (" + out.back().alternative.error + ")";
+    fail("-devices=" + Twine(n) + ": no split into stages x data-parallel "
+         "replicas and schedule fits " +
+         (limit > 0 ? "-memory-limit=" + ppc::formatBytes(limit)
+                    : std::string("the device's memory")) +
+         why);
+    return 1;
+  }
+  out[chosen].alternative.chosen = true;
+  return 0;
+}
+
+/// ppc MODEL -stages=K -o DIR (or -devices=N): the whole pipeline compiler.
+static int compilePipeline(MLIRContext &context, DialectRegistry &registry,
+                           ppc::ImportOptions options) {
+  bool byDevices = devices.getNumOccurrences();
+  if (byDevices) {
+    if (stages.getNumOccurrences())
+      return fail("-devices=" + Twine(devices) + " and -stages=" +
+                  Twine(stages) + ": give one (-devices chooses the stages "
+                  "and data-parallel replicas)");
+    if (dataParallel.getNumOccurrences())
+      return fail("-devices=" + Twine(devices) + " and -data-parallel=" +
+                  Twine(dataParallel) + ": give one (-devices chooses the "
+                  "stages and data-parallel replicas)");
+    if (devices < 1)
+      return fail("-devices=" + Twine(devices) + ": needs at least one device");
+    if (!options.batch)
+      return fail("-devices compares splits of one global batch: give it "
+                  "with -batch=B");
+  } else if (stages < 1) {
     return fail("-stages=" + Twine(stages) + ": needs at least one stage");
+  }
   if (microbatches.getNumOccurrences() && microbatches < 1)
     return fail("-microbatches=" + Twine(microbatches) +
                 ": needs at least one micro-batch");
-  int64_t m = microbatches > 0 ? microbatches : stages;
   if (dataParallel < 1)
     return fail("-data-parallel=" + Twine(dataParallel) +
                 ": needs at least one replica");
-  int64_t d = dataParallel;
   if (zero != 0 && zero != 1)
     return fail("-zero=" + Twine(zero) + ": expected 0 or 1 (ZeRO-1)");
   if (zero.getNumOccurrences() && !train)
     return fail("-zero shards the optimizer state: it needs -train");
-  // Training defaults to 1F1B; inference schedules have no backward.
+  // Training defaults to 1F1B (-devices: to every training schedule);
+  // inference schedules have no backward.
   if (train && !scheduleName.getNumOccurrences())
-    scheduleName = "1f1b";
+    scheduleName = byDevices ? "auto" : "1f1b";
   bool autoSchedule = scheduleName == "auto";
   std::optional<ppc::sched::Kind> kind = ppc::sched::parseKind(scheduleName);
   if (!kind && !autoSchedule)
@@ -409,7 +617,32 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
     limit = *size;
   }
   if (outputFile == "-")
-    return fail("-stages writes a directory: give it with -o DIR");
+    return fail(Twine(byDevices ? "-devices" : "-stages") +
+                " writes a directory: give it with -o DIR");
+
+  // The schedules compared: -schedule=auto's four, or the one given.
+  SmallVector<ScheduleChoice> schedules;
+  if (autoSchedule)
+    schedules = {{Kind::GPipe, 1}, {Kind::OneFOneB, 1}, {Kind::ZBH1, 1},
+                 {Kind::Interleaved, 2}};
+  else
+    schedules = {{*kind, virtualStages > 0 ? (int)virtualStages
+                         : *kind == Kind::Interleaved ? 2 : 1}};
+
+  PhaseTimer timer;
+  std::vector<ppc::PipelineSummary::DeviceCandidate> candidates;
+  int64_t k = stages, d = dataParallel, m = microbatches > 0 ? microbatches : k;
+  if (byDevices) {
+    ScheduleChoice sc;
+    if (chooseDevices(registry, options, limit, schedules, candidates, k, d, m,
+                      sc))
+      return 1;
+    // The chosen split compiles as -stages=K -data-parallel=D would, with
+    // its schedule (and the other partition methods beside it).
+    schedules = {sc};
+    autoSchedule = false;
+    timer.mark("devices: splits compared");
+  }
   // The model's batch dimension is the micro-batch (shared/DESIGN.md §2).
   int64_t batchSize = 0;
   // With D replicas, each runs M micro-batches of B / (M x D).
@@ -426,68 +659,16 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
     batchSize = *options.batch;
     options.batch = batchSize / (m * d);
   }
+  // The optimizer update counts in the step with data parallelism and for
+  // -devices (docs/partitioning.md); a single replica's step is the
+  // pipeline's, as it was.
+  bool updateInStep = d > 1 || byDevices;
 
-  PhaseTimer timer;
   OwningOpRef<ModuleOp> module =
-      ppc::importONNXModel(inputFile, context, options);
+      prepareModule(context, options, m, d, /*warn=*/!byDevices);
   if (!module)
     return 1;
-  timer.mark("import");
-  if (train) {
-    // torch.onnx.export's constant folding renames parameters it touches
-    // (a pre-transposed copy becomes onnx::MatMul_123) and splits a tied
-    // weight into copies that would train apart.
-    SmallVector<StringRef> folded;
-    for (auto p : module->getOps<ppc::pp::ParamOp>())
-      if (!p.getConstant() && p.getSymName().starts_with("onnx::"))
-        folded.push_back(p.getSymName());
-    if (!folded.empty())
-      llvm::errs() << "warning: " << inputFile << ": " << folded.size()
-                   << " initializers look folded by the exporter (e.g. '"
-                   << folded.front()
-                   << "'): export with torch.onnx.export(..., "
-                      "do_constant_folding=False) so that parameters keep "
-                      "their names and tied weights stay one initializer "
-                      "(docs/training.md)\n";
-  }
-  {
-    PassManager pm(&context);
-    pm.addPass(ppc::pp::createPPCanonicalizePass());
-    if (train) {
-      ppc::pp::PPAutodiffPassOptions ad;
-      ad.loss = lossKind;
-      ad.lossOn = lossOn;
-      ad.labels = labelsName;
-      ad.microbatches = m;
-      ad.dataParallel = d;
-      pm.addPass(ppc::pp::createPPAutodiffPass(ad));
-    }
-    ppc::pp::PPAnnotateCostPassOptions cost;
-    cost.device = device;
-    cost.costTable = costTable;
-    pm.addPass(ppc::pp::createPPAnnotateCostPass(cost));
-    if (failed(pm.run(*module)))
-      return 1;
-  }
-  timer.mark("canonicalize, annotate cost");
-  if (train) {
-    // The optimizer every stage runs after its backward (pipeline.json).
-    Builder b(&context);
-    double wd = weightDecay >= 0 ? weightDecay : optimizer == "adamw" ? 0.01 : 0;
-    SmallVector<NamedAttribute> opt = {
-        b.getNamedAttr("kind", b.getStringAttr(optimizer)),
-        b.getNamedAttr("lr", b.getF64FloatAttr(lr)),
-        b.getNamedAttr("weight_decay", b.getF64FloatAttr(wd)),
-        b.getNamedAttr("grad_clip", b.getF64FloatAttr(gradClip))};
-    if (optimizer == "sgd") {
-      opt.push_back(b.getNamedAttr("momentum", b.getF64FloatAttr(momentum)));
-    } else {
-      opt.push_back(b.getNamedAttr("beta1", b.getF64FloatAttr(beta1)));
-      opt.push_back(b.getNamedAttr("beta2", b.getF64FloatAttr(beta2)));
-      opt.push_back(b.getNamedAttr("eps", b.getF64FloatAttr(adamEps)));
-    }
-    (*module)->setAttr(ppc::kOptimizerAttr, b.getDictionaryAttr(opt));
-  }
+  timer.mark("import, canonicalize, annotate cost");
   auto main = module->lookupSymbol<func::FuncOp>("main");
   if (!batchSize) {
     auto first = main.getNumArguments()
@@ -501,46 +682,24 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
     return 1;
 
   // Every method (and, for auto, every schedule) side by side.
-  using Kind = ppc::sched::Kind;
-  SmallVector<std::pair<Kind, int>> schedules;
-  if (autoSchedule)
-    schedules = {{Kind::GPipe, 1}, {Kind::OneFOneB, 1}, {Kind::ZBH1, 1},
-                 {Kind::Interleaved, 2}};
-  else
-    schedules = {{*kind, virtualStages > 0 ? (int)virtualStages
-                         : *kind == Kind::Interleaved ? 2 : 1}};
   SmallVector<std::string> methods = {"uniform", "parameters", "cost"};
   if (!llvm::is_contained(methods, partitionMethod))
     methods.push_back(partitionMethod);
-  std::vector<ppc::PipelineSummary::Alternative> alternatives;
+  std::vector<ppc::Alternative> alternatives;
   int chosen = -1;
-  for (auto [k, v] : schedules) {
+  for (auto [sk, v] : schedules) {
     for (const std::string &method : methods) {
-      ppc::PipelineSummary::Alternative alt;
-      alt.method = method;
-      alt.schedule = ppc::sched::kindName(k).str();
-      if (k == Kind::Interleaved)
-        alt.schedule += " v" + std::to_string(v);
       ppc::PartitionOptions opts;
-      opts.ranks = stages;
+      opts.ranks = k;
       opts.virtualStages = v;
       opts.microbatches = m;
-      opts.schedule = k;
+      opts.schedule = sk;
       opts.memoryLimit = limit;
       opts.dataParallel = d;
       opts.zero = zero;
       opts.optimizerCopies = ppc::optimizerStateCopies(*module);
-      opts.updateInStep = d > 1;
-      ppc::PartitionResult result = ppc::partitionBy(method, *graph, opts);
-      if (!result.ok()) {
-        alt.error = result.error;
-      } else {
-        alt.evaluation = ppc::evaluate(*graph, result.assignment, opts);
-        alt.error = alt.evaluation.error;
-        double cap = limit > 0 ? limit : graph->memoryBytes;
-        if (alt.error.empty() && cap > 0 && alt.evaluation.peakMemory > cap)
-          alt.error = "does not fit the memory limit";
-      }
+      opts.updateInStep = updateInStep;
+      ppc::Alternative alt = ppc::evaluateAlternative(*graph, method, opts);
       if (method == partitionMethod) {
         bool better =
             chosen < 0 ||
@@ -560,18 +719,14 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
   timer.mark("partition methods compared");
   Kind chosenKind = schedules[0].first;
   int chosenV = schedules[0].second;
-  for (auto [k, v] : schedules) {
-    std::string name = ppc::sched::kindName(k).str();
-    if (k == Kind::Interleaved)
-      name += " v" + std::to_string(v);
-    if (name == alternatives[chosen].schedule)
-      chosenKind = k, chosenV = v;
-  }
+  for (auto [sk, v] : schedules)
+    if (ppc::scheduleLabel(sk, v) == alternatives[chosen].schedule)
+      chosenKind = sk, chosenV = v;
 
   // The pipeline itself, pass by pass, as ppc-opt would run it.
   PassManager pm(&context);
   ppc::pp::PPPartitionPassOptions part;
-  part.stages = stages;
+  part.stages = k;
   part.virtualStages = chosenV;
   part.method = partitionMethod;
   part.schedule = ppc::sched::kindName(chosenKind).str();
@@ -579,7 +734,7 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
   part.memoryLimit = limit;
   part.dataParallel = d;
   part.zero = zero;
-  part.updateInStep = d > 1;
+  part.updateInStep = updateInStep;
   pm.addPass(ppc::pp::createPPPartitionPass(part));
   ppc::pp::PPSplitStagesPassOptions split;
   split.recompute = recompute;
@@ -601,6 +756,10 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
   summary->model = inputFile;
   summary->batch = batchSize;
   summary->alternatives = std::move(alternatives);
+  if (byDevices) {
+    summary->devices = devices;
+    summary->candidates = std::move(candidates);
+  }
 
   std::string mlirText;
   llvm::raw_string_ostream mlirStream(mlirText);
@@ -655,8 +814,8 @@ int main(int argc, char **argv) {
     llvm::errs() << "error: " << inputFile << ": no such file\n";
     return 1;
   }
-  if (stages.getNumOccurrences())
-    return compilePipeline(context, options);
+  if (stages.getNumOccurrences() || devices.getNumOccurrences())
+    return compilePipeline(context, registry, options);
   OwningOpRef<ModuleOp> module =
       ppc::importONNXModel(inputFile, context, options);
   if (!module)

@@ -41,12 +41,17 @@ struct PipelineSummary {
   std::vector<RankState> rankStates;
   bool training = false;
   /// One line per partition method (and schedule, for -schedule=auto).
-  struct Alternative {
-    std::string method, schedule, error;
-    Evaluation evaluation;
-    bool chosen = false;
-  };
+  using Alternative = ppc::Alternative;
   std::vector<Alternative> alternatives;
+  /// With -devices=N: every (stages, data-parallel) split of N and schedule
+  /// that was simulated, the chosen one marked.
+  struct DeviceCandidate {
+    int stages = 0, dataParallel = 0, microbatches = 0;
+    int64_t microbatchSize = 0;
+    Alternative alternative; // its schedule, partition and evaluation
+  };
+  int devices = 0;
+  std::vector<DeviceCandidate> candidates;
 };
 
 /// Gathers the summary of a split and scheduled module.

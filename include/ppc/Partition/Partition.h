@@ -187,6 +187,21 @@ PartitionResult partitionCost(const OpGraph &graph,
 PartitionResult partitionBy(llvm::StringRef method, const OpGraph &graph,
                             const PartitionOptions &options);
 
+/// One partition method under one schedule, evaluated: the rows the report
+/// compares and -schedule=auto and -devices choose from.
+struct Alternative {
+  std::string method, schedule, error;
+  Evaluation evaluation;
+  bool chosen = false;
+};
+/// Partitions `graph` by `method` under `options` and simulates it; the
+/// error says why not (the partition, the schedule, or "does not fit the
+/// memory limit": the limit, or the device's memory without one).
+Alternative evaluateAlternative(const OpGraph &graph, llvm::StringRef method,
+                                const PartitionOptions &options);
+/// "1f1b", "interleaved v2".
+std::string scheduleLabel(sched::Kind kind, int virtualStages);
+
 /// "1.5 GB", "640 KB": decimal units, three digits.
 std::string formatBytes(double bytes);
 
