@@ -31,7 +31,7 @@ PPC, PPRUN, WORK = sys.argv[1:4]
 os.makedirs(WORK, exist_ok=True)
 failures = []
 STEPS = 20
-MICROBATCHES = 4  # over all replicas: D x M
+MICROBATCHES = 8  # over all replicas: D x M (1F1B at K=4: M >= 4)
 
 
 def check(ok, what):
@@ -40,12 +40,12 @@ def check(ok, what):
         failures.append(what)
 
 
-def compile_(onnx, out, k, d, batch, *extra):
+def compile_(onnx, out, k, d, batch, lr, *extra):
     return subprocess.run(
         [PPC, onnx, "-train", f"-stages={k}", f"-data-parallel={d}",
          f"-batch={batch}", f"-microbatches={MICROBATCHES // d}",
          "-schedule=1f1b", "-partition=uniform", "-optimizer=adamw",
-         "-lr=0.001", "-weight-decay=0.01", "-grad-clip=1.0", "-o", out,
+         f"-lr={lr}", "-weight-decay=0.01", "-grad-clip=1.0", "-o", out,
          *extra], capture_output=True, text=True)
 
 
@@ -74,7 +74,10 @@ def state_bytes(stdout):
         r"pprun: rank (\d+) optimizer state .* \((\d+) bytes\)", stdout)}
 
 
-for name, batch, samples in [("gpt", 8, 64), ("resnet18-train", 16, 320)]:
+# resnet18 on noise is ill-conditioned in fp32 at GPT's rate (train_check:
+# torch's own fp32 and fp64 part by 1e-2): it trains at 1e-5.
+for name, batch, samples, lr in [("gpt", 8, 64, 1e-3),
+                                 ("resnet18-train", 32, 640, 1e-5)]:
     onnx = os.path.join(WORK, name + ".onnx")
     model, input_name = models.export_train(name, onnx)
     state = {k: v.clone() for k, v in model.state_dict().items()}
@@ -89,15 +92,13 @@ for name, batch, samples in [("gpt", 8, 64), ("resnet18-train", 16, 320)]:
             "labels": os.path.join(WORK, name + ".y.npy")}
     np.save(data[input_name], x.numpy())
     np.save(data["labels"], y.numpy())
-    # resnet18 on noise is ill-conditioned at this rate in fp32 (see
-    # train_check): its PyTorch bound is checked over the first 10 steps.
-    ref, _ = torch_curve(model, state, "adamw", STEPS, 1e-3, batch, x, y,
+    ref, _ = torch_curve(model, state, "adamw", STEPS, lr, batch, x, y,
                          MICROBATCHES, weight_decay=0.01, grad_clip=1.0)
 
     runs = {}
     for k, d, zero in [(2, 1, 0), (2, 2, 0), (2, 2, 1), (4, 2, 0), (4, 2, 1)]:
         out = os.path.join(WORK, f"{name}-k{k}-d{d}-z{zero}")
-        r = compile_(onnx, out, k, d, batch, f"-zero={zero}")
+        r = compile_(onnx, out, k, d, batch, lr, f"-zero={zero}")
         if r.returncode:
             check(False, f"{name} K={k} D={d} zero={zero}: ppc: " +
                   r.stderr.strip())
@@ -116,7 +117,7 @@ for name, batch, samples in [("gpt", 8, 64), ("resnet18-train", 16, 320)]:
     if base is None:
         continue
     bound = rel(base[0][:10], ref[:10]), rel(base[0][10:], ref[10:])
-    check(bound[0] <= 1e-4 and (name != "gpt" or bound[1] <= 1e-3),
+    check(bound[0] <= 1e-4 and bound[1] <= 1e-3,
           f"{name} K=2 D=1 against PyTorch: {bound[0]:.1e} (steps 1-10), "
           f"{bound[1]:.1e} (11-20)")
     for key, (losses, text, out) in sorted(runs.items()):

@@ -140,6 +140,11 @@ def make(name):
         vocab = int(spec[1]) if len(spec) > 1 else 50257
         m = GPT(layers=layers, d=768, heads=12, vocab=vocab, seq=1024).eval()
         return m, torch.randint(0, vocab, (1, 1024)), "tokens"
+    if name == "gpt-dp":
+        # A small decoder whose training step is worth splitting on a
+        # 2-core machine (bench/dp_train.py).
+        m = GPT(layers=4, d=256, heads=4, vocab=2048, seq=64).eval()
+        return m, torch.randint(0, 2048, (1, 64)), "tokens"
     if name == "gpt-bench":
         # A mid-sized decoder for CPU throughput benchmarks.
         m = GPT(layers=6, d=384, heads=6, vocab=8192, seq=256).eval()
