@@ -208,6 +208,15 @@ rows = []
 out, err = pprun(os.path.join(DIR, "train"), "--backend=cuda", "--steps=6",
                  f"--data=tokens={tmp}/x.npy", f"--data=labels={tmp}/y.npy",
                  f"--metrics={tmp}/m.jsonl")
+# Issue 14: a step should move only its inputs and loss host<->device
+# (--profile counts them; a run of its own, so the timing has no profile).
+counted, _ = pprun(os.path.join(DIR, "train"), "--backend=cuda", "--steps=2",
+                   f"--data=tokens={tmp}/x.npy", f"--data=labels={tmp}/y.npy",
+                   f"--profile={tmp}/train.json")
+for line in (counted or "").splitlines():
+    if "between host and device" in line:
+        say(line)
+        say()
 pprun_loss = None
 if out is not None:
     metrics = [json.loads(l) for l in open(f"{tmp}/m.jsonl")]

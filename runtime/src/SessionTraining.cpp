@@ -106,7 +106,17 @@ Status runTraining(Session::State &s) {
   std::vector<std::vector<TraceEvent>> traces(s.count());
   bool progress = o.progress && o.err && reporter;
   double origin = seconds(), total = 0, firstLoss = 0;
+  // Host<->device bytes of this process's backends (--profile): of the
+  // last step, and what its batch's inputs and loss alone would take.
+  auto deviceBytes = [&] {
+    int64_t b = 0;
+    for (auto &backend : s.backends)
+      b += backend->hostDeviceBytes();
+    return b;
+  };
+  int64_t lastStepBytes = 0;
   for (int64_t step = startStep + 1; step <= steps; ++step) {
+    int64_t bytesBefore = deviceBytes();
     position = data->fill(io, position);
     bool traceIt = !o.trace.empty() && step == steps;
     // As for inference, --profile leaves the run's first step out (GEMM
@@ -120,6 +130,7 @@ Status runTraining(Session::State &s) {
     }));
     double took = seconds() - start;
     total += took;
+    lastStepBytes = deviceBytes() - bytesBefore;
     double loss = executors[0]->lastLoss();
     if (step == startStep + 1)
       firstLoss = loss;
@@ -182,6 +193,19 @@ Status runTraining(Session::State &s) {
                    s.firstRank + i,
                    humanBytes(executors[i]->optimizerStateBytes()).c_str(),
                    (long long)executors[i]->optimizerStateBytes());
+  if (o.out && !o.profile.empty() && !s.backends.front()->hostArena()) {
+    // Every model input once, and the loss: the floor of what a step moves.
+    int64_t floor = 0;
+    for (const Plan::Io &in : plan.modelInputs())
+      floor += *wholeBatch(plan, in.desc).byteSize();
+    for (const Plan::Io &out : plan.modelOutputs())
+      floor += *wholeBatch(plan, out.desc).byteSize();
+    std::fprintf(o.out, "pprun: the last step moved %s (%lld bytes) between "
+                 "host and device on this process's ranks; its inputs and "
+                 "outputs are %s\n",
+                 humanBytes(lastStepBytes).c_str(), (long long)lastStepBytes,
+                 humanBytes(floor).c_str());
+  }
   int64_t ran = steps - startStep;
   if (o.out && reporter)
     std::fprintf(o.out, "pprun: %d ranks (%s%s), schedule %s, %lld steps of "

@@ -1,6 +1,6 @@
 """Data parallel x pipeline (issue 14): losses, ZeRO-1, resharding.
 
-dp_check.py PPC PPRUN WORKDIR
+dp_check.py PPC PPRUN WORKDIR [MODEL...]
 
 For GPT and resnet18, 20 steps of AdamW at one global batch:
 1. K=2 D=1 (the reference) against PyTorch's loop over the same 4
@@ -74,10 +74,16 @@ def state_bytes(stdout):
         r"pprun: rank (\d+) optimizer state .* \((\d+) bytes\)", stdout)}
 
 
-# resnet18 on noise is ill-conditioned in fp32 at GPT's rate (train_check:
-# torch's own fp32 and fp64 part by 1e-2): it trains at 1e-5.
+# resnet18 on noise is ill-conditioned in fp32 (train_check: torch's own
+# fp32 and fp64 part by 1e-2 at GPT's rate). Reordering the micro-batches'
+# gradient sum into two halves, as two replicas do, moves PyTorch's own
+# losses by 1.1e-5 within 20 steps at AdamW 1e-5, and by 3.5e-6 at 2e-6:
+# it trains at 2e-6, where a bound of 1e-5 measures ppc, not chaos.
+ONLY = sys.argv[4:]  # model names, to run a part
 for name, batch, samples, lr in [("gpt", 8, 64, 1e-3),
-                                 ("resnet18-train", 32, 640, 1e-5)]:
+                                 ("resnet18-train", 32, 640, 2e-6)]:
+    if ONLY and name not in ONLY:
+        continue
     onnx = os.path.join(WORK, name + ".onnx")
     model, input_name = models.export_train(name, onnx)
     state = {k: v.clone() for k, v in model.state_dict().items()}

@@ -103,6 +103,11 @@ public:
     (void)bytes;
   }
   virtual void unpinHost(void *data) { (void)data; }
+  /// Bytes copied between host and device memory so far, both ways (0 for
+  /// a backend that computes in host memory): what a training step should
+  /// keep to its batch's inputs and its loss. `pprun --profile` prints it
+  /// per step.
+  virtual int64_t hostDeviceBytes() const { return 0; }
 };
 
 /// The reference backend: BLAS for GEMM and convolution, plain loops

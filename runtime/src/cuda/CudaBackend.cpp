@@ -28,6 +28,7 @@
 
 #include "pprt/stage_generated.h"
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -161,6 +162,9 @@ public:
   }
   const char *name() const override { return "cuda"; }
   bool hostArena() const override { return false; }
+  int64_t hostDeviceBytes() const override { return copied.load(); }
+  /// Counts a host<->device copy (hostDeviceBytes).
+  void countCopy(int64_t bytes) { copied += bytes; }
 
   void pinHost(void *data, size_t bytes) override {
     if (!pin || !data || bytes == 0 || pinned.count(data) ||
@@ -206,6 +210,7 @@ public:
           cudaMemcpyAsync(made->memory.ptr, host.data, host.bytes,
                           cudaMemcpyHostToDevice, stream),
           "uploading a parameter"));
+      countCopy(host.bytes);
     }
     made->version = host.version;
     m = made;
@@ -223,6 +228,7 @@ public:
   std::unique_ptr<LtGemm> gemm;
   std::shared_ptr<KeptPool> keptPool = std::make_shared<KeptPool>();
   bool syncEach = false, graphs = true, pin = true;
+  std::atomic<int64_t> copied{0};
 
 private:
   std::mutex mutex;
@@ -316,6 +322,7 @@ Status CudaStage::prepare() {
             cudaMemcpyAsync(t.data, host[i].data, t.bytes,
                             cudaMemcpyHostToDevice, stream),
             stageName + ": uploading a constant"));
+      backend.countCopy(t.bytes);
       constantAt += (t.bytes + 255) / 256 * 256;
       break;
     case fb::BufferKind::Param: {
@@ -352,6 +359,7 @@ Status CudaStage::refreshParameters() {
           cudaMemcpyAsync(p.mirror->memory.ptr, p.host, h.bytes,
                           cudaMemcpyHostToDevice, stream),
           "stage " + std::to_string(program.stage()) + ": uploading a parameter"));
+    backend.countCopy(h.bytes);
     p.mirror->version = h.version;
   }
   return Status::ok();
@@ -480,6 +488,7 @@ Status CudaStage::write(int buffer, const void *src) {
   PPRT_RETURN_IF_ERROR(backend.setDevice());
   // From pageable memory the copy is staged before this returns, so `src`
   // may change at once; the stream orders it before the stage's kernels.
+  backend.countCopy(t.bytes);
   return cudaStatus(cudaMemcpyAsync(t.data, src, t.bytes,
                                     cudaMemcpyHostToDevice, stream),
                     "stage " + std::to_string(program.stage()) +
@@ -491,6 +500,7 @@ Status CudaStage::parameterWritten(const void *host) {
   if (!m || m->memory.bytes == 0)
     return Status::ok();
   PPRT_RETURN_IF_ERROR(backend.setDevice());
+  backend.countCopy(m->memory.bytes);
   PPRT_RETURN_IF_ERROR(cudaStatus(
       cudaMemcpyAsync(m->memory.ptr, host, m->memory.bytes,
                       cudaMemcpyHostToDevice, stream),
@@ -542,6 +552,7 @@ Status CudaStage::read(int buffer, void *dst) {
   if (t.bytes == 0)
     return Status::ok();
   PPRT_RETURN_IF_ERROR(backend.setDevice());
+  backend.countCopy(t.bytes);
   PPRT_RETURN_IF_ERROR(cudaStatus(
       cudaMemcpyAsync(dst, t.data, t.bytes, cudaMemcpyDeviceToHost, stream),
       "stage " + std::to_string(program.stage()) + ": copying " +
