@@ -154,6 +154,15 @@ static void stageJson(llvm::json::OStream &j, const Evaluation::Stage &st) {
   j.attribute("memory", st.memory);
 }
 
+/// The fullest device (with and without ZeRO-1) and the slowest gradient
+/// all-reduce of an evaluation: what a -devices candidate and a partition
+/// alternative both report.
+static void peakJson(llvm::json::OStream &j, const Evaluation &e) {
+  j.attribute("peak_memory", e.peakMemory);
+  j.attribute("peak_memory_without_zero", e.peakMemoryUnsharded);
+  j.attribute("all_reduce_time", e.allReduce);
+}
+
 std::string ppc::reportJson(const PipelineSummary &s) {
   std::string out;
   llvm::raw_string_ostream os(out);
@@ -218,10 +227,7 @@ std::string ppc::reportJson(const PipelineSummary &s) {
               j.attribute("error", alt.error);
             if (alt.evaluation.stepTime > 0) {
               j.attribute("step_time", alt.evaluation.stepTime);
-              j.attribute("peak_memory", alt.evaluation.peakMemory);
-              j.attribute("peak_memory_without_zero",
-                          alt.evaluation.peakMemoryUnsharded);
-              j.attribute("all_reduce_time", alt.evaluation.allReduce);
+              peakJson(j, alt.evaluation);
             }
           });
       });
@@ -241,9 +247,7 @@ std::string ppc::reportJson(const PipelineSummary &s) {
           j.attribute("bubble", e.bubble);
           j.attribute("slowest_stage", e.slowestStage());
           j.attribute("total_stage_time", e.totalStageTime());
-          j.attribute("peak_memory", e.peakMemory);
-          j.attribute("peak_memory_without_zero", e.peakMemoryUnsharded);
-          j.attribute("all_reduce_time", e.allReduce);
+          peakJson(j, e);
           j.attribute("crossing_bytes", e.crossingBytes);
           j.attribute("skip_messages", e.skipMessages);
           j.attributeArray("stages", [&] {

@@ -103,6 +103,25 @@ std::string ppc::timelineSvg(const PipelineSummary &s) {
   return out;
 }
 
+/// One complete ("X") event of a rank's track (0 compute, 1 transfers), in
+/// microseconds, with `args` when given.
+static void traceEvent(llvm::json::OStream &j, llvm::StringRef name,
+                       llvm::StringRef category, int rank, int track,
+                       double start, double end,
+                       llvm::function_ref<void()> args = nullptr) {
+  j.object([&] {
+    j.attribute("name", name);
+    j.attribute("cat", category);
+    j.attribute("ph", "X");
+    j.attribute("pid", 0);
+    j.attribute("tid", (int64_t)(rank * 2 + track));
+    j.attribute("ts", start * 1e6);
+    j.attribute("dur", (end - start) * 1e6);
+    if (args)
+      j.attributeObject("args", args);
+  });
+}
+
 std::string ppc::chromeTrace(const PipelineSummary &s) {
   std::string out;
   llvm::raw_string_ostream os(out);
@@ -122,34 +141,23 @@ std::string ppc::chromeTrace(const PipelineSummary &s) {
                                       (track ? " transfers" : " compute"));
             });
           });
-      for (const sched::Event &e : s.run.events)
-        j.object([&] {
-          bool compute = isCompute(e.action.op);
-          j.attribute("name", sched::describe(e.action));
-          j.attribute("cat", compute ? "compute" : "transfer");
-          j.attribute("ph", "X");
-          j.attribute("pid", 0);
-          j.attribute("tid", (int64_t)(e.rank * 2 + (compute ? 0 : 1)));
-          j.attribute("ts", e.start * 1e6);
-          j.attribute("dur", (e.end - e.start) * 1e6);
-          j.attributeObject("args", [&] {
-            j.attribute("stage", e.action.stage);
-            j.attribute("mb", e.action.mb);
-          });
-        });
+      for (const sched::Event &e : s.run.events) {
+        bool compute = isCompute(e.action.op);
+        traceEvent(j, sched::describe(e.action),
+                   compute ? "compute" : "transfer", e.rank, compute ? 0 : 1,
+                   e.start, e.end, [&] {
+                     j.attribute("stage", e.action.stage);
+                     j.attribute("mb", e.action.mb);
+                   });
+      }
       // The optimizer on the compute track; the gradient collectives over
       // the replicas on the transfer track.
-      for (const sched::TailEvent &t : s.run.tail)
-        j.object([&] {
-          bool update = t.kind == sched::TailEvent::Optimizer;
-          j.attribute("name", sched::tailName(t.kind));
-          j.attribute("cat", update ? "compute" : "collective");
-          j.attribute("ph", "X");
-          j.attribute("pid", 0);
-          j.attribute("tid", (int64_t)(t.rank * 2 + (update ? 0 : 1)));
-          j.attribute("ts", t.start * 1e6);
-          j.attribute("dur", (t.end - t.start) * 1e6);
-        });
+      for (const sched::TailEvent &t : s.run.tail) {
+        bool update = t.kind == sched::TailEvent::Optimizer;
+        traceEvent(j, sched::tailName(t.kind),
+                   update ? "compute" : "collective", t.rank, update ? 0 : 1,
+                   t.start, t.end);
+      }
     });
   });
   os << "\n";

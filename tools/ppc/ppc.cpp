@@ -14,9 +14,10 @@
 
 #include "ppc/Dialect/PP/IR/PPOps.h"
 #include "ppc/Emit/Emit.h"
-#include "ppc/Partition/Partition.h"
 #include "ppc/Dialect/PP/Transforms/Passes.h"
 #include "ppc/Import/ONNX/Importer.h"
+#include "ppc/Pipelines/ChooseDevices.h"
+#include "ppc/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
@@ -27,7 +28,6 @@
 #include "llvm/ADT/MapVector.h"
 
 #include <chrono>
-#include <limits>
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -359,192 +359,34 @@ static int fail(const Twine &message) {
   return 1;
 }
 
-/// The model imported with micro-batches of `options.batch`, canonicalized,
-/// differentiated for M x D micro-batches when training, cost-annotated,
-/// with the optimizer on the module: what every partition is cut from.
-static OwningOpRef<ModuleOp> prepareModule(MLIRContext &context,
-                                           const ppc::ImportOptions &options,
-                                           int64_t m, int64_t d, bool warn) {
-  OwningOpRef<ModuleOp> module =
-      ppc::importONNXModel(inputFile, context, options);
-  if (!module)
-    return nullptr;
-  if (train && warn) {
-    // torch.onnx.export's constant folding renames parameters it touches
-    // (a pre-transposed copy becomes onnx::MatMul_123) and splits a tied
-    // weight into copies that would train apart.
-    SmallVector<StringRef> folded;
-    for (auto p : module->getOps<ppc::pp::ParamOp>())
-      if (!p.getConstant() && p.getSymName().starts_with("onnx::"))
-        folded.push_back(p.getSymName());
-    if (!folded.empty())
-      llvm::errs() << "warning: " << inputFile << ": " << folded.size()
-                   << " initializers look folded by the exporter (e.g. '"
-                   << folded.front()
-                   << "'): export with torch.onnx.export(..., "
-                      "do_constant_folding=False) so that parameters keep "
-                      "their names and tied weights stay one initializer "
-                      "(docs/training.md)\n";
-  }
-  PassManager pm(&context);
-  pm.addPass(ppc::pp::createPPCanonicalizePass());
-  if (train) {
-    ppc::pp::PPAutodiffPassOptions ad;
-    ad.loss = lossKind;
-    ad.lossOn = lossOn;
-    ad.labels = labelsName;
-    ad.microbatches = m;
-    ad.dataParallel = d;
-    pm.addPass(ppc::pp::createPPAutodiffPass(ad));
-  }
-  ppc::pp::PPAnnotateCostPassOptions cost;
-  cost.device = device;
-  cost.costTable = costTable;
-  pm.addPass(ppc::pp::createPPAnnotateCostPass(cost));
-  if (failed(pm.run(*module)))
-    return nullptr;
-  if (train) {
-    // The optimizer every stage runs after its backward (pipeline.json).
-    Builder b(&context);
-    double wd = weightDecay >= 0 ? weightDecay : optimizer == "adamw" ? 0.01 : 0;
-    SmallVector<NamedAttribute> opt = {
-        b.getNamedAttr("kind", b.getStringAttr(optimizer)),
-        b.getNamedAttr("lr", b.getF64FloatAttr(lr)),
-        b.getNamedAttr("weight_decay", b.getF64FloatAttr(wd)),
-        b.getNamedAttr("grad_clip", b.getF64FloatAttr(gradClip))};
-    if (optimizer == "sgd") {
-      opt.push_back(b.getNamedAttr("momentum", b.getF64FloatAttr(momentum)));
-    } else {
-      opt.push_back(b.getNamedAttr("beta1", b.getF64FloatAttr(beta1)));
-      opt.push_back(b.getNamedAttr("beta2", b.getF64FloatAttr(beta2)));
-      opt.push_back(b.getNamedAttr("eps", b.getF64FloatAttr(adamEps)));
-    }
-    (*module)->setAttr(ppc::kOptimizerAttr, b.getDictionaryAttr(opt));
-  }
-  return module;
+/// The pipeline compiler's settings from the flags.
+static ppc::CompileOptions compileOptions(double limit) {
+  ppc::CompileOptions o;
+  o.device = device;
+  o.costTable = costTable;
+  o.partitionMethod = partitionMethod;
+  o.memoryLimit = limit;
+  o.zero = zero;
+  o.train = train;
+  o.loss = lossKind;
+  o.lossOn = lossOn;
+  o.labels = labelsName;
+  o.optimizer = optimizer;
+  o.lr = lr;
+  o.momentum = momentum;
+  o.gradClip = gradClip;
+  o.weightDecay = weightDecay;
+  o.beta1 = beta1;
+  o.beta2 = beta2;
+  o.eps = adamEps;
+  o.recompute = recompute;
+  return o;
 }
 
 using Kind = ppc::sched::Kind;
-using ScheduleChoice = std::pair<Kind, int>; // kind, virtual stages
-
-/// -devices=N: every (K, D) with K x D = N and every schedule in
-/// `schedules`, each cut by -partition and simulated on micro-batches of
-/// B / (M x D) (M: -microbatches, or K); the fastest that fits memory is
-/// returned in the options. Each split imports the model in a context of
-/// its own, so only the figures are kept.
-static int chooseDevices(DialectRegistry &registry,
-                         const ppc::ImportOptions &options, double limit,
-                         ArrayRef<ScheduleChoice> schedules,
-                         std::vector<ppc::PipelineSummary::DeviceCandidate> &out,
-                         int64_t &chosenK, int64_t &chosenD, int64_t &chosenM,
-                         ScheduleChoice &chosenSchedule) {
-  int64_t n = devices, b = *options.batch;
-  int chosen = -1;
-  std::optional<size_t> opsInModel;
-  for (int64_t d = n; d >= 1; --d) {
-    if (n % d)
-      continue;
-    int64_t k = n / d;
-    int64_t m = microbatches > 0 ? microbatches : k;
-    auto row = [&](ScheduleChoice sc) {
-      ppc::PipelineSummary::DeviceCandidate c;
-      c.stages = k;
-      c.dataParallel = d;
-      c.microbatches = m;
-      c.microbatchSize = b % (m * d) ? 0 : b / (m * d);
-      c.alternative.method = partitionMethod;
-      c.alternative.schedule = ppc::scheduleLabel(sc.first, sc.second);
-      return c;
-    };
-    if (b % (m * d) || (opsInModel && (size_t)k > *opsInModel)) {
-      for (ScheduleChoice sc : schedules) {
-        auto c = row(sc);
-        c.alternative.error =
-            b % (m * d) ? "-batch=" + std::to_string(b) + " does not split "
-                          "into " + std::to_string(d) + " x " +
-                          std::to_string(m) + " micro-batches"
-                        : std::to_string(k) + " stages but the model has only " +
-                              std::to_string(*opsInModel) + " ops";
-        out.push_back(std::move(c));
-      }
-      continue;
-    }
-    MLIRContext context(registry);
-    context.disableMultithreading();
-    context.getDiagEngine().registerHandler(
-        [](Diagnostic &diag) { printDiagnostic(diag); });
-    ppc::ImportOptions split = options;
-    split.batch = b / (m * d);
-    OwningOpRef<ModuleOp> module =
-        prepareModule(context, split, m, d, /*warn=*/out.empty());
-    if (!module)
-      return 1;
-    auto main = module->lookupSymbol<func::FuncOp>("main");
-    std::optional<ppc::OpGraph> graph = ppc::OpGraph::build(main);
-    if (!graph)
-      return 1;
-    opsInModel = graph->nodes.size();
-    for (ScheduleChoice sc : schedules) {
-      ppc::PartitionOptions opts;
-      opts.ranks = k;
-      opts.virtualStages = sc.second;
-      opts.microbatches = m;
-      opts.schedule = sc.first;
-      opts.memoryLimit = limit;
-      opts.dataParallel = d;
-      opts.zero = zero;
-      opts.optimizerCopies = ppc::optimizerStateCopies(*module);
-      // Every candidate's step ends with its update, one replica or many.
-      opts.updateInStep = true;
-      auto c = row(sc);
-      c.alternative = ppc::evaluateAlternative(*graph, partitionMethod, opts);
-      if (!c.alternative.error.empty()) {
-        // Over the memory limit? Its figures without one say by how much.
-        ppc::PartitionOptions unbounded = opts;
-        unbounded.memoryLimit = std::numeric_limits<double>::infinity();
-        ppc::Alternative alt =
-            ppc::evaluateAlternative(*graph, partitionMethod, unbounded);
-        double cap = limit > 0 ? limit : graph->memoryBytes;
-        if (alt.error.empty() && cap > 0 && alt.evaluation.peakMemory > cap) {
-          alt.error = "needs " + ppc::formatBytes(alt.evaluation.peakMemory) +
-                      " per device, over " + ppc::formatBytes(cap);
-          c.alternative = std::move(alt);
-        }
-      }
-      if (c.alternative.error.empty() &&
-          (chosen < 0 || c.alternative.evaluation.stepTime <
-                             out[chosen].alternative.evaluation.stepTime)) {
-        chosen = out.size();
-        chosenK = k, chosenD = d, chosenM = m, chosenSchedule = sc;
-      }
-      out.push_back(std::move(c));
-    }
-  }
-  if (chosen < 0) {
-    // Nothing fits: say what the least hungry candidate needs.
-    int64_t least = 0;
-    for (const auto &c : out)
-      if (c.alternative.evaluation.peakMemory > 0 &&
-          (!least || c.alternative.evaluation.peakMemory < least))
-        least = c.alternative.evaluation.peakMemory;
-    std::string why =
-        least ? "; the least memory any needs is " + ppc::formatBytes(least) +
-                    " per device"
-              : out.empty() ? "" : " (" + out.back().alternative.error + ")";
-    fail("-devices=" + Twine(n) + ": no split into stages x data-parallel "
-         "replicas and schedule fits " +
-         (limit > 0 ? "-memory-limit=" + ppc::formatBytes(limit)
-                    : std::string("the device's memory")) +
-         why);
-    return 1;
-  }
-  out[chosen].alternative.chosen = true;
-  return 0;
-}
 
 /// ppc MODEL -stages=K -o DIR (or -devices=N): the whole pipeline compiler.
-static int compilePipeline(MLIRContext &context, DialectRegistry &registry,
-                           ppc::ImportOptions options) {
+static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
   bool byDevices = devices.getNumOccurrences();
   if (byDevices) {
     if (stages.getNumOccurrences())
@@ -621,7 +463,7 @@ static int compilePipeline(MLIRContext &context, DialectRegistry &registry,
                 " writes a directory: give it with -o DIR");
 
   // The schedules compared: -schedule=auto's four, or the one given.
-  SmallVector<ScheduleChoice> schedules;
+  SmallVector<ppc::ScheduleChoice> schedules;
   if (autoSchedule)
     schedules = {{Kind::GPipe, 1}, {Kind::OneFOneB, 1}, {Kind::ZBH1, 1},
                  {Kind::Interleaved, 2}};
@@ -629,18 +471,21 @@ static int compilePipeline(MLIRContext &context, DialectRegistry &registry,
     schedules = {{*kind, virtualStages > 0 ? (int)virtualStages
                          : *kind == Kind::Interleaved ? 2 : 1}};
 
+  ppc::CompileOptions compile = compileOptions(limit);
   PhaseTimer timer;
-  std::vector<ppc::PipelineSummary::DeviceCandidate> candidates;
+  std::vector<ppc::DeviceCandidate> candidates;
   int64_t k = stages, d = dataParallel, m = microbatches > 0 ? microbatches : k;
   if (byDevices) {
-    ScheduleChoice sc;
-    if (chooseDevices(registry, options, limit, schedules, candidates, k, d, m,
-                      sc))
+    FailureOr<ppc::DeviceChoice> choice =
+        ppc::chooseDevices(context, inputFile, options, compile, devices,
+                           microbatches, schedules);
+    if (failed(choice))
       return 1;
     // The chosen split compiles as -stages=K -data-parallel=D would, with
     // its schedule (and the other partition methods beside it).
-    schedules = {sc};
-    autoSchedule = false;
+    k = choice->stages, d = choice->dataParallel, m = choice->microbatches;
+    schedules = {choice->schedule};
+    candidates = std::move(choice->candidates);
     timer.mark("devices: splits compared");
   }
   // The model's batch dimension is the micro-batch (shared/DESIGN.md §2).
@@ -664,8 +509,8 @@ static int compilePipeline(MLIRContext &context, DialectRegistry &registry,
   // pipeline's, as it was.
   bool updateInStep = d > 1 || byDevices;
 
-  OwningOpRef<ModuleOp> module =
-      prepareModule(context, options, m, d, /*warn=*/!byDevices);
+  OwningOpRef<ModuleOp> module = ppc::prepareModule(
+      context, inputFile, options, compile, m, d, /*warn=*/!byDevices);
   if (!module)
     return 1;
   timer.mark("import, canonicalize, annotate cost");
@@ -687,18 +532,11 @@ static int compilePipeline(MLIRContext &context, DialectRegistry &registry,
     methods.push_back(partitionMethod);
   std::vector<ppc::Alternative> alternatives;
   int chosen = -1;
-  for (auto [sk, v] : schedules) {
+  ppc::PartitionOptions chosenOptions;
+  for (ppc::ScheduleChoice sc : schedules) {
+    ppc::PartitionOptions opts =
+        ppc::partitionOptions(*module, compile, k, sc, m, d, updateInStep);
     for (const std::string &method : methods) {
-      ppc::PartitionOptions opts;
-      opts.ranks = k;
-      opts.virtualStages = v;
-      opts.microbatches = m;
-      opts.schedule = sk;
-      opts.memoryLimit = limit;
-      opts.dataParallel = d;
-      opts.zero = zero;
-      opts.optimizerCopies = ppc::optimizerStateCopies(*module);
-      opts.updateInStep = updateInStep;
       ppc::Alternative alt = ppc::evaluateAlternative(*graph, method, opts);
       if (method == partitionMethod) {
         bool better =
@@ -708,7 +546,7 @@ static int compilePipeline(MLIRContext &context, DialectRegistry &registry,
               alt.evaluation.stepTime <
                   alternatives[chosen].evaluation.stepTime));
         if (better)
-          chosen = alternatives.size();
+          chosen = alternatives.size(), chosenOptions = opts;
       }
       alternatives.push_back(std::move(alt));
     }
@@ -717,34 +555,12 @@ static int compilePipeline(MLIRContext &context, DialectRegistry &registry,
     return fail(alternatives[chosen].error);
   alternatives[chosen].chosen = true;
   timer.mark("partition methods compared");
-  Kind chosenKind = schedules[0].first;
-  int chosenV = schedules[0].second;
-  for (auto [sk, v] : schedules)
-    if (ppc::scheduleLabel(sk, v) == alternatives[chosen].schedule)
-      chosenKind = sk, chosenV = v;
 
-  // The pipeline itself, pass by pass, as ppc-opt would run it.
+  // The pipeline itself, pass by pass, as ppc-opt would run it, under the
+  // options the chosen alternative was evaluated with.
   PassManager pm(&context);
-  ppc::pp::PPPartitionPassOptions part;
-  part.stages = k;
-  part.virtualStages = chosenV;
-  part.method = partitionMethod;
-  part.schedule = ppc::sched::kindName(chosenKind).str();
-  part.microbatches = m;
-  part.memoryLimit = limit;
-  part.dataParallel = d;
-  part.zero = zero;
-  part.updateInStep = updateInStep;
-  pm.addPass(ppc::pp::createPPPartitionPass(part));
-  ppc::pp::PPSplitStagesPassOptions split;
-  split.recompute = recompute;
-  pm.addPass(ppc::pp::createPPSplitStagesPass(split));
-  ppc::pp::PPBuildSchedulePassOptions build;
-  build.schedule = part.schedule;
-  build.microbatches = m;
-  pm.addPass(ppc::pp::createPPBuildSchedulePass(build));
-  pm.addPass(ppc::pp::createPPVerifySchedulePass());
-  pm.addPass(ppc::pp::createPPPlanMemoryPass());
+  ppc::buildPipelinePassPipeline(pm, chosenOptions, partitionMethod,
+                                 recompute);
   if (failed(pm.run(*module)))
     return 1;
   timer.mark("partition, split, schedule");
@@ -815,7 +631,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (stages.getNumOccurrences() || devices.getNumOccurrences())
-    return compilePipeline(context, registry, options);
+    return compilePipeline(context, options);
   OwningOpRef<ModuleOp> module =
       ppc::importONNXModel(inputFile, context, options);
   if (!module)

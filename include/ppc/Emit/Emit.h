@@ -4,6 +4,7 @@
 #define PPC_EMIT_EMIT_H
 
 #include "ppc/Dialect/PP/IR/WeightStore.h"
+#include "ppc/Partition/DeviceSplits.h"
 #include "ppc/Partition/Partition.h"
 #include "ppc/Partition/PipelineIR.h"
 
@@ -45,11 +46,7 @@ struct PipelineSummary {
   std::vector<Alternative> alternatives;
   /// With -devices=N: every (stages, data-parallel) split of N and schedule
   /// that was simulated, the chosen one marked.
-  struct DeviceCandidate {
-    int stages = 0, dataParallel = 0, microbatches = 0;
-    int64_t microbatchSize = 0;
-    Alternative alternative; // its schedule, partition and evaluation
-  };
+  using DeviceCandidate = ppc::DeviceCandidate;
   int devices = 0;
   std::vector<DeviceCandidate> candidates;
 };

@@ -1,0 +1,77 @@
+//===- Pipelines.h - the pass sequences of ppc ------------------*- C++ -*-===//
+//
+// What `ppc MODEL -stages=K` (and each -devices=N candidate) runs: the model
+// imported and prepared (canonicalized, differentiated when training,
+// cost-annotated, the optimizer on the module), the partition options it is
+// cut and simulated under, and the passes that cut, split, schedule and plan
+// it. The -devices search and the real compile build both from here, so
+// that the split chosen is the split compiled.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef PPC_PIPELINES_PIPELINES_H
+#define PPC_PIPELINES_PIPELINES_H
+
+#include "ppc/Import/ONNX/Importer.h"
+#include "ppc/Partition/DeviceSplits.h"
+#include "ppc/Partition/Partition.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <string>
+
+namespace ppc {
+
+/// The pipeline compiler's settings beside the import options (ppc's
+/// flags, defaults as there).
+struct CompileOptions {
+  /// Cost model and partition.
+  std::string device = "h100", costTable;
+  std::string partitionMethod = "cost";
+  double memoryLimit = 0; // bytes per device; 0: the device's memory
+  int zero = 0;           // 1: ZeRO-1
+  /// Training: the loss and the optimizer.
+  bool train = false;
+  std::string loss = "cross-entropy", lossOn, labels = "labels";
+  std::string optimizer = "sgd";
+  double lr = 0.01, momentum = 0, gradClip = 0;
+  double weightDecay = -1; // below 0: AdamW 0.01, SGD 0
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  bool recompute = false;
+};
+
+/// -pp-canonicalize, when training -pp-autodiff for `microbatches` x
+/// `dataParallel` micro-batches, and -pp-annotate-cost.
+void buildPreparePassPipeline(mlir::OpPassManager &pm,
+                              const CompileOptions &options,
+                              int64_t microbatches, int64_t dataParallel);
+
+/// The model at `model` imported (micro-batches of `import.batch`), run
+/// through the prepare pipeline and, when training, given its optimizer:
+/// what every partition is cut from. With `warn`, a training model whose
+/// initializers look renamed by the exporter's constant folding gets a
+/// warning. Errors are diagnostics on `context`; null on failure.
+mlir::OwningOpRef<mlir::ModuleOp>
+prepareModule(mlir::MLIRContext &context, llvm::StringRef model,
+              const ImportOptions &import, const CompileOptions &options,
+              int64_t microbatches, int64_t dataParallel, bool warn);
+
+/// The options a prepared module is partitioned and simulated under: K
+/// `stages`, `schedule`, M `microbatches` per replica, D `dataParallel`.
+PartitionOptions partitionOptions(mlir::ModuleOp prepared,
+                                  const CompileOptions &options,
+                                  int64_t stages, ScheduleChoice schedule,
+                                  int64_t microbatches, int64_t dataParallel,
+                                  bool updateInStep);
+
+/// -pp-partition by `method` under `options`, -pp-split-stages,
+/// -pp-build-schedule, -pp-verify-schedule, -pp-plan-memory.
+void buildPipelinePassPipeline(mlir::OpPassManager &pm,
+                               const PartitionOptions &options,
+                               llvm::StringRef method, bool recompute);
+
+} // namespace ppc
+
+#endif // PPC_PIPELINES_PIPELINES_H

@@ -1,0 +1,132 @@
+//===- Pipelines.cpp - the pass sequences of ppc --------------------------===//
+
+#include "ppc/Pipelines/Pipelines.h"
+
+#include "ppc/Dialect/PP/IR/PPOps.h"
+#include "ppc/Dialect/PP/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
+
+using namespace mlir;
+using namespace ppc;
+
+void ppc::buildPreparePassPipeline(OpPassManager &pm,
+                                   const CompileOptions &options,
+                                   int64_t microbatches, int64_t dataParallel) {
+  pm.addPass(pp::createPPCanonicalizePass());
+  if (options.train) {
+    pp::PPAutodiffPassOptions ad;
+    ad.loss = options.loss;
+    ad.lossOn = options.lossOn;
+    ad.labels = options.labels;
+    ad.microbatches = microbatches;
+    ad.dataParallel = dataParallel;
+    pm.addPass(pp::createPPAutodiffPass(ad));
+  }
+  pp::PPAnnotateCostPassOptions cost;
+  cost.device = options.device;
+  cost.costTable = options.costTable;
+  pm.addPass(pp::createPPAnnotateCostPass(cost));
+}
+
+/// The optimizer every stage runs after its backward (pipeline.json).
+static DictionaryAttr optimizerAttr(MLIRContext &context,
+                                    const CompileOptions &o) {
+  Builder b(&context);
+  double wd = o.weightDecay >= 0         ? o.weightDecay
+              : o.optimizer == "adamw" ? 0.01
+                                       : 0;
+  SmallVector<NamedAttribute> opt = {
+      b.getNamedAttr("kind", b.getStringAttr(o.optimizer)),
+      b.getNamedAttr("lr", b.getF64FloatAttr(o.lr)),
+      b.getNamedAttr("weight_decay", b.getF64FloatAttr(wd)),
+      b.getNamedAttr("grad_clip", b.getF64FloatAttr(o.gradClip))};
+  if (o.optimizer == "sgd") {
+    opt.push_back(b.getNamedAttr("momentum", b.getF64FloatAttr(o.momentum)));
+  } else {
+    opt.push_back(b.getNamedAttr("beta1", b.getF64FloatAttr(o.beta1)));
+    opt.push_back(b.getNamedAttr("beta2", b.getF64FloatAttr(o.beta2)));
+    opt.push_back(b.getNamedAttr("eps", b.getF64FloatAttr(o.eps)));
+  }
+  return b.getDictionaryAttr(opt);
+}
+
+OwningOpRef<ModuleOp> ppc::prepareModule(MLIRContext &context,
+                                         StringRef model,
+                                         const ImportOptions &import,
+                                         const CompileOptions &options,
+                                         int64_t microbatches,
+                                         int64_t dataParallel, bool warn) {
+  OwningOpRef<ModuleOp> module = importONNXModel(model, context, import);
+  if (!module)
+    return nullptr;
+  if (options.train && warn) {
+    // torch.onnx.export's constant folding renames parameters it touches
+    // (a pre-transposed copy becomes onnx::MatMul_123) and splits a tied
+    // weight into copies that would train apart.
+    SmallVector<StringRef> folded;
+    for (auto p : module->getOps<pp::ParamOp>())
+      if (!p.getConstant() && p.getSymName().starts_with("onnx::"))
+        folded.push_back(p.getSymName());
+    if (!folded.empty())
+      emitWarning(FileLineColLoc::get(&context, model, 0, 0))
+          << folded.size() << " initializers look folded by the exporter (e.g. '"
+          << folded.front()
+          << "'): export with torch.onnx.export(..., "
+             "do_constant_folding=False) so that parameters keep their names "
+             "and tied weights stay one initializer (docs/training.md)";
+  }
+  PassManager pm(&context);
+  buildPreparePassPipeline(pm, options, microbatches, dataParallel);
+  if (failed(pm.run(*module)))
+    return nullptr;
+  if (options.train)
+    (*module)->setAttr(kOptimizerAttr, optimizerAttr(context, options));
+  return module;
+}
+
+PartitionOptions ppc::partitionOptions(ModuleOp prepared,
+                                       const CompileOptions &options,
+                                       int64_t stages, ScheduleChoice schedule,
+                                       int64_t microbatches,
+                                       int64_t dataParallel,
+                                       bool updateInStep) {
+  PartitionOptions opts;
+  opts.ranks = stages;
+  opts.virtualStages = schedule.virtualStages;
+  opts.microbatches = microbatches;
+  opts.schedule = schedule.kind;
+  opts.memoryLimit = options.memoryLimit;
+  opts.dataParallel = dataParallel;
+  opts.zero = options.zero;
+  opts.optimizerCopies = optimizerStateCopies(prepared);
+  opts.updateInStep = updateInStep;
+  return opts;
+}
+
+void ppc::buildPipelinePassPipeline(OpPassManager &pm,
+                                    const PartitionOptions &options,
+                                    StringRef method, bool recompute) {
+  // -pp-partition reads the optimizer state copies from the module itself.
+  pp::PPPartitionPassOptions part;
+  part.stages = options.ranks;
+  part.virtualStages = options.virtualStages;
+  part.method = method.str();
+  part.schedule = sched::kindName(options.schedule).str();
+  part.microbatches = options.microbatches;
+  part.memoryLimit = options.memoryLimit;
+  part.dataParallel = options.dataParallel;
+  part.zero = options.zero;
+  part.updateInStep = options.updateInStep;
+  pm.addPass(pp::createPPPartitionPass(part));
+  pp::PPSplitStagesPassOptions split;
+  split.recompute = recompute;
+  pm.addPass(pp::createPPSplitStagesPass(split));
+  pp::PPBuildSchedulePassOptions build;
+  build.schedule = part.schedule;
+  build.microbatches = options.microbatches;
+  pm.addPass(pp::createPPBuildSchedulePass(build));
+  pm.addPass(pp::createPPVerifySchedulePass());
+  pm.addPass(pp::createPPPlanMemoryPass());
+}
