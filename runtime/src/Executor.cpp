@@ -9,6 +9,8 @@
 
 #include "pprt/Executor.h"
 
+#include "Sums.h"
+
 #include <chrono>
 #include <cstring>
 #include <iterator>

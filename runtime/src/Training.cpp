@@ -22,6 +22,8 @@
 
 #include "pprt/Executor.h"
 
+#include "Sums.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -62,12 +64,6 @@ template <typename T> void append(std::vector<uint8_t> &m, const T &v) {
   m.insert(m.end(), b, b + sizeof v);
 }
 } // namespace
-
-void Executor::addInto(float *acc, const float *g, int64_t n) {
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i)
-    acc[i] += g[i];
-}
 
 bool Executor::holds(const Plan::Param &p, int pipelineRank) const {
   for (int s : p.stages)

@@ -108,8 +108,6 @@ private:
   Status runProgram(int stage, Phase phase, int mb, BatchIO &io);
   Status transfer(const Action &a);
   Status finishStep(BatchIO &io);
-  /// acc += g over n floats (gradient sums), on the rank's OpenMP team.
-  static void addInto(float *acc, const float *g, int64_t n);
   /// After the parameters were written: every program's caches are stale.
   void parametersChanged();
   /// Sums each parameter's uses in use order into totals_, those of other

@@ -11,6 +11,8 @@
 
 #include "pprt/Comm.h"
 
+#include "../Sums.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -111,12 +113,6 @@ Status checkGroup(const Group &group, int me, const std::vector<int64_t> *bounds
   if (bounds && bounds->size() != group.size() + 1)
     return internalError("a collective's pieces do not match its group");
   return Status::ok();
-}
-
-void addInto(float *acc, const float *g, int64_t n) {
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i)
-    acc[i] += g[i];
 }
 } // namespace
 
