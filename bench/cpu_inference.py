@@ -1,13 +1,13 @@
 #!/usr/bin/python3
-"""CPU inference: pprun against ONNX Runtime (onnxruntime-node) on the same
-model, input and thread count, in one run; and a 4-stage pipeline on the
+"""CPU inference: pprun against ONNX Runtime (Python, build/venv's) on the
+same model, input and thread count, in one run; and a 4-stage pipeline on the
 local transport against 1 stage at the same micro-batches.
 
 usage: bench/cpu_inference.py PPC PPRUN [--cache DIR] [--threads N]
        [--runs N] [--models M ...]
-Installs onnxruntime-node into build/ort on first use (npm, with
-ONNXRUNTIME_NODE_INSTALL=skip). Goals (issue 4): pprun at least 0.5x ONNX
-Runtime's throughput; 4 stages at most 1.2x the wall time of 1 stage.
+ONNX Runtime is the onnxruntime package that scripts/setup.sh installs into
+build/venv (bench/ort_run.py runs there). Goals (issue 4): pprun at least
+0.5x ONNX Runtime's throughput; 4 stages at most 1.2x the wall time of 1.
 """
 import argparse
 import os
@@ -20,21 +20,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import model_path  # noqa: E402
+import ort_venv  # noqa: E402  (test/e2e, on benchlib's path)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 BATCH = {"resnet18": 8, "gpt-bench": 4}
 CONV_MODELS = {"resnet18"}
-
-
-def ensure_ort(root):
-    ort = os.path.join(root, "build", "ort")
-    if not os.path.isdir(os.path.join(ort, "node_modules", "onnxruntime-node")):
-        os.makedirs(ort, exist_ok=True)
-        env = dict(os.environ, ONNXRUNTIME_NODE_INSTALL="skip")
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund",
-                        "onnxruntime-node"], cwd=ort, env=env, check=True,
-                       capture_output=True)
-    return os.path.join(ort, "node_modules")
 
 
 def pprun_ms(pprun, out, args, env=None):
@@ -52,8 +41,10 @@ def main():
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--models", nargs="*", default=["resnet18", "gpt-bench"])
     args = ap.parse_args()
-    root = os.path.abspath(os.path.join(HERE, ".."))
-    node_path = ensure_ort(root)
+    try:
+        ort_version = ort_venv.version()
+    except RuntimeError as e:
+        sys.exit(f"cpu_inference.py: {e}")
     rows, pipe_rows = [], []
     for name in args.models:
         import models
@@ -85,14 +76,12 @@ def main():
                                      one_args + ["--output-dir", tmp + "/o2"],
                                      env={"PPRT_CONV": "im2col"})
             got = np.load(os.path.join(tmp, "o1", "output.npy"))
-            ort_out = os.path.join(tmp, "ort.bin")
-            r = subprocess.run(
-                ["node", os.path.join(HERE, "ort_run.js"), path, input_name,
-                 inp, str(args.threads), str(args.runs), ort_out],
-                capture_output=True, text=True, check=True,
-                env=dict(os.environ, NODE_PATH=node_path))
-            ort_ms = float(r.stdout.split()[1])
-            want = np.fromfile(ort_out, dtype=np.float32).reshape(got.shape)
+            try:
+                ort_ms, want = ort_venv.run(
+                    path, input_name, inp, args.threads, args.runs,
+                    os.path.join(tmp, "ort.bin"), got.shape)
+            except RuntimeError as e:
+                sys.exit(f"cpu_inference.py: {name}: {e}")
             err = np.abs(got - want).max() / np.abs(want).max()
             rows.append((name, batch, ms, ort_ms, err, im2col_ms))
 
@@ -113,7 +102,8 @@ def main():
                     "--output-dir", tmp + f"/p{k}"])
             pipe_rows.append((name, batch, m, pipe[1], pipe[4]))
     core = os.environ.get("OPENBLAS_CORETYPE")
-    print(f"CPU inference, {args.threads} threads, {os.cpu_count()} cores; "
+    print(f"CPU inference against ONNX Runtime {ort_version} (Python), "
+          f"{args.threads} threads, {os.cpu_count()} cores; "
           "times are ms per batch (mean of the timed runs, after a warm-up)"
           + (f"; OPENBLAS_CORETYPE={core}" if core else ""))
     print(f"{'model':<10} {'batch':>5} {'pprun ms':>9} {'ORT ms':>8} "

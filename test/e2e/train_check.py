@@ -30,6 +30,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import models  # noqa: E402
+import ort_venv  # noqa: E402
 import train_ref  # noqa: E402
 from safetensors_io import read_all  # noqa: E402
 
@@ -62,31 +63,17 @@ def pprun(out, data, *extra):
 MICROBATCHES = 4
 
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(
-    os.path.abspath(__file__)), "..", ".."))
-NODE_PATH = os.environ.get("PPC_ORT_NODE_PATH",
-                           os.path.join(ROOT, "build", "ort", "node_modules"))
-
-
 def export_in_ort(out, trained, input_name, x_npy, what):
-    """ONNX Runtime (onnxruntime-node, when installed: bench/cpu_inference.py
-    installs it) on the ppc-export model against pprun --eval's outputs in
-    out/eval."""
-    if not os.path.isdir(NODE_PATH):
-        print("skip ONNX Runtime on the exported model: no onnxruntime-node "
-              "at " + NODE_PATH)
-        return
-    ort = subprocess.run(
-        ["node", os.path.join(ROOT, "bench", "ort_run.js"), trained,
-         input_name, x_npy, "1", "1", os.path.join(WORK, "ort.bin")],
-        capture_output=True, text=True,
-        env=dict(os.environ, NODE_PATH=NODE_PATH))
+    """ONNX Runtime (build/venv's, scripts/setup.sh) on the ppc-export model
+    against pprun --eval's outputs in out/eval; without the venv, a failure
+    that names scripts/setup.sh."""
     ours = np.load(out + "/eval/output.npy")
-    if ort.returncode:
-        check(False, f"ONNX Runtime on the exported {what}: " + ort.stderr)
+    try:
+        _, theirs = ort_venv.run(trained, input_name, x_npy, 1, 1,
+                                 os.path.join(WORK, "ort.bin"), ours.shape)
+    except RuntimeError as e:
+        check(False, f"ONNX Runtime on the exported {what}: {e}")
         return
-    theirs = np.fromfile(os.path.join(WORK, "ort.bin"),
-                         np.float32).reshape(ours.shape)
     err = float(np.abs(ours - theirs).max() / np.abs(theirs).max())
     check(err <= 1e-4, f"the exported {what} in ONNX Runtime gives pprun "
           f"--eval's outputs of the trained model: {err:.1e}")
@@ -372,9 +359,8 @@ else:
               f"resume a 4-rank checkpoint on 2 ranks: step 11 loss "
               f"{on_two['loss']:.9g} vs {four[10]:.9g}")
 
-# ppc-export: the trained model as ONNX, run by ONNX Runtime (when
-# onnxruntime-node is installed: bench/cpu_inference.py installs it), against
-# pprun --eval on the checkpoint.
+# ppc-export: the trained model as ONNX, run by ONNX Runtime (build/venv's),
+# against pprun --eval on the checkpoint.
 if full is not None:
     export = os.path.join(os.path.dirname(PPC), "ppc-export")
     trained = os.path.join(WORK, "trained.onnx")
