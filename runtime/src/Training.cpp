@@ -128,38 +128,64 @@ const Executor::Slot *Executor::slotOf(const std::string &param) const {
   return it == slots.end() ? nullptr : &it->second;
 }
 
-Status Executor::reduceBucket(int id) {
-  Bucket &b = buckets.at(id);
-  if (id >= 0)
-    // A stage's own parameters: every use was computed here.
-    for (const Plan::Param *p : b.params) {
-      std::vector<float> &total = totals[p->name];
-      for (size_t u = 0; u < p->uses.size(); ++u) {
-        auto it = gradAcc.find({p->name, (int)u});
-        if (it == gradAcc.end())
-          return internalError("no gradient was computed for use " +
-                               std::to_string(u) + " of '" + p->name + "'");
-        if (u == 0)
-          total = it->second;
-        else
-          addInto(total.data(), it->second.data(), total.size());
-      }
+StatusOr<const std::vector<float> *>
+Executor::localUse(const Plan::Param &p, int use) const {
+  auto it = gradAcc.find({p.name, use});
+  if (it == gradAcc.end())
+    return internalError("no gradient was computed for use " +
+                         std::to_string(use) + " of '" + p.name + "'");
+  return &it->second;
+}
+
+Status Executor::sumUses(const Plan::Param &p, const UseGradients *received) {
+  std::vector<float> &total = totals[p.name];
+  for (size_t u = 0; u < p.uses.size(); ++u) {
+    const std::vector<float> *g = nullptr;
+    if (rankOf(p.uses[u]) == rank) {
+      auto local = localUse(p, (int)u);
+      if (!local)
+        return local.status();
+      g = *local;
+    } else {
+      g = &received->at({p.name, (int)u});
     }
+    if (u == 0)
+      total = *g;
+    else
+      addInto(total.data(), g->data(), total.size());
+  }
+  return Status::ok();
+}
+
+void Executor::packTotals(Bucket &b) {
   b.flat.resize(b.offsets.back());
   for (size_t k = 0; k < b.params.size(); ++k)
     std::memcpy(b.flat.data() + b.offsets[k],
                 totals.at(b.params[k]->name).data(),
                 (b.offsets[k + 1] - b.offsets[k]) * sizeof(float));
+}
+
+void Executor::unpackTotals(const Bucket &b) {
+  for (size_t k = 0; k < b.params.size(); ++k)
+    std::memcpy(totals.at(b.params[k]->name).data(),
+                b.flat.data() + b.offsets[k],
+                (b.offsets[k + 1] - b.offsets[k]) * sizeof(float));
+}
+
+Status Executor::reduceBucket(int id) {
+  Bucket &b = buckets.at(id);
+  if (id >= 0)
+    // A stage's own parameters: every use was computed here.
+    for (const Plan::Param *p : b.params)
+      PPRT_RETURN_IF_ERROR(sumUses(*p, nullptr));
+  packTotals(b);
   Status st = plan.zero ? comm->reduceScatterSum(replicaGroup, b.flat.data(),
                                                  b.bounds)
                         : comm->allReduceSum(replicaGroup, b.flat.data(),
                                              b.flat.size());
   if (!st.isOk())
     return st.withContext("summing the gradients over the replicas");
-  for (size_t k = 0; k < b.params.size(); ++k)
-    std::memcpy(totals.at(b.params[k]->name).data(),
-                b.flat.data() + b.offsets[k],
-                (b.offsets[k + 1] - b.offsets[k]) * sizeof(float));
+  unpackTotals(b);
   return Status::ok();
 }
 
@@ -178,7 +204,7 @@ Status Executor::exchangeGradients() {
         g.push_back(q * d + replica_);
     sets[g].push_back(&p);
   }
-  std::map<std::pair<std::string, int>, std::vector<float>> received;
+  UseGradients received;
   for (auto &[group, params] : sets) {
     if (group.size() < 2)
       continue;
@@ -187,12 +213,11 @@ Status Executor::exchangeGradients() {
       for (size_t u = 0; u < p->uses.size(); ++u) {
         if (rankOf(p->uses[u]) != rank)
           continue;
-        auto it = gradAcc.find({p->name, (int)u});
-        if (it == gradAcc.end())
-          return internalError("no gradient was computed for use " +
-                               std::to_string(u) + " of '" + p->name + "'");
-        const uint8_t *b = reinterpret_cast<const uint8_t *>(it->second.data());
-        mine.insert(mine.end(), b, b + it->second.size() * sizeof(float));
+        auto g = localUse(*p, (int)u);
+        if (!g)
+          return g.status();
+        const uint8_t *b = reinterpret_cast<const uint8_t *>((*g)->data());
+        mine.insert(mine.end(), b, b + (*g)->size() * sizeof(float));
       }
     auto all = comm->allGatherBytes(group, mine);
     if (!all)
@@ -222,26 +247,8 @@ Status Executor::exchangeGradients() {
     }
   }
   for (auto &[group, params] : sets)
-    for (const Plan::Param *p : params) {
-      std::vector<float> &total = totals[p->name];
-      for (size_t u = 0; u < p->uses.size(); ++u) {
-        std::pair<std::string, int> key{p->name, (int)u};
-        auto local = gradAcc.find(key);
-        const std::vector<float> *g = nullptr;
-        if (rankOf(p->uses[u]) == rank) {
-          if (local == gradAcc.end())
-            return internalError("no gradient was computed for use " +
-                                 std::to_string(u) + " of '" + p->name + "'");
-          g = &local->second;
-        } else {
-          g = &received.at(key);
-        }
-        if (u == 0)
-          total = *g;
-        else
-          addInto(total.data(), g->data(), total.size());
-      }
-    }
+    for (const Plan::Param *p : params)
+      PPRT_RETURN_IF_ERROR(sumUses(*p, &received));
   return Status::ok();
 }
 
@@ -506,17 +513,10 @@ Status Executor::finishStep(BatchIO &io) {
     if (sharded)
       // Each replica holds its shard's sums only: gather the rest.
       for (auto &[id, b] : buckets) {
-        b.flat.resize(b.offsets.back());
-        for (size_t k = 0; k < b.params.size(); ++k)
-          std::memcpy(b.flat.data() + b.offsets[k],
-                      totals.at(b.params[k]->name).data(),
-                      (b.offsets[k + 1] - b.offsets[k]) * sizeof(float));
+        packTotals(b);
         PPRT_RETURN_IF_ERROR(
             comm->allGather(replicaGroup, b.flat.data(), b.bounds));
-        for (size_t k = 0; k < b.params.size(); ++k)
-          std::memcpy(totals.at(b.params[k]->name).data(),
-                      b.flat.data() + b.offsets[k],
-                      (b.offsets[k + 1] - b.offsets[k]) * sizeof(float));
+        unpackTotals(b);
       }
     lastGradients_ = std::move(totals);
   }

@@ -110,7 +110,15 @@ private:
   Status finishStep(BatchIO &io);
   /// After the parameters were written: every program's caches are stale.
   void parametersChanged();
-  /// Sums each parameter's uses in use order into totals_, those of other
+  /// Gradients of (parameter, use), from other ranks.
+  using UseGradients = std::map<std::pair<std::string, int>, std::vector<float>>;
+  /// The gradient of use `use` of `p` that this rank computed.
+  StatusOr<const std::vector<float> *> localUse(const Plan::Param &p,
+                                               int use) const;
+  /// totals[p] = the sum of p's uses in use order: this rank's, and
+  /// `received` for the others'.
+  Status sumUses(const Plan::Param &p, const UseGradients *received);
+  /// Sums each parameter's uses in use order into totals, those of other
   /// ranks exchanged (tied parameters); skips parameters summed already.
   Status exchangeGradients();
   /// Data parallelism: the gradients of bucket `b` summed over the
@@ -145,6 +153,9 @@ private:
     int64_t offset, lo, hi; // this replica's shard: [lo, hi) of the param
   };
   void layOutBuckets();
+  /// A bucket's totals into its flat buffer, and back.
+  void packTotals(Bucket &b);
+  void unpackTotals(const Bucket &b);
   const Slot *slotOf(const std::string &param) const;
 
   const Plan &plan;
