@@ -9,7 +9,6 @@
 
 #include "pprt/Executor.h"
 
-#include "Sums.h"
 
 #include <chrono>
 #include <cstring>
@@ -238,8 +237,7 @@ Status Executor::runProgram(int stage, Phase phase, int mb, BatchIO &io) {
         return internalError("state update of '" + param +
                              "' does not match a parameter of stage " +
                              std::to_string(stage));
-      PPRT_RETURN_IF_ERROR(run.read(id, e->data));
-      PPRT_RETURN_IF_ERROR(run.parameterWritten(e->data));
+      PPRT_RETURN_IF_ERROR(run.updateParameter(id, e->data));
     }
   if (!evalMode && !p.stashOutputs().empty()) {
     auto &kept = stash[{stage, mb}];
@@ -264,15 +262,12 @@ Status Executor::runProgram(int stage, Phase phase, int mb, BatchIO &io) {
       return invalidArgument("gradient of '" + g.param + "' is " +
                              dtypeName(t.desc.dtype) +
                              ": training runs in f32");
-    auto [it, first] = gradAcc.try_emplace({g.param, g.use});
-    if (first) {
-      it->second.resize(t.numel);
-      PPRT_RETURN_IF_ERROR(run.read(g.buffer, it->second.data()));
-    } else {
-      gradScratch.resize(t.numel);
-      PPRT_RETURN_IF_ERROR(run.read(g.buffer, gradScratch.data()));
-      addInto(it->second.data(), gradScratch.data(), t.numel);
-    }
+    // Summed over the micro-batches where the backend computes.
+    bool first = false;
+    auto acc = sumOf(gradAcc[{g.param, g.use}], t.numel, &first);
+    if (!acc)
+      return acc.status();
+    PPRT_RETURN_IF_ERROR(backend.accumulate(run, g.buffer, **acc, first));
   }
   for (auto &[peer, ids] : p.sends()) {
     MessageHeader h{kind, stage, peer, mb};

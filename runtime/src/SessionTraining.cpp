@@ -194,17 +194,23 @@ Status runTraining(Session::State &s) {
                    humanBytes(executors[i]->optimizerStateBytes()).c_str(),
                    (long long)executors[i]->optimizerStateBytes());
   if (o.out && !o.profile.empty() && !s.backends.front()->hostArena()) {
-    // Every model input once, and the loss: the floor of what a step moves.
-    int64_t floor = 0;
+    // Every model input once, and the loss: the floor of what a step moves;
+    // and the gradient norm's parts, 8 bytes a chunk (kNormChunk), each
+    // computed once in the world.
+    int64_t floor = 0, norm = 0;
     for (const Plan::Io &in : plan.modelInputs())
       floor += *wholeBatch(plan, in.desc).byteSize();
     for (const Plan::Io &out : plan.modelOutputs())
       floor += *wholeBatch(plan, out.desc).byteSize();
+    for (const Plan::Param &p : plan.params)
+      norm += (*p.desc.numElements() + kNormChunk - 1) / kNormChunk * 8;
     std::fprintf(o.out, "pprun: the last step moved %s (%lld bytes) between "
                  "host and device on this process's ranks; its inputs and "
-                 "outputs are %s\n",
+                 "outputs are %s (%lld bytes), the gradient norm's parts "
+                 "%lld bytes\n",
                  humanBytes(lastStepBytes).c_str(), (long long)lastStepBytes,
-                 humanBytes(floor).c_str());
+                 humanBytes(floor).c_str(), (long long)floor,
+                 (long long)norm);
   }
   int64_t ran = steps - startStep;
   if (o.out && reporter)

@@ -35,17 +35,9 @@ namespace pprt {
 
 namespace {
 
-constexpr int64_t kChunk = 1 << 16;
+constexpr int64_t kChunk = kNormChunk;
 
 int64_t chunksOf(int64_t n) { return (n + kChunk - 1) / kChunk; }
-
-/// One chunk's sum of squares, in double, in element order.
-double chunkSquares(const float *g, int64_t n, int64_t c) {
-  double sq = 0;
-  for (int64_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i)
-    sq += (double)g[i] * g[i];
-  return sq;
-}
 
 /// A record of the step-end gather: the squared sum of one chunk.
 struct ChunkSquares {
@@ -128,48 +120,86 @@ const Executor::Slot *Executor::slotOf(const std::string &param) const {
   return it == slots.end() ? nullptr : &it->second;
 }
 
-StatusOr<const std::vector<float> *>
-Executor::localUse(const Plan::Param &p, int use) const {
+StatusOr<StateVector *> Executor::sumOf(Sum &s, int64_t n, bool *first) {
+  if (!s.vector || s.vector->size() != n) {
+    auto v = backend.stateVector(n);
+    if (!v)
+      return v.status();
+    s.vector = std::move(*v);
+    s.step = -1;
+  }
+  if (first)
+    *first = s.step != step_;
+  s.step = step_;
+  return s.vector.get();
+}
+
+StateVector *Executor::totalOf(const std::string &param) {
+  auto it = totals.find(param);
+  return it == totals.end() || it->second.step != step_
+             ? nullptr
+             : it->second.vector.get();
+}
+
+StatusOr<const StateVector *> Executor::localUse(const Plan::Param &p,
+                                                 int use) const {
   auto it = gradAcc.find({p.name, use});
-  if (it == gradAcc.end())
+  if (it == gradAcc.end() || it->second.step != step_)
     return internalError("no gradient was computed for use " +
                          std::to_string(use) + " of '" + p.name + "'");
-  return &it->second;
+  return it->second.vector.get();
 }
 
 Status Executor::sumUses(const Plan::Param &p, const UseGradients *received) {
-  std::vector<float> &total = totals[p.name];
+  auto total = sumOf(totals[p.name], *p.desc.numElements());
+  if (!total)
+    return total.status();
   for (size_t u = 0; u < p.uses.size(); ++u) {
-    const std::vector<float> *g = nullptr;
+    const StateVector *g = nullptr;
     if (rankOf(p.uses[u]) == rank) {
       auto local = localUse(p, (int)u);
       if (!local)
         return local.status();
       g = *local;
     } else {
-      g = &received->at({p.name, (int)u});
+      if (received) {
+        auto it = received->find({p.name, (int)u});
+        if (it != received->end() && it->second.step == step_)
+          g = it->second.vector.get();
+      }
+      if (!g)
+        return internalError("use " + std::to_string(u) + " of '" + p.name +
+                             "' was not received from rank " +
+                             std::to_string(rankOf(p.uses[u])));
     }
-    if (u == 0)
-      total = *g;
-    else
-      addInto(total.data(), g->data(), total.size());
+    PPRT_RETURN_IF_ERROR(backend.combine(**total, *g, /*add=*/u != 0));
   }
   return Status::ok();
 }
 
-void Executor::packTotals(Bucket &b) {
+Status Executor::packTotals(Bucket &b) {
   b.flat.resize(b.offsets.back());
-  for (size_t k = 0; k < b.params.size(); ++k)
-    std::memcpy(b.flat.data() + b.offsets[k],
-                totals.at(b.params[k]->name).data(),
-                (b.offsets[k + 1] - b.offsets[k]) * sizeof(float));
+  for (size_t k = 0; k < b.params.size(); ++k) {
+    StateVector *total = totalOf(b.params[k]->name);
+    if (!total)
+      return internalError("'" + b.params[k]->name +
+                           "' was not summed before its bucket");
+    PPRT_RETURN_IF_ERROR(backend.toHost(*total, 0, total->size(),
+                                        b.flat.data() + b.offsets[k]));
+  }
+  return Status::ok();
 }
 
-void Executor::unpackTotals(const Bucket &b) {
-  for (size_t k = 0; k < b.params.size(); ++k)
-    std::memcpy(totals.at(b.params[k]->name).data(),
-                b.flat.data() + b.offsets[k],
-                (b.offsets[k + 1] - b.offsets[k]) * sizeof(float));
+Status Executor::unpackTotals(const Bucket &b) {
+  for (size_t k = 0; k < b.params.size(); ++k) {
+    StateVector *total = totalOf(b.params[k]->name);
+    if (!total)
+      return internalError("'" + b.params[k]->name +
+                           "' was not summed before its bucket");
+    PPRT_RETURN_IF_ERROR(backend.fromHost(*total, 0, total->size(),
+                                          b.flat.data() + b.offsets[k]));
+  }
+  return Status::ok();
 }
 
 Status Executor::reduceBucket(int id) {
@@ -178,15 +208,14 @@ Status Executor::reduceBucket(int id) {
     // A stage's own parameters: every use was computed here.
     for (const Plan::Param *p : b.params)
       PPRT_RETURN_IF_ERROR(sumUses(*p, nullptr));
-  packTotals(b);
+  PPRT_RETURN_IF_ERROR(packTotals(b));
   Status st = plan.zero ? comm->reduceScatterSum(replicaGroup, b.flat.data(),
                                                  b.bounds)
                         : comm->allReduceSum(replicaGroup, b.flat.data(),
                                              b.flat.size());
   if (!st.isOk())
     return st.withContext("summing the gradients over the replicas");
-  unpackTotals(b);
-  return Status::ok();
+  return unpackTotals(b);
 }
 
 Status Executor::exchangeGradients() {
@@ -204,7 +233,7 @@ Status Executor::exchangeGradients() {
         g.push_back(q * d + replica_);
     sets[g].push_back(&p);
   }
-  UseGradients received;
+  UseGradients &received = tiedReceived;
   for (auto &[group, params] : sets) {
     if (group.size() < 2)
       continue;
@@ -216,8 +245,10 @@ Status Executor::exchangeGradients() {
         auto g = localUse(*p, (int)u);
         if (!g)
           return g.status();
-        const uint8_t *b = reinterpret_cast<const uint8_t *>((*g)->data());
-        mine.insert(mine.end(), b, b + (*g)->size() * sizeof(float));
+        size_t at = mine.size();
+        mine.resize(at + (*g)->size() * sizeof(float));
+        PPRT_RETURN_IF_ERROR(backend.toHost(
+            **g, 0, (*g)->size(), reinterpret_cast<float *>(mine.data() + at)));
       }
     auto all = comm->allGatherBytes(group, mine);
     if (!all)
@@ -236,9 +267,14 @@ Status Executor::exchangeGradients() {
             return dataLoss("rank " + std::to_string(group[j]) +
                             " sent fewer tied gradients than '" + p->name +
                             "' needs");
-          std::vector<float> &g = received[{p->name, (int)u}];
-          g.resize(bytes / sizeof(float));
-          std::memcpy(g.data(), m.data() + at, bytes);
+          int64_t n = bytes / sizeof(float);
+          auto g = sumOf(received[{p->name, (int)u}], n);
+          if (!g)
+            return g.status();
+          // The bytes may lie unaligned in the message.
+          std::vector<float> values(n);
+          std::memcpy(values.data(), m.data() + at, bytes);
+          PPRT_RETURN_IF_ERROR(backend.fromHost(**g, 0, n, values.data()));
           at += bytes;
         }
       if (at != m.size())
@@ -283,18 +319,19 @@ Status Executor::syncStep(BatchIO &io) {
       owner = std::min(owner, plan.stages.at(s).rank);
     if (owner != pipeRank_)
       continue;
-    const std::vector<float> &g = totals.at(p.name);
+    const StateVector *g = totalOf(p.name);
     const Slot *slot = slotOf(p.name);
-    int64_t n = g.size(), chunks = chunksOf(n);
+    if (!g || !slot)
+      return internalError("'" + p.name + "' was not summed before the norm");
+    int64_t n = g->size(), chunks = chunksOf(n);
     std::vector<int64_t> mineChunks;
     for (int64_t c = 0; c < chunks; ++c)
       if (plan.zero && d > 1 ? c * kChunk >= slot->lo && c * kChunk < slot->hi
                              : replica_ == 0)
         mineChunks.push_back(c);
     std::vector<double> partial(mineChunks.size());
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < (int64_t)mineChunks.size(); ++i)
-      partial[i] = chunkSquares(g.data(), n, mineChunks[i]);
+    PPRT_RETURN_IF_ERROR(
+        backend.chunkSquares(*g, kChunk, mineChunks, partial.data()));
     for (size_t i = 0; i < mineChunks.size(); ++i)
       append(mine, ChunkSquares{(int32_t)k, (int32_t)mineChunks[i], partial[i]});
   }
@@ -367,68 +404,66 @@ Status Executor::syncStep(BatchIO &io) {
   return Status::ok();
 }
 
-void Executor::applyOptimizer(float coefficient) {
+Status Executor::applyOptimizer(float coefficient) {
   const Plan::Optimizer &o = plan.optimizer;
   int64_t t = step_ + 1;
+  OptimizerStep step;
+  step.adamw = o.kind != "sgd";
+  step.lr = o.lr;
+  step.weightDecay = o.weightDecay;
+  step.momentum = o.momentum;
+  step.beta1 = o.beta1;
+  step.beta2 = o.beta2;
+  step.eps = o.eps;
+  step.decay = float(1 - o.lr * o.weightDecay);
+  step.stepSize = float(o.lr / (1 - std::pow(o.beta1, (double)t)));
+  step.biasCorrection2 = float(std::sqrt(1 - std::pow(o.beta2, (double)t)));
+  step.coefficient = coefficient;
+  auto moment = [&](auto &table, int stage, const std::string &name,
+                    int64_t n, bool *inserted) -> StatusOr<StateVector *> {
+    auto &v = table[{stage, name}];
+    *inserted = !v;
+    if (!v) {
+      auto made = backend.stateVector(n);
+      if (!made)
+        return made.status();
+      v = std::move(*made);
+    }
+    return v.get();
+  };
+  std::vector<ParamUpdate> updates;
   for (auto &[stage, l] : stages)
     for (const Plan::Param &p : plan.params) {
       const Weights::Entry *e = l.weights->find(p.name);
-      auto total = totals.find(p.name);
+      StateVector *total = totalOf(p.name);
       const Slot *slot = slotOf(p.name);
-      if (!e || total == totals.end() || !slot)
+      if (!e || !total || !slot)
         continue;
       // This replica's shard [lo, hi) (the whole without -zero=1); the
       // state holds that shard only.
-      int64_t lo = slot->lo, n = slot->hi - slot->lo;
-      float *w = reinterpret_cast<float *>(e->data) + lo;
-      const float *g = total->second.data() + lo;
-      if (o.kind == "sgd") {
-        // torch.optim.SGD: d = g + wd p; buf = d (first step) or
-        // momentum buf + d; p -= lr buf.
-        float lr = o.lr, wd = o.weightDecay, mom = o.momentum;
-        std::vector<float> *buf = nullptr;
-        bool first = false;
-        if (mom != 0) {
-          auto [it, inserted] = moment1.try_emplace({stage, p.name});
-          buf = &it->second;
-          first = inserted || buf->empty();
-          buf->resize(n);
-        }
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < n; ++i) {
-          float d = g[i] * coefficient;
-          if (wd != 0)
-            d += wd * w[i];
-          if (buf) {
-            float &b = (*buf)[i];
-            b = first ? d : mom * b + d;
-            d = b;
-          }
-          w[i] -= lr * d;
-        }
-      } else {
-        // torch.optim.AdamW: p *= 1 - lr wd; m = b1 m + (1-b1) g;
-        // v = b2 v + (1-b2) g^2; p -= lr / (1-b1^t) m / (sqrt(v) /
-        // sqrt(1-b2^t) + eps).
-        std::vector<float> &m = moment1[{stage, p.name}];
-        std::vector<float> &v = moment2[{stage, p.name}];
-        m.resize(n);
-        v.resize(n);
-        float decay = float(1 - o.lr * o.weightDecay);
-        float b1 = o.beta1, b2 = o.beta2, eps = o.eps;
-        float stepSize = float(o.lr / (1 - std::pow(o.beta1, (double)t)));
-        float bc2 = float(std::sqrt(1 - std::pow(o.beta2, (double)t)));
-        float *mp = m.data(), *vp = v.data();
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < n; ++i) {
-          float gi = g[i] * coefficient;
-          w[i] *= decay;
-          mp[i] += (gi - mp[i]) * (1 - b1);
-          vp[i] = b2 * vp[i] + (1 - b2) * gi * gi;
-          w[i] -= stepSize * (mp[i] / (std::sqrt(vp[i]) / bc2 + eps));
-        }
+      ParamUpdate u;
+      u.param = e->data;
+      u.lo = slot->lo;
+      u.n = slot->hi - slot->lo;
+      u.grad = total;
+      u.gradAt = slot->lo;
+      bool inserted = false;
+      if (step.adamw || o.momentum != 0) {
+        auto m = moment(moment1, stage, p.name, u.n, &inserted);
+        if (!m)
+          return m.status();
+        u.m = *m;
+        u.first = inserted;
       }
+      if (step.adamw) {
+        auto v = moment(moment2, stage, p.name, u.n, &inserted);
+        if (!v)
+          return v.status();
+        u.v = *v;
+      }
+      updates.push_back(u);
     }
+  return backend.optimizerStep(step, updates);
 }
 
 namespace {
@@ -444,6 +479,9 @@ std::vector<float *> copiesOf(Stages &stages, const std::string &name) {
 } // namespace
 
 Status Executor::gatherParameters() {
+  // The collective runs over host memory (the NCCL messenger of the GPU
+  // issue will run it on the device).
+  PPRT_RETURN_IF_ERROR(backend.parametersToHost());
   for (auto &[id, b] : buckets) {
     b.flat.resize(b.offsets.back());
     for (size_t k = 0; k < b.params.size(); ++k) {
@@ -467,6 +505,7 @@ Status Executor::shareStateUpdates() {
   // As torch's DistributedDataParallel broadcasts its buffers: replica 0's
   // running statistics (each replica saw its own micro-batches), so that
   // the replicas stay copies of one model.
+  PPRT_RETURN_IF_ERROR(backend.parametersToHost());
   for (auto &[stage, l] : stages) {
     if (!l.program[Fwd])
       continue;
@@ -504,7 +543,7 @@ Status Executor::finishStep(BatchIO &io) {
   if (plan.optimizer.gradClip > 0)
     coefficient = (float)std::min(
         1.0, plan.optimizer.gradClip / (lastGradNorm_ + 1e-6));
-  applyOptimizer(coefficient);
+  PPRT_RETURN_IF_ERROR(applyOptimizer(coefficient));
   if (sharded)
     PPRT_RETURN_IF_ERROR(gatherParameters());
   if (plan.replicas > 1)
@@ -513,16 +552,22 @@ Status Executor::finishStep(BatchIO &io) {
     if (sharded)
       // Each replica holds its shard's sums only: gather the rest.
       for (auto &[id, b] : buckets) {
-        packTotals(b);
+        PPRT_RETURN_IF_ERROR(packTotals(b));
         PPRT_RETURN_IF_ERROR(
             comm->allGather(replicaGroup, b.flat.data(), b.bounds));
-        unpackTotals(b);
+        PPRT_RETURN_IF_ERROR(unpackTotals(b));
       }
-    lastGradients_ = std::move(totals);
+    lastGradients_.clear();
+    for (auto &[name, sum] : totals)
+      if (StateVector *total = totalOf(name)) {
+        std::vector<float> &g = lastGradients_[name];
+        g.resize(total->size());
+        PPRT_RETURN_IF_ERROR(backend.toHost(*total, 0, g.size(), g.data()));
+      }
   }
-  totals.clear();
+  // The optimizer wrote the backend's copies of the parameters (in place on
+  // the CPU): whatever kernels derived from them is stale.
   parametersChanged();
-  gradAcc.clear();
   ++step_;
   return Status::ok();
 }
@@ -562,34 +607,37 @@ const char *kMomentum = ".momentum_buffer", *kExpAvg = ".exp_avg",
 
 Status Executor::saveCheckpoint(const std::string &dir) {
   bool sharded = plan.zero && plan.replicas > 1;
-  // The state under -zero=1, whole: each (stage, parameter) gathered from
-  // its replicas, in one order on every replica.
+  PPRT_RETURN_IF_ERROR(backend.parametersToHost());
+  // The optimizer state, whole and in host memory: under -zero=1 each
+  // (stage, parameter) gathered from its replicas, in one order on every
+  // replica.
   std::map<std::pair<int, std::string>, std::vector<float>> whole1, whole2;
-  if (sharded)
-    for (auto &[stage, l] : stages)
-      for (const Plan::Param &p : plan.params) {
-        const Slot *slot = slotOf(p.name);
-        if (!slot || !l.weights->find(p.name))
+  for (auto &[stage, l] : stages)
+    for (const Plan::Param &p : plan.params) {
+      const Slot *slot = slotOf(p.name);
+      if (!slot || !l.weights->find(p.name))
+        continue;
+      const Bucket &b = buckets.at(slot->bucket);
+      int64_t n = *p.desc.numElements();
+      std::vector<int64_t> bounds;
+      for (int64_t x : b.bounds)
+        bounds.push_back(std::clamp(x - slot->offset, (int64_t)0, n));
+      for (auto [table, into] :
+           {std::pair{&moment1, &whole1}, std::pair{&moment2, &whole2}}) {
+        auto it = table->find({stage, p.name});
+        if (it == table->end())
           continue;
-        const Bucket &b = buckets.at(slot->bucket);
-        int64_t n = *p.desc.numElements();
-        std::vector<int64_t> bounds;
-        for (int64_t x : b.bounds)
-          bounds.push_back(std::clamp(x - slot->offset, (int64_t)0, n));
-        for (auto [table, into] :
-             {std::pair{&moment1, &whole1}, std::pair{&moment2, &whole2}}) {
-          auto it = table->find({stage, p.name});
-          if (it == table->end())
-            continue;
-          std::vector<float> &full = (*into)[{stage, p.name}];
-          full.assign(n, 0);
-          std::copy(it->second.begin(), it->second.end(),
-                    full.begin() + slot->lo);
+        std::vector<float> &full = (*into)[{stage, p.name}];
+        full.assign(n, 0);
+        const StateVector &shard = *it->second;
+        PPRT_RETURN_IF_ERROR(backend.toHost(shard, 0, shard.size(),
+                                            full.data() + slot->lo));
+        if (sharded)
           PPRT_RETURN_IF_ERROR(
               comm->allGather(replicaGroup, full.data(), bounds)
                   .withContext("gathering the optimizer state"));
-        }
       }
+    }
   // The replicas hold the same values: the first writes them.
   if (replica_ != 0)
     return Status::ok();
@@ -606,8 +654,8 @@ Status Executor::saveCheckpoint(const std::string &dir) {
                values.data()});
     };
     const char *first = plan.optimizer.kind == "sgd" ? kMomentum : kExpAvg;
-    state(sharded ? whole1 : moment1, first);
-    state(sharded ? whole2 : moment2, kExpAvgSq);
+    state(whole1, first);
+    state(whole2, kExpAvgSq);
     PPRT_RETURN_IF_ERROR(writeSafetensors(
         dir + "/stage" + std::to_string(stage) + ".safetensors", tensors));
   }
@@ -632,6 +680,8 @@ Status Executor::loadCheckpoint(const std::string &dir, int64_t step) {
     std::memcpy(into, e->data, e->bytes);
     return Status::ok();
   };
+  // The backend's copies are replaced: nothing of them is read back.
+  PPRT_RETURN_IF_ERROR(backend.parametersToHost());
   moment1.clear();
   moment2.clear();
   for (auto &[stage, l] : stages) {
@@ -645,13 +695,19 @@ Status Executor::loadCheckpoint(const std::string &dir, int64_t step) {
       auto load = [&](auto &table, const char *suffix) -> Status {
         if (!lookup(p.name + suffix))
           return Status::ok(); // no state yet (SGD without momentum, step 0)
-        std::vector<float> &v = table[{stage, p.name}];
-        v.resize(n);
+        std::vector<float> v(n);
         PPRT_RETURN_IF_ERROR(restore(p.name + suffix, desc,
                                      reinterpret_cast<uint8_t *>(v.data())));
         // -zero=1: this replica's shard only.
+        int64_t lo = 0, hi = n;
         if (const Slot *slot = slotOf(p.name))
-          v = std::vector<float>(v.begin() + slot->lo, v.begin() + slot->hi);
+          lo = slot->lo, hi = slot->hi;
+        auto state = backend.stateVector(hi - lo);
+        if (!state)
+          return state.status();
+        PPRT_RETURN_IF_ERROR(
+            backend.fromHost(**state, 0, hi - lo, v.data() + lo));
+        table[{stage, p.name}] = std::move(*state);
         return Status::ok();
       };
       PPRT_RETURN_IF_ERROR(
@@ -661,6 +717,14 @@ Status Executor::loadCheckpoint(const std::string &dir, int64_t step) {
     }
   }
   parametersChanged();
+  // The sums kept from step to step are marked with their step: none of
+  // them belongs to the steps that follow.
+  for (auto &[key, sum] : totals)
+    sum.step = -1;
+  for (auto &[key, sum] : tiedReceived)
+    sum.step = -1;
+  for (auto &[key, sum] : gradAcc)
+    sum.step = -1;
   step_ = step;
   return Status::ok();
 }

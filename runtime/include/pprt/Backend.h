@@ -26,6 +26,51 @@ public:
   int64_t bytes = 0;
 };
 
+/// A float vector of the training state (a gradient sum over micro-batches
+/// or uses, an optimizer moment), kept where the backend computes: host
+/// memory on the CPU, device memory on CUDA. The executor sums, norms and
+/// updates through the backend's operations on these, so that a CUDA step
+/// moves no parameter or gradient bytes to the host.
+class StateVector {
+public:
+  explicit StateVector(int64_t n) : n(n) {}
+  virtual ~StateVector();
+  int64_t size() const { return n; }
+  /// The elements in host memory, where the backend keeps them there (the
+  /// CPU: collectives then read and write them in place); null otherwise.
+  virtual float *host() { return nullptr; }
+  const float *host() const { return const_cast<StateVector *>(this)->host(); }
+
+private:
+  int64_t n;
+};
+
+/// One parameter's update: elements [lo, lo + n) of the parameter whose
+/// host copy is at `param` (the backend updates its own copy), from
+/// gradient elements [gradAt, gradAt + n) of `grad`.
+struct ParamUpdate {
+  void *param = nullptr;
+  int64_t lo = 0, n = 0;
+  const StateVector *grad = nullptr;
+  int64_t gradAt = 0;
+  /// SGD's momentum or Adam's first moment, Adam's second (n elements
+  /// each); null where the optimizer keeps none.
+  StateVector *m = nullptr, *v = nullptr;
+  /// SGD: the momentum buffer takes the first step's direction as it is.
+  bool first = false;
+};
+/// The step's hyper-parameters, as torch.optim defines them.
+struct OptimizerStep {
+  bool adamw = false;
+  float lr = 0, weightDecay = 0, momentum = 0;
+  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+  /// AdamW: 1 - lr wd, lr / (1 - beta1^t) and sqrt(1 - beta2^t) (each
+  /// computed in double, then rounded).
+  float decay = 1, stepSize = 0, biasCorrection2 = 1;
+  /// Gradient clipping's scale (1: none).
+  float coefficient = 1;
+};
+
 class PreparedStage {
 public:
   explicit PreparedStage(StageProgram &program) : program(program) {}
@@ -76,6 +121,12 @@ public:
     (void)host;
     return Status::ok();
   }
+  /// A state update: buffer `buffer` (batch normalisation's new running
+  /// statistics) becomes the value of the parameter whose host copy is at
+  /// `host`, in the backend's copy (the host one, on the CPU; the device
+  /// one on CUDA, where the host copy is then stale until
+  /// Backend::parametersToHost).
+  virtual Status updateParameter(int buffer, void *host);
 
 protected:
   StageProgram &program;
@@ -108,6 +159,36 @@ public:
   /// keep to its batch's inputs and its loss. `pprun --profile` prints it
   /// per step.
   virtual int64_t hostDeviceBytes() const { return 0; }
+
+  // The training state (StateVector). The defaults are the host's: plain
+  // loops on the calling rank's OpenMP team, element by element, so the
+  // results are bitwise the same whatever the thread count.
+  /// A vector of n zeros.
+  virtual StatusOr<std::unique_ptr<StateVector>> stateVector(int64_t n);
+  /// into = buffer `buffer` of `stage` (`first`), else into += it.
+  virtual Status accumulate(PreparedStage &stage, int buffer,
+                            StateVector &into, bool first);
+  /// into = from, or into += from (`add`), element by element.
+  virtual Status combine(StateVector &into, const StateVector &from, bool add);
+  /// Elements [at, at + n) of `v` to and from host memory (collectives
+  /// over host staging, checkpoints).
+  virtual Status toHost(const StateVector &v, int64_t at, int64_t n,
+                        float *dst);
+  virtual Status fromHost(StateVector &v, int64_t at, int64_t n,
+                          const float *src);
+  /// For each chunk c of `chunks`: the sum of squares, in double, of
+  /// elements [c * chunk, min(size, (c + 1) * chunk)) of `g`, into out[i]
+  /// (the global norm's parts).
+  virtual Status chunkSquares(const StateVector &g, int64_t chunk,
+                              const std::vector<int64_t> &chunks, double *out);
+  /// Applies one optimizer step to every parameter in `updates`, on the
+  /// backend's copies (one multi-tensor launch on CUDA).
+  virtual Status optimizerStep(const OptimizerStep &o,
+                               const std::vector<ParamUpdate> &updates);
+  /// Copies every parameter the backend updated itself (optimizerStep,
+  /// updateParameter) back to its host copy: before the host reads or
+  /// writes parameters (checkpoints, collectives over host memory).
+  virtual Status parametersToHost() { return Status::ok(); }
 };
 
 /// The reference backend: BLAS for GEMM and convolution, plain loops

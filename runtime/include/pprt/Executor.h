@@ -22,6 +22,11 @@ struct TraceEvent {
   double start, end; // seconds since the run began
 };
 
+/// The global gradient norm is summed from squares over chunks of this many
+/// elements of each parameter, each chunk computed by one rank (8 bytes of
+/// it cross to the host on a GPU).
+constexpr int64_t kNormChunk = 1 << 16;
+
 /// The whole batch: inputs by name, and the outputs being filled.
 struct BatchIO {
   std::map<std::string, HostTensor> inputs;
@@ -110,11 +115,22 @@ private:
   Status finishStep(BatchIO &io);
   /// After the parameters were written: every program's caches are stale.
   void parametersChanged();
+  /// A sum of the training state, on the backend, kept from step to step
+  /// (allocated once); `step` is the step whose sum it holds.
+  struct Sum {
+    std::unique_ptr<StateVector> vector;
+    int64_t step = -1;
+  };
+  /// `s`'s vector of n elements for this step (allocated on first use);
+  /// `first` says whether this step had not written it yet.
+  StatusOr<StateVector *> sumOf(Sum &s, int64_t n, bool *first = nullptr);
   /// Gradients of (parameter, use), from other ranks.
-  using UseGradients = std::map<std::pair<std::string, int>, std::vector<float>>;
+  using UseGradients = std::map<std::pair<std::string, int>, Sum>;
   /// The gradient of use `use` of `p` that this rank computed.
-  StatusOr<const std::vector<float> *> localUse(const Plan::Param &p,
-                                               int use) const;
+  StatusOr<const StateVector *> localUse(const Plan::Param &p, int use) const;
+  /// p's gradient of this step, summed over its uses (and replicas), or
+  /// null when this rank did not sum it.
+  StateVector *totalOf(const std::string &param);
   /// totals[p] = the sum of p's uses in use order: this rank's, and
   /// `received` for the others'.
   Status sumUses(const Plan::Param &p, const UseGradients *received);
@@ -125,7 +141,7 @@ private:
   /// replica group (under -zero=1 only this replica's shard).
   Status reduceBucket(int b);
   Status syncStep(BatchIO &io);
-  void applyOptimizer(float coefficient);
+  Status applyOptimizer(float coefficient);
   /// -zero=1: every replica's updated shard of the parameters to all.
   Status gatherParameters();
   /// Replica 0's state updates (running statistics) to the other replicas.
@@ -154,8 +170,8 @@ private:
   };
   void layOutBuckets();
   /// A bucket's totals into its flat buffer, and back.
-  void packTotals(Bucket &b);
-  void unpackTotals(const Bucket &b);
+  Status packTotals(Bucket &b);
+  Status unpackTotals(const Bucket &b);
   const Slot *slotOf(const std::string &param) const;
 
   const Plan &plan;
@@ -179,14 +195,16 @@ private:
   std::map<std::pair<int, int>, std::map<int, std::unique_ptr<Kept>>> stash;
   std::map<int, int64_t> stashBytes;
   std::map<int, StashPeak> stashPeak;
-  // Gradients summed over micro-batches, per (parameter, use).
-  std::map<std::pair<std::string, int>, std::vector<float>> gradAcc;
-  std::vector<float> gradScratch;
-  // Each held parameter's gradient of the step, summed over its uses (and
-  // replicas).
-  std::map<std::string, std::vector<float>> totals;
-  // Optimizer state per (stage, parameter): momentum, or Adam's moments.
-  std::map<std::pair<int, std::string>, std::vector<float>> moment1, moment2;
+  // The training state lives on the backend (StateVector): gradients
+  // summed over micro-batches, per (parameter, use); each held parameter's
+  // gradient of the step, summed over its uses (and replicas); optimizer
+  // state per (stage, parameter): momentum, or Adam's moments (this
+  // replica's shard under -zero=1).
+  std::map<std::pair<std::string, int>, Sum> gradAcc;
+  std::map<std::string, Sum> totals;
+  UseGradients tiedReceived;
+  std::map<std::pair<int, std::string>, std::unique_ptr<StateVector>> moment1,
+      moment2;
   bool keepGradients_ = false;
   std::map<std::string, std::vector<float>> lastGradients_;
   int64_t step_ = 0;

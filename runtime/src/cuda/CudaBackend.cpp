@@ -24,6 +24,7 @@
 
 #include "../Steps.h"
 #include "CudaOps.h"
+#include "TrainDevice.h"
 #include "pprt/Backend.h"
 
 #include "pprt/stage_generated.h"
@@ -46,10 +47,20 @@ namespace {
 //===----------------------------------------------------------------------===//
 
 /// The device copy of one host parameter, shared by the programs that read
-/// it; `version` is the host version it holds.
+/// it; `version` is the host version it holds. A training step updates the
+/// device copy itself (`hostStale`): the host copy is then behind until
+/// parametersToHost.
 struct Mirror {
   DeviceMemory memory;
   uint64_t version = 0;
+  bool hostStale = false;
+};
+
+/// A StateVector in device memory.
+struct DeviceVector : StateVector {
+  explicit DeviceVector(int64_t n) : StateVector(n) {}
+  float *data() const { return static_cast<float *>(memory.ptr); }
+  DeviceMemory memory;
 };
 
 /// Device buffers for kept values (the backward's stash), reused by size
@@ -118,6 +129,12 @@ public:
   Status parameterWritten(const void *host) override;
   StatusOr<std::unique_ptr<Kept>> keep(int buffer) override;
   Status restore(int buffer, const Kept &kept) override;
+  Status updateParameter(int buffer, void *host) override;
+  /// into = buffer (`first`), else into += buffer, on this stage's stream
+  /// (ordered before its next run; the backend synchronises it before its
+  /// own training-state work).
+  Status accumulateInto(int buffer, float *into, bool first);
+  cudaStream_t streamOf() const { return stream; }
 
 private:
   std::string where(size_t step) const {
@@ -159,6 +176,8 @@ public:
   ~CudaBackend() override {
     for (void *p : pinned)
       cudaHostUnregister(p);
+    if (train)
+      cudaStreamDestroy(train);
   }
   const char *name() const override { return "cuda"; }
   bool hostArena() const override { return false; }
@@ -224,6 +243,25 @@ public:
     return it == mirrors.end() ? nullptr : it->second;
   }
 
+  // The training state (Backend.h): device vectors and kernels on the
+  // backend's own stream; gradient sums read the stages' buffers on their
+  // streams, which are synchronised before the state is next read.
+  StatusOr<std::unique_ptr<StateVector>> stateVector(int64_t n) override;
+  Status accumulate(PreparedStage &stage, int buffer, StateVector &into,
+                    bool first) override;
+  Status combine(StateVector &into, const StateVector &from,
+                 bool add) override;
+  Status toHost(const StateVector &v, int64_t at, int64_t n,
+                float *dst) override;
+  Status fromHost(StateVector &v, int64_t at, int64_t n,
+                  const float *src) override;
+  Status chunkSquares(const StateVector &g, int64_t chunk,
+                      const std::vector<int64_t> &chunks,
+                      double *out) override;
+  Status optimizerStep(const OptimizerStep &o,
+                       const std::vector<ParamUpdate> &updates) override;
+  Status parametersToHost() override;
+
   CudaOptions options;
   std::unique_ptr<LtGemm> gemm;
   std::shared_ptr<KeptPool> keptPool = std::make_shared<KeptPool>();
@@ -231,9 +269,21 @@ public:
   std::atomic<int64_t> copied{0};
 
 private:
+  /// The backend's stream (created on first use), once every stage stream
+  /// with pending gradient sums has finished.
+  StatusOr<cudaStream_t> trainStream();
+  Status synchroniseTrain(const std::string &what);
+  static const DeviceVector *device(const StateVector &v) {
+    return static_cast<const DeviceVector *>(&v);
+  }
+
   std::mutex mutex;
   std::map<const uint8_t *, std::shared_ptr<Mirror>> mirrors;
   std::set<void *> pinned;
+  cudaStream_t train = nullptr;
+  std::set<cudaStream_t> pending;
+  DeviceMemory squares; // chunkSquares' device results
+  std::vector<double> squaresHost;
 };
 
 CudaStage::~CudaStage() {
@@ -354,6 +404,11 @@ Status CudaStage::refreshParameters() {
     const TensorRef &h = host[p.buffer];
     if (p.mirror->version == h.version)
       continue;
+    if (p.mirror->hostStale) {
+      // The optimizer stepped the device copy (the host one is behind).
+      p.mirror->version = h.version;
+      continue;
+    }
     if (h.bytes > 0)
       PPRT_RETURN_IF_ERROR(cudaStatus(
           cudaMemcpyAsync(p.mirror->memory.ptr, p.host, h.bytes,
@@ -558,6 +613,264 @@ Status CudaStage::read(int buffer, void *dst) {
       "stage " + std::to_string(program.stage()) + ": copying " +
           t.desc.toString() + " from the device"));
   return synchronise();
+}
+
+Status CudaStage::updateParameter(int buffer, void *host) {
+  std::shared_ptr<Mirror> m = backend.findMirror(host);
+  const TensorRef &t = dev.at(buffer);
+  if (!m || m->memory.bytes != t.bytes)
+    return internalError("stage " + std::to_string(program.stage()) +
+                         ": a state update does not match its parameter");
+  if (t.bytes == 0)
+    return Status::ok();
+  PPRT_RETURN_IF_ERROR(backend.setDevice());
+  PPRT_RETURN_IF_ERROR(cudaStatus(
+      cudaMemcpyAsync(m->memory.ptr, t.data, t.bytes, cudaMemcpyDeviceToDevice,
+                      stream),
+      "stage " + std::to_string(program.stage()) + ": a state update"));
+  m->hostStale = true;
+  // Another program of the stage (another stream) may read it next.
+  return synchronise();
+}
+
+Status CudaStage::accumulateInto(int buffer, float *into, bool first) {
+  const TensorRef &t = dev.at(buffer);
+  if (t.bytes == 0)
+    return Status::ok();
+  PPRT_RETURN_IF_ERROR(backend.setDevice());
+  if (first)
+    return cudaStatus(cudaMemcpyAsync(into, t.data, t.bytes,
+                                      cudaMemcpyDeviceToDevice, stream),
+                      "stage " + std::to_string(program.stage()) +
+                          ": summing a gradient");
+  return addFloats(into, t.as<float>(), t.numel, stream);
+}
+
+//===----------------------------------------------------------------------===//
+// The training state
+//===----------------------------------------------------------------------===//
+
+StatusOr<cudaStream_t> CudaBackend::trainStream() {
+  PPRT_RETURN_IF_ERROR(setDevice());
+  if (!train)
+    PPRT_RETURN_IF_ERROR(cudaStatus(
+        cudaStreamCreateWithFlags(&train, cudaStreamNonBlocking),
+        "cudaStreamCreate (the training state's stream)"));
+  for (cudaStream_t s : pending)
+    PPRT_RETURN_IF_ERROR(cudaStatus(cudaStreamSynchronize(s),
+                                    "summing the gradients of a stage"));
+  pending.clear();
+  return train;
+}
+
+Status CudaBackend::synchroniseTrain(const std::string &what) {
+  return cudaStatus(cudaStreamSynchronize(train), what);
+}
+
+StatusOr<std::unique_ptr<StateVector>> CudaBackend::stateVector(int64_t n) {
+  auto s = trainStream();
+  if (!s)
+    return s.status();
+  auto v = std::make_unique<DeviceVector>(n);
+  if (n > 0) {
+    int64_t bytes = n * (int64_t)sizeof(float);
+    cudaError_t e = cudaMalloc(&v->memory.ptr, bytes);
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      size_t freeBytes = 0, totalBytes = 0;
+      cudaMemGetInfo(&freeBytes, &totalBytes);
+      return Status(StatusCode::Unavailable,
+                    "the training state needs " + mib(bytes) + " more; GPU " +
+                        std::to_string(options.device) + " has " +
+                        mib(freeBytes) + " free of " + mib(totalBytes));
+    }
+    v->memory.bytes = bytes;
+    PPRT_RETURN_IF_ERROR(cudaStatus(cudaMemsetAsync(v->memory.ptr, 0, bytes, *s),
+                                    "zeroing the training state"));
+    PPRT_RETURN_IF_ERROR(synchroniseTrain("zeroing the training state"));
+  }
+  return std::unique_ptr<StateVector>(std::move(v));
+}
+
+Status CudaBackend::accumulate(PreparedStage &stage, int buffer,
+                               StateVector &into, bool first) {
+  auto *cs = dynamic_cast<CudaStage *>(&stage);
+  if (!cs || stage.bufferBytes(buffer) != into.size() * (int64_t)sizeof(float))
+    return internalError("a gradient buffer does not match its sum");
+  PPRT_RETURN_IF_ERROR(
+      cs->accumulateInto(buffer, device(into)->data(), first));
+  pending.insert(cs->streamOf());
+  return Status::ok();
+}
+
+Status CudaBackend::combine(StateVector &into, const StateVector &from,
+                            bool add) {
+  if (into.size() != from.size())
+    return internalError("combining vectors of " + std::to_string(from.size()) +
+                         " and " + std::to_string(into.size()) + " elements");
+  auto s = trainStream();
+  if (!s)
+    return s.status();
+  if (into.size() == 0)
+    return Status::ok();
+  if (add)
+    return addFloats(device(into)->data(), device(from)->data(), into.size(),
+                     *s);
+  return cudaStatus(cudaMemcpyAsync(device(into)->data(), device(from)->data(),
+                                    into.size() * sizeof(float),
+                                    cudaMemcpyDeviceToDevice, *s),
+                    "copying a gradient sum");
+}
+
+Status CudaBackend::toHost(const StateVector &v, int64_t at, int64_t n,
+                           float *dst) {
+  if (at < 0 || n < 0 || at + n > v.size())
+    return internalError("reading elements outside a training-state vector");
+  auto s = trainStream();
+  if (!s)
+    return s.status();
+  if (n == 0)
+    return Status::ok();
+  countCopy(n * (int64_t)sizeof(float));
+  PPRT_RETURN_IF_ERROR(cudaStatus(
+      cudaMemcpyAsync(dst, device(v)->data() + at, n * sizeof(float),
+                      cudaMemcpyDeviceToHost, *s),
+      "copying training state to the host"));
+  return synchroniseTrain("copying training state to the host");
+}
+
+Status CudaBackend::fromHost(StateVector &v, int64_t at, int64_t n,
+                             const float *src) {
+  if (at < 0 || n < 0 || at + n > v.size())
+    return internalError("writing elements outside a training-state vector");
+  auto s = trainStream();
+  if (!s)
+    return s.status();
+  if (n == 0)
+    return Status::ok();
+  countCopy(n * (int64_t)sizeof(float));
+  // From pageable memory the bytes are staged before this returns.
+  PPRT_RETURN_IF_ERROR(cudaStatus(
+      cudaMemcpyAsync(device(v)->data() + at, src, n * sizeof(float),
+                      cudaMemcpyHostToDevice, *s),
+      "copying training state to the device"));
+  return synchroniseTrain("copying training state to the device");
+}
+
+Status CudaBackend::chunkSquares(const StateVector &g, int64_t chunk,
+                                 const std::vector<int64_t> &chunks,
+                                 double *out) {
+  auto s = trainStream();
+  if (!s)
+    return s.status();
+  if (chunks.empty())
+    return Status::ok();
+  int64_t bytes = (int64_t)chunks.size() * (int64_t)sizeof(double);
+  if (squares.bytes < bytes) {
+    if (squares.ptr)
+      cudaFree(squares.ptr);
+    squares.ptr = nullptr;
+    squares.bytes = 0;
+    PPRT_RETURN_IF_ERROR(cudaStatus(cudaMalloc(&squares.ptr, bytes),
+                                    "the gradient norm's chunks"));
+    squares.bytes = bytes;
+  }
+  auto *dst = static_cast<double *>(squares.ptr);
+  // One launch per run of consecutive chunks (a parameter's, or a shard's).
+  for (size_t i = 0; i < chunks.size();) {
+    size_t j = i + 1;
+    while (j < chunks.size() && chunks[j] == chunks[j - 1] + 1)
+      ++j;
+    PPRT_RETURN_IF_ERROR(cuda::chunkSquares(device(g)->data(), g.size(), chunk,
+                                            chunks[i], (int64_t)(j - i),
+                                            dst + i, *s));
+    i = j;
+  }
+  // The norm's parts (8 bytes a chunk of 65536 gradients) cross to the
+  // host, where every rank's are summed.
+  countCopy(bytes);
+  PPRT_RETURN_IF_ERROR(cudaStatus(
+      cudaMemcpyAsync(out, dst, bytes, cudaMemcpyDeviceToHost, *s),
+      "reading the gradient norm's chunks"));
+  return synchroniseTrain("the gradient norm");
+}
+
+Status CudaBackend::optimizerStep(const OptimizerStep &o,
+                                  const std::vector<ParamUpdate> &updates) {
+  auto s = trainStream();
+  if (!s)
+    return s.status();
+  UpdateScalars k;
+  k.adamw = o.adamw;
+  k.lr = o.lr;
+  k.weightDecay = o.weightDecay;
+  k.momentum = o.momentum;
+  k.beta1 = o.beta1;
+  k.beta2 = o.beta2;
+  k.eps = o.eps;
+  k.decay = o.decay;
+  k.stepSize = o.stepSize;
+  k.biasCorrection2 = o.biasCorrection2;
+  k.coefficient = o.coefficient;
+  UpdateList list;
+  auto flush = [&]() -> Status {
+    if (list.count == 0)
+      return Status::ok();
+    Status st = optimizerUpdate(list, k, *s);
+    list = UpdateList();
+    return st;
+  };
+  for (const ParamUpdate &u : updates) {
+    std::shared_ptr<Mirror> m = findMirror(u.param);
+    if (!m)
+      return internalError("an optimizer update of a parameter no program "
+                           "of this rank reads");
+    if ((u.lo + u.n) * (int64_t)sizeof(float) > m->memory.bytes ||
+        u.gradAt + u.n > u.grad->size() || (u.m && u.m->size() != u.n) ||
+        (u.v && u.v->size() != u.n))
+      return internalError("an optimizer update outside its parameter");
+    if (u.n == 0)
+      continue;
+    int k2 = list.count++;
+    list.w[k2] = static_cast<float *>(m->memory.ptr) + u.lo;
+    list.g[k2] = device(*u.grad)->data() + u.gradAt;
+    list.m[k2] = u.m ? static_cast<DeviceVector *>(u.m)->data() : nullptr;
+    list.v[k2] = u.v ? static_cast<DeviceVector *>(u.v)->data() : nullptr;
+    list.n[k2] = u.n;
+    list.first[k2] = u.first;
+    m->hostStale = true;
+    if (list.count == kMaxUpdateTensors)
+      PPRT_RETURN_IF_ERROR(flush());
+  }
+  PPRT_RETURN_IF_ERROR(flush());
+  // The stages' next runs read the parameters on their own streams.
+  return synchroniseTrain("the optimizer step");
+}
+
+Status CudaBackend::parametersToHost() {
+  auto s = trainStream();
+  if (!s)
+    return s.status();
+  std::vector<std::pair<const uint8_t *, std::shared_ptr<Mirror>>> stale;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto &[host, m] : mirrors)
+      if (m->hostStale)
+        stale.emplace_back(host, m);
+  }
+  for (auto &[host, m] : stale) {
+    if (m->memory.bytes > 0) {
+      countCopy(m->memory.bytes);
+      PPRT_RETURN_IF_ERROR(cudaStatus(
+          cudaMemcpyAsync(const_cast<uint8_t *>(host), m->memory.ptr,
+                          m->memory.bytes, cudaMemcpyDeviceToHost, *s),
+          "copying the parameters to the host"));
+    }
+  }
+  PPRT_RETURN_IF_ERROR(synchroniseTrain("copying the parameters to the host"));
+  for (auto &[host, m] : stale)
+    m->hostStale = false;
+  return Status::ok();
 }
 
 } // namespace
