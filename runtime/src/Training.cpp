@@ -498,6 +498,7 @@ Status Executor::gatherParameters() {
         std::memcpy(w, b.flat.data() + b.offsets[k],
                     (b.offsets[k + 1] - b.offsets[k]) * sizeof(float));
   }
+  backend.parametersFromHost();
   return Status::ok();
 }
 
@@ -680,8 +681,6 @@ Status Executor::loadCheckpoint(const std::string &dir, int64_t step) {
     std::memcpy(into, e->data, e->bytes);
     return Status::ok();
   };
-  // The backend's copies are replaced: nothing of them is read back.
-  PPRT_RETURN_IF_ERROR(backend.parametersToHost());
   moment1.clear();
   moment2.clear();
   for (auto &[stage, l] : stages) {
@@ -716,6 +715,7 @@ Status Executor::loadCheckpoint(const std::string &dir, int64_t step) {
         PPRT_RETURN_IF_ERROR(load(moment2, kExpAvgSq));
     }
   }
+  backend.parametersFromHost();
   parametersChanged();
   // The sums kept from step to step are marked with their step: none of
   // them belongs to the steps that follow.

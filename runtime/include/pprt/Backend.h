@@ -186,9 +186,14 @@ public:
   virtual Status optimizerStep(const OptimizerStep &o,
                                const std::vector<ParamUpdate> &updates);
   /// Copies every parameter the backend updated itself (optimizerStep,
-  /// updateParameter) back to its host copy: before the host reads or
-  /// writes parameters (checkpoints, collectives over host memory).
+  /// updateParameter) to its host copy: before the host reads parameters
+  /// (checkpoints, collectives over host memory). The backend's copies stay
+  /// the ones its programs read.
   virtual Status parametersToHost() { return Status::ok(); }
+  /// The host copies of the parameters were written (a checkpoint loaded,
+  /// a gather over host memory): the backend's own copies take them at
+  /// their programs' next run (after StageProgram::parametersChanged).
+  virtual void parametersFromHost() {}
 };
 
 /// The reference backend: BLAS for GEMM and convolution, plain loops

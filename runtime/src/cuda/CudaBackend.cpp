@@ -48,8 +48,9 @@ namespace {
 
 /// The device copy of one host parameter, shared by the programs that read
 /// it; `version` is the host version it holds. A training step updates the
-/// device copy itself (`hostStale`): the host copy is then behind until
-/// parametersToHost.
+/// device copy itself (`hostStale`: the device copy leads, and a version
+/// the step moved is adopted rather than uploaded) until the host copy is
+/// written (parametersFromHost).
 struct Mirror {
   DeviceMemory memory;
   uint64_t version = 0;
@@ -261,6 +262,11 @@ public:
   Status optimizerStep(const OptimizerStep &o,
                        const std::vector<ParamUpdate> &updates) override;
   Status parametersToHost() override;
+  void parametersFromHost() override {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto &[host, m] : mirrors)
+      m->hostStale = false;
+  }
 
   CudaOptions options;
   std::unique_ptr<LtGemm> gemm;
@@ -618,7 +624,10 @@ Status CudaStage::read(int buffer, void *dst) {
 Status CudaStage::updateParameter(int buffer, void *host) {
   std::shared_ptr<Mirror> m = backend.findMirror(host);
   const TensorRef &t = dev.at(buffer);
-  if (!m || m->memory.bytes != t.bytes)
+  if (!m)
+    // No program of the rank reads it: the host copy is the value.
+    return read(buffer, host);
+  if (m->memory.bytes != t.bytes)
     return internalError("stage " + std::to_string(program.stage()) +
                          ": a state update does not match its parameter");
   if (t.bytes == 0)
@@ -867,10 +876,9 @@ Status CudaBackend::parametersToHost() {
           "copying the parameters to the host"));
     }
   }
-  PPRT_RETURN_IF_ERROR(synchroniseTrain("copying the parameters to the host"));
-  for (auto &[host, m] : stale)
-    m->hostStale = false;
-  return Status::ok();
+  // The device copies stay the ones the programs read (hostStale: a
+  // version moved by the step is adopted, not uploaded).
+  return synchroniseTrain("copying the parameters to the host");
 }
 
 } // namespace
