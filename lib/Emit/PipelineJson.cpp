@@ -45,6 +45,18 @@ void tensor(llvm::json::OStream &j, llvm::StringRef name, Type type) {
   j.object([&] { tensorFields(j, name, type); });
 }
 
+/// A model input or output: its batch axis where it is not 0 (the
+/// importer's pp.batch_axes; -1: the same for every micro-batch).
+void modelTensor(llvm::json::OStream &j, ModuleOp module, llvm::StringRef name,
+                 Type type) {
+  j.object([&] {
+    tensorFields(j, name, type);
+    if (auto axes = module->getAttrOfType<DictionaryAttr>("pp.batch_axes"))
+      if (auto axis = axes.getAs<IntegerAttr>(name))
+        j.attribute("batch_axis", axis.getInt());
+  });
+}
+
 /// A stable name for a tensor that crosses: its ONNX node and result index.
 std::string valueName(Value v) {
   Operation *def = v.getDefiningOp();
@@ -85,8 +97,8 @@ std::string ppc::pipelineJson(const PipelineSummary &s, ModuleOp module) {
     j.attributeArray("inputs", [&] {
       if (auto list = module->getAttrOfType<ArrayAttr>("pp.model_inputs"))
         for (auto entry : list.getAsRange<DictionaryAttr>())
-          tensor(j, entry.getAs<StringAttr>("name").getValue(),
-                 entry.getAs<TypeAttr>("type").getValue());
+          modelTensor(j, module, entry.getAs<StringAttr>("name").getValue(),
+                      entry.getAs<TypeAttr>("type").getValue());
     });
     j.attributeArray("stages", [&] {
       for (auto [index, stageFunc] : llvm::enumerate(s.pipeline.stages)) {
@@ -112,7 +124,8 @@ std::string ppc::pipelineJson(const PipelineSummary &s, ModuleOp module) {
               for (unsigned i = 0; i < f.getNumArguments(); ++i)
                 if (auto name = f.getArgAttrOfType<StringAttr>(i, "pp.name"))
                   if (seen.insert(name.getValue()).second)
-                    tensor(j, name.getValue(), f.getArgument(i).getType());
+                    modelTensor(j, module, name.getValue(),
+                                f.getArgument(i).getType());
           });
           // Model outputs (the loss, when training); not what a stage keeps
           // for its backward, nor gradients, nor state updates.
@@ -124,8 +137,8 @@ std::string ppc::pipelineJson(const PipelineSummary &s, ModuleOp module) {
                     f.getResultAttr(i, "pp.state"))
                   continue;
                 auto name = f.getResultAttrOfType<StringAttr>(i, "pp.name");
-                tensor(j, name ? name.getValue() : "",
-                       f.getFunctionType().getResult(i));
+                modelTensor(j, module, name ? name.getValue() : "",
+                            f.getFunctionType().getResult(i));
               }
           });
         });

@@ -18,15 +18,33 @@
 namespace pprt {
 
 
-TensorDesc wholeBatch(const TensorDesc &microbatch, int microbatches) {
-  TensorDesc d = microbatch;
-  if (!d.shape.empty())
-    d.shape[0] *= microbatches;
+TensorDesc wholeBatch(const Plan::Io &io, int microbatches) {
+  TensorDesc d = io.desc;
+  if (io.batchAxis >= 0 && io.batchAxis < (int)d.shape.size())
+    d.shape[io.batchAxis] *= microbatches;
   return d;
 }
 
-TensorDesc wholeBatch(const Plan &plan, const TensorDesc &microbatch) {
-  return wholeBatch(microbatch, plan.batchMicrobatches());
+TensorDesc wholeBatch(const Plan &plan, const Plan::Io &io) {
+  return wholeBatch(io, plan.batchMicrobatches());
+}
+
+void copyRows(const std::vector<int64_t> &whole, size_t elementBytes, int axis,
+              int64_t start, int64_t count, const uint8_t *from, uint8_t *to,
+              bool place) {
+  int64_t outer = 1, inner = elementBytes;
+  for (int i = 0; i < axis; ++i)
+    outer *= whole[i];
+  for (size_t i = axis + 1; i < whole.size(); ++i)
+    inner *= whole[i];
+  int64_t rows = whole[axis];
+  for (int64_t o = 0; o < outer; ++o) {
+    size_t at = (o * rows + start) * inner, slab = count * inner;
+    if (place)
+      std::memcpy(to + at, from + o * slab, slab);
+    else
+      std::memcpy(to + o * slab, from + at, slab);
+  }
 }
 
 namespace {
@@ -63,7 +81,7 @@ Status checkInputs(const Plan &plan, const BatchIO &io) {
       return invalidArgument("missing input '" + in.name + "': give it with "
                              "--input " + in.name + "=FILE.npy");
     const TensorDesc &got = it->second.desc;
-    auto want = wholeBatch(plan, in.desc).shape;
+    auto want = wholeBatch(plan, in).shape;
     // numpy has no bfloat16: its bits come as uint16, as torch and ONNX
     // export them.
     bool bf16Bits = got.dtype == DType::U16 && in.desc.dtype == DType::BF16;
@@ -73,9 +91,15 @@ Status checkInputs(const Plan &plan, const BatchIO &io) {
     if (got.shape != want)
       return invalidArgument(
           "input '" + in.name + "' has shape " + shapeText(got.shape) +
-          ", the pipeline takes " + shapeText(want) + " (" +
-          std::to_string(plan.batchMicrobatches()) + " micro-batches of " +
-          shapeText(in.desc.shape) + ")");
+          ", the pipeline takes " + shapeText(want) +
+          (in.batchAxis < 0
+               ? std::string(" (the same for every micro-batch)")
+               : " (" + std::to_string(plan.batchMicrobatches()) +
+                     " micro-batches of " + shapeText(in.desc.shape) +
+                     (in.batchAxis > 0
+                          ? " stacked on axis " + std::to_string(in.batchAxis)
+                          : std::string()) +
+                     ")"));
   }
   return Status::ok();
 }
@@ -83,7 +107,7 @@ Status checkInputs(const Plan &plan, const BatchIO &io) {
 void allocateOutputs(const Plan &plan, BatchIO &io) {
   for (const Plan::Io &out : plan.modelOutputs()) {
     HostTensor &t = io.outputs[out.name];
-    t.desc = wholeBatch(plan, out.desc);
+    t.desc = wholeBatch(plan, out);
     t.bytes.assign(*t.desc.byteSize(), 0);
   }
 }
@@ -97,6 +121,10 @@ Executor::Executor(const Plan &plan, int rank, Backend &backend,
     world.push_back(r);
   for (int j = 0; j < plan.replicas; ++j)
     replicaGroup.push_back(pipeRank_ * plan.replicas + j);
+  for (const Plan::Io &io : plan.modelInputs())
+    batchAxes[io.name] = io.batchAxis;
+  for (const Plan::Io &io : plan.modelOutputs())
+    batchAxes[io.name] = io.batchAxis;
   const std::vector<Action> &actions = plan.actions.at(pipeRank_);
   for (size_t i = 0; i < actions.size(); ++i)
     if (actions[i].op == ActionOp::Bwd || actions[i].op == ActionOp::BwdB ||
@@ -186,8 +214,21 @@ Status Executor::runProgram(int stage, Phase phase, int mb, BatchIO &io) {
   int64_t row = int64_t(replica_) * plan.microbatches + mb;
   for (auto &[name, id] : p.inputs()) {
     const HostTensor &whole = io.inputs.at(name);
-    PPRT_RETURN_IF_ERROR(
-        run.write(id, whole.bytes.data() + row * buffers[id].bytes));
+    int axis = batchAxes.count(name) ? batchAxes.at(name) : 0;
+    if (axis < 0) {
+      // The same tensor for every micro-batch.
+      PPRT_RETURN_IF_ERROR(run.write(id, whole.bytes.data()));
+    } else if (axis == 0 || whole.desc.shape.empty()) {
+      PPRT_RETURN_IF_ERROR(
+          run.write(id, whole.bytes.data() + row * buffers[id].bytes));
+    } else {
+      // Micro-batches stacked on a later axis: gathered into one.
+      rows.resize(buffers[id].bytes);
+      copyRows(whole.desc.shape, dtypeSize(whole.desc.dtype), axis,
+               row * buffers[id].desc.shape[axis], buffers[id].desc.shape[axis],
+               whole.bytes.data(), rows.data(), /*place=*/false);
+      PPRT_RETURN_IF_ERROR(run.write(id, rows.data()));
+    }
   }
   if (!p.stashInputs().empty()) {
     auto kept = stash.find({stage, mb});
@@ -224,8 +265,17 @@ Status Executor::runProgram(int stage, Phase phase, int mb, BatchIO &io) {
       return internalError("output '" + name + "' was not allocated for " +
                            std::to_string(plan.batchMicrobatches()) +
                            " micro-batches");
-    PPRT_RETURN_IF_ERROR(
-        run.read(id, out->second.bytes.data() + row * buffers[id].bytes));
+    int axis = batchAxes.count(name) ? batchAxes.at(name) : 0;
+    if (axis <= 0 || out->second.desc.shape.empty()) {
+      PPRT_RETURN_IF_ERROR(
+          run.read(id, out->second.bytes.data() + row * buffers[id].bytes));
+    } else {
+      rows.resize(buffers[id].bytes);
+      PPRT_RETURN_IF_ERROR(run.read(id, rows.data()));
+      copyRows(out->second.desc.shape, dtypeSize(out->second.desc.dtype), axis,
+               row * buffers[id].desc.shape[axis], buffers[id].desc.shape[axis],
+               rows.data(), out->second.bytes.data(), /*place=*/true);
+    }
   }
   if (plan.training && !evalMode)
     for (auto &[param, id] : p.stateUpdates()) {
@@ -309,9 +359,24 @@ Status Executor::gatherOutputs(BatchIO &io) {
       continue;
     for (const Plan::Io &out : s.outputs) {
       HostTensor &t = io.outputs.at(out.name);
+      // Each replica's micro-batches, on the output's batch axis.
+      int axis = std::max(0, out.batchAxis);
       size_t rows = t.bytes.size() / plan.replicas;
-      std::vector<uint8_t> mine(t.bytes.begin() + rows * replica_,
-                                t.bytes.begin() + rows * (replica_ + 1));
+      int64_t perReplica =
+          t.desc.shape.empty() ? 1 : t.desc.shape[axis] / plan.replicas;
+      auto slice = [&](int j, const uint8_t *from, uint8_t *to, bool place) {
+        if (t.desc.shape.empty() || axis == 0) {
+          if (place)
+            std::memcpy(to + rows * j, from, rows);
+          else
+            std::memcpy(to, from + rows * j, rows);
+        } else {
+          copyRows(t.desc.shape, dtypeSize(t.desc.dtype), axis, perReplica * j,
+                   perReplica, from, to, place);
+        }
+      };
+      std::vector<uint8_t> mine(rows);
+      slice(replica_, t.bytes.data(), mine.data(), /*place=*/false);
       auto all = comm->allGatherBytes(replicaGroup, mine);
       if (!all)
         return all.status().withContext("gathering output '" + out.name + "'");
@@ -320,8 +385,7 @@ Status Executor::gatherOutputs(BatchIO &io) {
           return dataLoss("replica " + std::to_string(j) + " sent " +
                           std::to_string((*all)[j].size()) + " bytes of '" +
                           out.name + "', expected " + std::to_string(rows));
-        std::copy((*all)[j].begin(), (*all)[j].end(),
-                  t.bytes.begin() + rows * j);
+        slice(j, (*all)[j].data(), t.bytes.data(), /*place=*/true);
       }
     }
   }

@@ -55,7 +55,11 @@ std::vector<Plan::Io> iosOf(JsonReader &r, const nlohmann::json &o,
   for (size_t i = 0; i < list.size() && r.ok(); ++i) {
     std::string at = where + " " + key + "[" + std::to_string(i) + "]";
     std::string name = r.string(list[i], "name", "", at, /*required=*/true);
-    out.push_back({name, descOf(r, list[i], at)});
+    TensorDesc desc = descOf(r, list[i], at);
+    int64_t axis = r.integer(list[i], "batch_axis", 0, -1,
+                             std::max<int64_t>(0, (int64_t)desc.shape.size() - 1),
+                             at);
+    out.push_back({name, desc, (int)axis});
   }
   return out;
 }

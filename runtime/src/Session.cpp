@@ -35,7 +35,7 @@ double seconds() {
 
 HostTensor randomInput(const Plan::Io &io, int microbatches, uint64_t seed) {
   HostTensor t;
-  t.desc = wholeBatch(io.desc, microbatches);
+  t.desc = wholeBatch(io, microbatches);
   int64_t n = *t.desc.numElements();
   t.bytes.resize(n * dtypeSize(t.desc.dtype));
   std::mt19937_64 rng(seed);

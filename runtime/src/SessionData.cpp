@@ -30,7 +30,7 @@ StatusOr<TrainingData> TrainingData::load(const SessionOptions &o,
   std::string firstName;
   std::vector<Plan::Io> inputs = plan.modelInputs();
   for (const Plan::Io &in : inputs) {
-    TensorDesc whole = wholeBatch(plan, in.desc);
+    TensorDesc whole = wholeBatch(plan, in);
     auto it = data.find(in.name);
     if (it == data.end()) {
       if (!o.data.empty())
@@ -40,6 +40,7 @@ StatusOr<TrainingData> TrainingData::load(const SessionOptions &o,
       // No data at all: one seeded random batch, for timing.
       uint64_t seed = data.size();
       data[in.name] = randomInput(in, plan.batchMicrobatches(), seed);
+      d.axes[in.name] = in.batchAxis;
       continue;
     }
     const TensorDesc &got = it->second.desc;
@@ -51,21 +52,31 @@ StatusOr<TrainingData> TrainingData::load(const SessionOptions &o,
       return invalidArgument(file + ": " + dtypeName(got.dtype) +
                              " samples, the model takes " +
                              dtypeName(in.desc.dtype));
-    if (got.shape.size() != whole.shape.size() ||
-        !std::equal(got.shape.begin() + 1, got.shape.end(),
-                    whole.shape.begin() + 1))
-      return invalidArgument(file + ": samples of shape " + got.toString() +
-                             ", the model takes " + whole.toString() +
-                             " per batch (samples on axis 0)");
-    if (got.shape[0] < d.batch)
-      return invalidArgument(file + ": " + std::to_string(got.shape[0]) +
+    // Samples along the input's batch axis (axis 1 for a sequence-first
+    // model); an input without one is the same for every batch.
+    int axis = in.batchAxis;
+    bool shapeOk = got.shape.size() == whole.shape.size();
+    for (size_t i = 0; shapeOk && i < got.shape.size(); ++i)
+      shapeOk = (int)i == axis || got.shape[i] == whole.shape[i];
+    if (!shapeOk)
+      return invalidArgument(
+          file + ": samples of shape " + got.toString() + ", the model takes " +
+          whole.toString() +
+          (axis < 0 ? std::string(" (the same for every batch)")
+                    : " per batch (samples on axis " + std::to_string(axis) +
+                          ")"));
+    d.axes[in.name] = axis;
+    if (axis < 0)
+      continue;
+    if (got.shape[axis] < d.batch)
+      return invalidArgument(file + ": " + std::to_string(got.shape[axis]) +
                              " samples, fewer than one batch of " +
                              std::to_string(d.batch));
-    if (d.samples >= 0 && got.shape[0] != d.samples)
-      return invalidArgument(file + ": " + std::to_string(got.shape[0]) +
+    if (d.samples >= 0 && got.shape[axis] != d.samples)
+      return invalidArgument(file + ": " + std::to_string(got.shape[axis]) +
                              " samples, --data " + firstName + " has " +
                              std::to_string(d.samples));
-    d.samples = got.shape[0];
+    d.samples = got.shape[axis];
     firstName = in.name;
   }
   for (auto &[name, path] : o.data)
@@ -79,14 +90,30 @@ StatusOr<TrainingData> TrainingData::load(const SessionOptions &o,
 int64_t TrainingData::fill(BatchIO &io, int64_t position) const {
   for (auto &[name, all] : arrays) {
     HostTensor &t = io.inputs[name];
-    int64_t n = all.desc.shape[0];
-    int64_t row = all.bytes.size() / n;
+    auto axisIt = axes.find(name);
+    int axis = axisIt == axes.end() ? 0 : axisIt->second;
+    if (axis < 0) {
+      t = all; // the same for every batch
+      continue;
+    }
+    int64_t n = all.desc.shape[axis];
+    size_t element = dtypeSize(all.desc.dtype);
     t.desc = all.desc;
-    t.desc.shape[0] = batch;
-    t.bytes.resize(batch * row);
-    for (int64_t i = 0; i < batch; ++i)
-      std::memcpy(t.bytes.data() + i * row,
-                  all.bytes.data() + ((position + i) % n) * row, row);
+    t.desc.shape[axis] = batch;
+    t.bytes.resize(*t.desc.byteSize());
+    int64_t slab = t.bytes.size() / batch; // one sample's bytes
+    std::vector<uint8_t> sample(slab);
+    for (int64_t i = 0; i < batch; ++i) {
+      if (axis == 0) {
+        std::memcpy(t.bytes.data() + i * slab,
+                    all.bytes.data() + ((position + i) % n) * slab, slab);
+        continue;
+      }
+      copyRows(all.desc.shape, element, axis, (position + i) % n, 1,
+               all.bytes.data(), sample.data(), /*place=*/false);
+      copyRows(t.desc.shape, element, axis, i, 1, sample.data(),
+               t.bytes.data(), /*place=*/true);
+    }
   }
   return samples > 0 ? (position + batch) % samples : position;
 }

@@ -60,8 +60,10 @@ std::string humanBytes(double bytes);
 /// ", K pipeline ranks x D replicas" when data parallel, else "".
 std::string replicasText(const Plan &plan);
 
-/// --data: one array per model input, samples on axis 0, checked against
-/// the plan and taken in batches from a position on, wrapping.
+/// --data: one array per model input, samples on the input's batch axis
+/// (0, or 1 for a sequence-first model; an input without one is the same
+/// for every batch), checked against the plan and taken in batches from a
+/// position on, wrapping.
 class TrainingData {
 public:
   /// Reads and checks the files; without any, one seeded random batch.
@@ -72,6 +74,7 @@ public:
 
 private:
   std::map<std::string, HostTensor> arrays;
+  std::map<std::string, int> axes; // batch axis per input
   int64_t batch = 0, samples = -1; // -1: random, one batch
 };
 

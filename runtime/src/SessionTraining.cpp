@@ -199,9 +199,9 @@ Status runTraining(Session::State &s) {
     // computed once in the world.
     int64_t floor = 0, norm = 0;
     for (const Plan::Io &in : plan.modelInputs())
-      floor += *wholeBatch(plan, in.desc).byteSize();
+      floor += *wholeBatch(plan, in).byteSize();
     for (const Plan::Io &out : plan.modelOutputs())
-      floor += *wholeBatch(plan, out.desc).byteSize();
+      floor += *wholeBatch(plan, out).byteSize();
     for (const Plan::Param &p : plan.params)
       norm += (*p.desc.numElements() + kNormChunk - 1) / kNormChunk * 8;
     std::fprintf(o.out, "pprun: the last step moved %s (%lld bytes) between "

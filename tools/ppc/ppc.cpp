@@ -53,10 +53,17 @@ static cl::opt<Emit> emit(
                clEnumValN(Emit::MLIR, "mlir", "the imported pp module")),
     cl::cat(ppcCategory));
 static cl::opt<int64_t> batch("batch",
-                              cl::desc("Value of a symbolic leading (batch) "
-                                       "dimension of the model's inputs"),
+                              cl::desc("The whole batch: the value of the "
+                                       "model inputs' batch dimension (split "
+                                       "into micro-batches when pipelining)"),
                               cl::value_desc("N"), cl::init(0),
                               cl::cat(ppcCategory));
+static cl::opt<std::string>
+    batchDim("batch-dim",
+             cl::desc("The symbolic dimension of the inputs that is the batch, "
+                      "on whatever axis (default: the one named like "
+                      "'batch', else the leading axis)"),
+             cl::value_desc("NAME"), cl::cat(ppcCategory));
 static cl::list<std::string> dims("dim",
                                   cl::desc("Value of a named symbolic dimension"),
                                   cl::value_desc("NAME=N"), cl::cat(ppcCategory));
@@ -277,7 +284,9 @@ static LogicalResult parseDims(ppc::ImportOptions &options) {
       return failure();
     }
     options.batch = batch;
+    options.userBatch = batch;
   }
+  options.batchDim = batchDim;
   return success();
 }
 
@@ -503,6 +512,8 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
                   Twine(m * d));
     batchSize = *options.batch;
     options.batch = batchSize / (m * d);
+    options.microbatches = m;
+    options.replicas = d;
   }
   // The optimizer update counts in the step with data parallelism and for
   // -devices (docs/partitioning.md); a single replica's step is the
@@ -516,11 +527,22 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
   timer.mark("import, canonicalize, annotate cost");
   auto main = module->lookupSymbol<func::FuncOp>("main");
   if (!batchSize) {
-    auto first = main.getNumArguments()
-                     ? dyn_cast<RankedTensorType>(main.getArgumentTypes()[0])
-                     : RankedTensorType();
-    batchSize =
-        m * d * (first && first.getRank() ? first.getDimSize(0) : 1);
+    // The model's own batch: of its first input that has one, on its axis.
+    auto axes = (*module)->getAttrOfType<DictionaryAttr>("pp.batch_axes");
+    int64_t size = 1;
+    for (unsigned i = 0; i < main.getNumArguments(); ++i) {
+      auto t = dyn_cast<RankedTensorType>(main.getArgumentTypes()[i]);
+      auto name = main.getArgAttrOfType<StringAttr>(i, "pp.name");
+      int64_t axis = 0;
+      if (axes && name)
+        if (auto a = axes.getAs<IntegerAttr>(name.getValue()))
+          axis = a.getInt();
+      if (t && axis >= 0 && axis < t.getRank()) {
+        size = t.getDimSize(axis);
+        break;
+      }
+    }
+    batchSize = m * d * size;
   }
   std::optional<ppc::OpGraph> graph = ppc::OpGraph::build(main);
   if (!graph)

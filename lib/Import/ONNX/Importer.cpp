@@ -8,6 +8,7 @@
 
 #include "ppc/Import/ONNX/Importer.h"
 
+#include "BatchAxis.h"
 #include "ExternalData.h"
 #include "GraphImporter.h"
 
@@ -82,11 +83,13 @@ FailureOr<int64_t> checkOpset(const onnx::ModelProto &model, Location loc) {
   return opset;
 }
 
-/// Gives every symbolic dimension of the graph inputs its value (-batch for a
-/// leading one, -dim NAME=VALUE by name) and checks fixed ones.
+/// Gives every symbolic dimension of the graph inputs its value (the
+/// micro-batch for the batch dimension, -dim NAME=VALUE by name) and checks
+/// fixed ones.
 LogicalResult resolveInputDims(onnx::GraphProto &graph,
                                const ImportOptions &options, Location loc,
-                               const llvm::StringSet<> &frozen) {
+                               const llvm::StringSet<> &frozen,
+                               const onnximport::BatchAxes &batch) {
   llvm::StringSet<> initializers;
   for (const onnx::TensorProto &t : graph.initializer())
     initializers.insert(t.name());
@@ -103,34 +106,50 @@ LogicalResult resolveInputDims(onnx::GraphProto &graph,
     if (!tensor->has_shape())
       return emitError(loc) << "input '" << vi.name()
                             << "' has no shape (not even a rank)";
+    auto found = batch.inputs.find(vi.name());
+    int64_t batchAxis = found == batch.inputs.end() ? -1 : found->getValue();
     for (auto [axis, dim] : llvm::enumerate(*tensor->mutable_shape()->mutable_dim())) {
       std::string where =
           "input '" + vi.name() + "' dimension " + std::to_string(axis);
+      bool isBatch = (int64_t)axis == batchAxis;
       if (dim.has_dim_value()) {
         if (dim.dim_value() <= 0)
           return emitError(loc) << where << " is " << dim.dim_value()
                                 << "; dimensions must be positive";
-        if (axis == 0 && options.batch && dim.dim_value() != *options.batch)
-          return emitError(loc)
-                 << where << " is fixed at " << dim.dim_value()
-                 << " but -batch=" << *options.batch << " asks for "
-                 << *options.batch;
+        if (isBatch && options.batch && dim.dim_value() != *options.batch) {
+          // Said in the user's flags: what they asked for, and what works.
+          int64_t fixed = dim.dim_value(), m = options.microbatches,
+                  d = options.replicas, b = options.userBatch;
+          auto diag = emitError(loc)
+                      << "input '" << vi.name() << "' has its batch (axis "
+                      << axis << ") fixed at " << fixed << " by the model, but "
+                      << onnximport::batchFlagsText(options)
+                      << " asks for micro-batches of " << *options.batch
+                      << ": pass -batch=" << fixed * m * d << " (" << m * d
+                      << " micro-batches of " << fixed << ")";
+          if (b % (fixed * d) == 0 && b / (fixed * d) != m)
+            diag << " or -microbatches=" << b / (fixed * d);
+          return diag << ", or export the model with a dynamic batch axis";
+        }
         continue;
       }
       std::string name = dim.has_dim_param() ? dim.dim_param() : "";
       std::optional<int64_t> value;
       if (!name.empty() && named.count(name))
         value = named.lookup(name);
-      else if (axis == 0 && options.batch)
+      else if (isBatch && options.batch)
         value = *options.batch;
       if (!value) {
         auto diag = emitError(loc) << where;
         if (name.empty())
           return diag << " is symbolic and unnamed; give its value with "
-                         "-batch=N (leading axis only)";
+                      << (isBatch ? "-batch=N (the whole batch)"
+                                  : "-batch=N (leading axis only)");
+        if (isBatch)
+          return diag << " ('" << name << "', the batch) is symbolic; give "
+                      << "the whole batch with -batch=N";
         return diag << " ('" << name << "') is symbolic; give its value with "
-                    << (axis == 0 ? "-batch=N or " : "") << "-dim " << name
-                    << "=N";
+                    << "-dim " << name << "=N";
       }
       if (*value <= 0)
         return emitError(loc) << where << " is given the value " << *value
@@ -269,7 +288,14 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
       return nullptr;
     }
   }
-  if (failed(resolveInputDims(graph, options, loc, boundNames)))
+  FailureOr<onnximport::BatchAxes> batchAxes =
+      onnximport::findBatchAxes(graph, options, boundNames, loc);
+  if (failed(batchAxes))
+    return nullptr;
+  // The outputs' declared dimensions, before shape inference rewrites them.
+  onnx::GraphProto declaredOutputs;
+  *declaredOutputs.mutable_output() = graph.output();
+  if (failed(resolveInputDims(graph, options, loc, boundNames, *batchAxes)))
     return nullptr;
 
   // Shape inference sees frozen inputs as initializers.
@@ -300,6 +326,9 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
   onnximport::GraphImporter importer(*module, store, path, external, *opset,
                                      model.producer_name());
   if (failed(importer.import(graph, bound)))
+    return nullptr;
+  if (failed(onnximport::recordBatchAxes(*module, declaredOutputs, *batchAxes,
+                                         options, loc)))
     return nullptr;
   if (failed(verify(*module)))
     return nullptr;

@@ -185,6 +185,10 @@ private:
   // Per stage of this rank, the index of its last backward action.
   std::map<int, size_t> lastBackward;
   std::map<int, Loaded> stages;
+  // Each model input's and output's batch axis (Plan::Io::batchAxis), and
+  // scratch for a micro-batch gathered from or placed on a later axis.
+  std::map<std::string, int> batchAxes;
+  std::vector<uint8_t> rows;
   bool evalMode = false;
   // Messages received or to send, by (kind: 0 activations, 1 gradients;
   // stage, peer stage, micro-batch).
@@ -211,11 +215,19 @@ private:
   double lastLoss_ = 0, lastGradNorm_ = 0;
 };
 
-/// The shape of a whole batch (what pprun reads and writes) of a tensor
-/// whose micro-batch shape is `microbatch`: M micro-batches along axis 0.
-TensorDesc wholeBatch(const TensorDesc &microbatch, int microbatches);
+/// The shape of a whole batch (what pprun reads and writes) of a model input
+/// or output `io`: M micro-batches stacked on its batch axis (none for an
+/// input the micro-batches share).
+TensorDesc wholeBatch(const Plan::Io &io, int microbatches);
 /// ... of the plan's whole batch: every replica's micro-batches.
-TensorDesc wholeBatch(const Plan &plan, const TensorDesc &microbatch);
+TensorDesc wholeBatch(const Plan &plan, const Plan::Io &io);
+
+/// Rows [start, start + count) along `axis` of a tensor of shape `whole`
+/// and `elementBytes`-byte elements: copied out of `wholeBytes` into
+/// `part` (dense), or (`place`) from `part` into them.
+void copyRows(const std::vector<int64_t> &whole, size_t elementBytes, int axis,
+              int64_t start, int64_t count, const uint8_t *from, uint8_t *to,
+              bool place);
 
 /// Checks every model input against the plan (name, dtype, whole-batch
 /// shape) and allocates the outputs.

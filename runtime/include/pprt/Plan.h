@@ -22,6 +22,10 @@ struct Plan {
   struct Io {
     std::string name;
     TensorDesc desc; // of one micro-batch
+    /// The axis micro-batches are stacked on in the whole batch (the
+    /// model's batch axis: 1 for sequence-first models); -1: none, the
+    /// same tensor for every micro-batch.
+    int batchAxis = 0;
   };
   struct Stage {
     int stage, rank;

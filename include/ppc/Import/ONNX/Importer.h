@@ -15,8 +15,15 @@
 namespace ppc {
 
 struct ImportOptions {
-  /// Value of a symbolic leading (batch) dimension of the model inputs.
+  /// The micro-batch: the value of the model inputs' batch dimension (a
+  /// symbolic leading one, or the one `batchDim` names or whose name says
+  /// "batch": docs/importer.md).
   std::optional<int64_t> batch;
+  /// `-batch-dim=NAME`: the symbolic dimension that is the batch.
+  std::string batchDim;
+  /// The flags the user gave, for errors that say what to pass: -batch
+  /// (the whole batch; 0: not given), -microbatches, -data-parallel.
+  int64_t userBatch = 0, microbatches = 1, replicas = 1;
   /// Values of named symbolic dimensions (`-dim NAME=VALUE`).
   llvm::StringMap<int64_t> dims;
   /// Graph inputs frozen to constants: (input name, TensorProto .pb file).

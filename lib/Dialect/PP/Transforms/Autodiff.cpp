@@ -113,6 +113,21 @@ void Autodiff::runOnOperation() {
                 {b.getNamedAttr("pp.name", b.getStringAttr(labels))}),
             loc)))
       return {};
+    // The labels carry the batch where the output does (the importer's
+    // pp.batch_axes: axis 1 for a sequence-first model).
+    if (auto axes = module->getAttrOfType<DictionaryAttr>("pp.batch_axes"))
+      if (auto name = main.getResultAttrOfType<StringAttr>(outIndex, "pp.name"))
+        if (auto axis = axes.getAs<IntegerAttr>(name.getValue())) {
+          if (axis.getInt() >= type.getRank())
+            return fail(main, "the labels have no axis " +
+                                  llvm::Twine(axis.getInt()) +
+                                  " for the batch of output '" +
+                                  name.getValue() + "'"),
+                   Value();
+          NamedAttrList entries(axes);
+          entries.set(labels, axis);
+          module->setAttr("pp.batch_axes", entries.getDictionary(b.getContext()));
+        }
     return main.getArgument(main.getNumArguments() - 1);
   };
   for (unsigned i = 0; i < main.getNumArguments(); ++i)
@@ -127,6 +142,8 @@ void Autodiff::runOnOperation() {
     auto labelsType = RankedTensorType::get(outType.getShape().drop_back(),
                                             b.getI64Type());
     Value labelArg = addLabels(labelsType);
+    if (!labelArg)
+      return;
     double positions = std::max<int64_t>(1, labelsType.getNumElements());
     lossOp = CrossEntropyOp::create(
         b, loc, TypeRange{lossType}, ValueRange{out, labelArg},
@@ -134,6 +151,8 @@ void Autodiff::runOnOperation() {
             b.getNamedAttr("scale", b.getF64FloatAttr(1.0 / (positions * m)))});
   } else if (loss == "mse") {
     Value target = addLabels(outType);
+    if (!target)
+      return;
     double n = std::max<int64_t>(1, outType.getNumElements());
     lossOp = MseLossOp::create(
         b, loc, TypeRange{lossType}, ValueRange{out, target},

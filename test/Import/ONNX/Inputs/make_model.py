@@ -158,7 +158,31 @@ def runtime_shape():
                  [vi("x", F, [2, 3]), vi("s", I64, [1])], [vi("y", F, [6])])
 
 
+def seq_first():
+    # The batch on axis 1, as nn.Transformer, nn.LSTM and nn.GRU keep it; the
+    # mask is the same for every micro-batch.
+    w = const("fc.weight", np.eye(8, dtype=np.float32))
+    return model([
+        helper.make_node("MatMul", ["x", "fc.weight"], ["h"], name="/fc/MatMul"),
+        helper.make_node("Add", ["h", "mask"], ["y"], name="/add/Add"),
+    ], [vi("x", F, [5, "batch_size", 8]), vi("mask", F, [5, 1, 8])],
+        [vi("y", F, [5, "batch_size", 8])], [w])
+
+
+def fixed_batch():
+    w = const("fc.weight", np.ones((4, 3), np.float32))
+    return model([helper.make_node("MatMul", ["x", "fc.weight"], ["y"], name="mm")],
+                 [vi("x", F, [2, 4])], [vi("y", F, [2, 3])], [w])
+
+
+def batch_names():
+    return model([helper.make_node("Add", ["a", "b"], ["y"], name="add")],
+                 [vi("a", F, ["batch_a", 4]), vi("b", F, ["batch_b", 4])],
+                 [vi("y", F, ["batch_a", 4])])
+
+
 BUILDERS = {f.__name__: f for f in [
+    seq_first, fixed_batch, batch_names,
     mlp, shape_chain, constants, softmax_opset11, conv_same, split, symbolic,
     unsupported_op, opset_18, opset_6, missing_initializer, zero_dim,
     negative_dim, overflow, bad_reshape, runtime_shape]}
