@@ -177,27 +177,16 @@ Status Executor::sumUses(const Plan::Param &p, const UseGradients *received) {
   return Status::ok();
 }
 
-Status Executor::packTotals(Bucket &b) {
+Status Executor::copyTotals(Bucket &b, bool pack) {
   b.flat.resize(b.offsets.back());
   for (size_t k = 0; k < b.params.size(); ++k) {
     StateVector *total = totalOf(b.params[k]->name);
     if (!total)
       return internalError("'" + b.params[k]->name +
                            "' was not summed before its bucket");
-    PPRT_RETURN_IF_ERROR(backend.toHost(*total, 0, total->size(),
-                                        b.flat.data() + b.offsets[k]));
-  }
-  return Status::ok();
-}
-
-Status Executor::unpackTotals(const Bucket &b) {
-  for (size_t k = 0; k < b.params.size(); ++k) {
-    StateVector *total = totalOf(b.params[k]->name);
-    if (!total)
-      return internalError("'" + b.params[k]->name +
-                           "' was not summed before its bucket");
-    PPRT_RETURN_IF_ERROR(backend.fromHost(*total, 0, total->size(),
-                                          b.flat.data() + b.offsets[k]));
+    float *at = b.flat.data() + b.offsets[k];
+    PPRT_RETURN_IF_ERROR(pack ? backend.toHost(*total, 0, total->size(), at)
+                              : backend.fromHost(*total, 0, total->size(), at));
   }
   return Status::ok();
 }
@@ -208,14 +197,14 @@ Status Executor::reduceBucket(int id) {
     // A stage's own parameters: every use was computed here.
     for (const Plan::Param *p : b.params)
       PPRT_RETURN_IF_ERROR(sumUses(*p, nullptr));
-  PPRT_RETURN_IF_ERROR(packTotals(b));
+  PPRT_RETURN_IF_ERROR(copyTotals(b, /*pack=*/true));
   Status st = plan.zero ? comm->reduceScatterSum(replicaGroup, b.flat.data(),
                                                  b.bounds)
                         : comm->allReduceSum(replicaGroup, b.flat.data(),
                                              b.flat.size());
   if (!st.isOk())
     return st.withContext("summing the gradients over the replicas");
-  return unpackTotals(b);
+  return copyTotals(b, /*pack=*/false);
 }
 
 Status Executor::exchangeGradients() {
@@ -553,10 +542,10 @@ Status Executor::finishStep(BatchIO &io) {
     if (sharded)
       // Each replica holds its shard's sums only: gather the rest.
       for (auto &[id, b] : buckets) {
-        PPRT_RETURN_IF_ERROR(packTotals(b));
+        PPRT_RETURN_IF_ERROR(copyTotals(b, /*pack=*/true));
         PPRT_RETURN_IF_ERROR(
             comm->allGather(replicaGroup, b.flat.data(), b.bounds));
-        PPRT_RETURN_IF_ERROR(unpackTotals(b));
+        PPRT_RETURN_IF_ERROR(copyTotals(b, /*pack=*/false));
       }
     lastGradients_.clear();
     for (auto &[name, sum] : totals)

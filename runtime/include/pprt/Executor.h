@@ -169,9 +169,8 @@ private:
     int64_t offset, lo, hi; // this replica's shard: [lo, hi) of the param
   };
   void layOutBuckets();
-  /// A bucket's totals into its flat buffer, and back.
-  Status packTotals(Bucket &b);
-  Status unpackTotals(const Bucket &b);
+  /// A bucket's totals into its flat buffer (`pack`), or back.
+  Status copyTotals(Bucket &b, bool pack);
   const Slot *slotOf(const std::string &param) const;
 
   const Plan &plan;

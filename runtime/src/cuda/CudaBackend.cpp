@@ -253,9 +253,13 @@ public:
   Status combine(StateVector &into, const StateVector &from,
                  bool add) override;
   Status toHost(const StateVector &v, int64_t at, int64_t n,
-                float *dst) override;
+                float *dst) override {
+    return copyState(v, at, n, dst, /*toHost=*/true);
+  }
   Status fromHost(StateVector &v, int64_t at, int64_t n,
-                  const float *src) override;
+                  const float *src) override {
+    return copyState(v, at, n, const_cast<float *>(src), /*toHost=*/false);
+  }
   Status chunkSquares(const StateVector &g, int64_t chunk,
                       const std::vector<int64_t> &chunks,
                       double *out) override;
@@ -279,6 +283,9 @@ private:
   /// with pending gradient sums has finished.
   StatusOr<cudaStream_t> trainStream();
   Status synchroniseTrain(const std::string &what);
+  /// Elements [at, at + n) of `v` to or from host memory.
+  Status copyState(const StateVector &v, int64_t at, int64_t n, float *host,
+                   bool toHost);
   static const DeviceVector *device(const StateVector &v) {
     return static_cast<const DeviceVector *>(&v);
   }
@@ -731,39 +738,27 @@ Status CudaBackend::combine(StateVector &into, const StateVector &from,
                     "copying a gradient sum");
 }
 
-Status CudaBackend::toHost(const StateVector &v, int64_t at, int64_t n,
-                           float *dst) {
+Status CudaBackend::copyState(const StateVector &v, int64_t at, int64_t n,
+                              float *host, bool toHost) {
+  std::string what = toHost ? "copying training state to the host"
+                            : "copying training state to the device";
   if (at < 0 || n < 0 || at + n > v.size())
-    return internalError("reading elements outside a training-state vector");
+    return internalError(what + ": elements outside the vector");
   auto s = trainStream();
   if (!s)
     return s.status();
   if (n == 0)
     return Status::ok();
   countCopy(n * (int64_t)sizeof(float));
-  PPRT_RETURN_IF_ERROR(cudaStatus(
-      cudaMemcpyAsync(dst, device(v)->data() + at, n * sizeof(float),
-                      cudaMemcpyDeviceToHost, *s),
-      "copying training state to the host"));
-  return synchroniseTrain("copying training state to the host");
-}
-
-Status CudaBackend::fromHost(StateVector &v, int64_t at, int64_t n,
-                             const float *src) {
-  if (at < 0 || n < 0 || at + n > v.size())
-    return internalError("writing elements outside a training-state vector");
-  auto s = trainStream();
-  if (!s)
-    return s.status();
-  if (n == 0)
-    return Status::ok();
-  countCopy(n * (int64_t)sizeof(float));
+  float *dev = device(v)->data() + at;
   // From pageable memory the bytes are staged before this returns.
   PPRT_RETURN_IF_ERROR(cudaStatus(
-      cudaMemcpyAsync(device(v)->data() + at, src, n * sizeof(float),
-                      cudaMemcpyHostToDevice, *s),
-      "copying training state to the device"));
-  return synchroniseTrain("copying training state to the device");
+      cudaMemcpyAsync(toHost ? host : dev, toHost ? dev : host,
+                      n * sizeof(float),
+                      toHost ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice,
+                      *s),
+      what));
+  return synchroniseTrain(what);
 }
 
 Status CudaBackend::chunkSquares(const StateVector &g, int64_t chunk,
@@ -809,23 +804,11 @@ Status CudaBackend::optimizerStep(const OptimizerStep &o,
   auto s = trainStream();
   if (!s)
     return s.status();
-  UpdateScalars k;
-  k.adamw = o.adamw;
-  k.lr = o.lr;
-  k.weightDecay = o.weightDecay;
-  k.momentum = o.momentum;
-  k.beta1 = o.beta1;
-  k.beta2 = o.beta2;
-  k.eps = o.eps;
-  k.decay = o.decay;
-  k.stepSize = o.stepSize;
-  k.biasCorrection2 = o.biasCorrection2;
-  k.coefficient = o.coefficient;
   UpdateList list;
   auto flush = [&]() -> Status {
     if (list.count == 0)
       return Status::ok();
-    Status st = optimizerUpdate(list, k, *s);
+    Status st = optimizerUpdate(list, o, *s);
     list = UpdateList();
     return st;
   };

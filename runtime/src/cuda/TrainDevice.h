@@ -10,6 +10,7 @@
 #ifndef PPRT_CUDA_TRAINDEVICE_H
 #define PPRT_CUDA_TRAINDEVICE_H
 
+#include "pprt/Backend.h"
 #include "pprt/Status.h"
 
 #include <cuda_runtime.h>
@@ -40,15 +41,9 @@ struct UpdateList {
   long long n[kMaxUpdateTensors] = {};
   int first[kMaxUpdateTensors] = {};
 };
-struct UpdateScalars {
-  bool adamw = false;
-  float lr = 0, weightDecay = 0, momentum = 0;
-  float beta1 = 0, beta2 = 0, eps = 0;
-  float decay = 1, stepSize = 0, biasCorrection2 = 1, coefficient = 1;
-};
 /// One torch.optim SGD or AdamW step over every tensor of the list, in one
 /// launch (the arithmetic of the CPU backend's loops).
-Status optimizerUpdate(const UpdateList &list, const UpdateScalars &s,
+Status optimizerUpdate(const UpdateList &list, const OptimizerStep &s,
                        cudaStream_t stream);
 
 } // namespace cuda

@@ -54,7 +54,7 @@ struct LaunchList {
   long long blockStart[kMaxUpdateTensors + 1];
 };
 
-__global__ void updateKernel(LaunchList t, UpdateScalars s) {
+__global__ void updateKernel(LaunchList t, OptimizerStep s) {
   long long b = blockIdx.x;
   int k = 0;
   while (k + 1 < t.l.count && t.blockStart[k + 1] <= b)
@@ -109,7 +109,7 @@ Status chunkSquares(const float *g, int64_t n, int64_t chunk, int64_t first,
   return launched("the gradient norm's chunks");
 }
 
-Status optimizerUpdate(const UpdateList &list, const UpdateScalars &s,
+Status optimizerUpdate(const UpdateList &list, const OptimizerStep &s,
                        cudaStream_t stream) {
   if (list.count <= 0 || list.count > kMaxUpdateTensors)
     return internalError("a multi-tensor update of " +
