@@ -338,7 +338,10 @@ LogicalResult importRecurrent(NodeContext &ctx, Cell cell) {
         i = e.activate(act[0], i);
         f = e.activate(act[0], f);
         cc = e.activate(act[1], cc);
-        c = e.add(e.mul(f, c), e.mul(i, cc));
+        // Operands are built in separate statements, so that the order of
+        // the ops does not depend on the compiler's order of evaluation.
+        Value kept = e.mul(f, c);
+        c = e.add(kept, e.mul(i, cc));
         if (po)
           o = e.add(o, e.mul(c, po));
         o = e.activate(act[0], o);
@@ -350,17 +353,22 @@ LogicalResult importRecurrent(NodeContext &ctx, Cell cell) {
         // rt (.) (Ht-1 Rh^T + Rbh) with linear_before_reset, else
         // (rt (.) Ht-1) Rh^T + Rbh.
         Value hp = linearBeforeReset ? e.gemm(h, rw, rb) : e.gemm(h, rzr, rbzr);
-        Value z = e.activate(act[0], e.add(e.slice(xt, 1, 0, hidden),
-                                           e.slice(hp, 1, 0, hidden)));
-        Value rg = e.activate(act[0], e.add(e.slice(xt, 1, hidden, hidden),
-                                            e.slice(hp, 1, hidden, hidden)));
-        Value hh = linearBeforeReset
-                       ? e.mul(rg, e.slice(hp, 1, 2 * hidden, hidden))
-                       : e.gemm(e.mul(rg, h), rh, rbh);
-        Value n = e.activate(
-            act[1], e.add(e.slice(xt, 1, 2 * hidden, hidden), hh));
+        Value xz = e.slice(xt, 1, 0, hidden), xr = e.slice(xt, 1, hidden, hidden),
+              xh = e.slice(xt, 1, 2 * hidden, hidden);
+        Value hz = e.slice(hp, 1, 0, hidden), hr = e.slice(hp, 1, hidden, hidden);
+        Value z = e.activate(act[0], e.add(xz, hz));
+        Value rg = e.activate(act[0], e.add(xr, hr));
+        Value hh;
+        if (linearBeforeReset) {
+          hh = e.mul(rg, e.slice(hp, 1, 2 * hidden, hidden));
+        } else {
+          Value reset = e.mul(rg, h);
+          hh = e.gemm(reset, rh, rbh);
+        }
+        Value n = e.activate(act[1], e.add(xh, hh));
         // Ht = (1 - zt) (.) ht + zt (.) Ht-1
-        h = e.add(e.mul(e.sub(ones, z), n), e.mul(z, h));
+        Value update = e.mul(e.sub(ones, z), n);
+        h = e.add(update, e.mul(z, h));
         break;
       }
       }
