@@ -370,8 +370,9 @@ for kind in ("LSTM", "GRU"):
         if r.returncode:
             check(False, f"{what}: pprun --steps: {r.stderr.strip()}")
             continue
-        curves[stages] = ([json.loads(line)["loss"] for line in open(metrics)],
-                          read_all(out + f"/ck/step-{STEPS}/stage*.safetensors"))
+        losses = [json.loads(line)["loss"] for line in open(metrics)]
+        curves[stages] = (losses, read_all(
+            out + f"/ck/step-{STEPS}/stage*.safetensors"))
     want, trained = train_ref.torch_curve(model, state, "sgd", STEPS, LR,
                                           BATCH, x, y, MICROBATCHES,
                                           momentum=0.9)
@@ -394,7 +395,7 @@ for kind in ("LSTM", "GRU"):
         check(l1 == l4 and p1.keys() == p4.keys() and
               all(np.array_equal(p1[k], p4[k]) for k in p1),
               f"training {kind}: 4 stages bitwise equal to 1 (losses and "
-              f"{len(p1)} parameters after {STEPS} steps)")
+              f"{len(p1)} checkpoint tensors after {STEPS} steps)")
 
 print(f"{len(failures)} failed" if failures else "all passed")
 sys.exit(1 if failures else 0)

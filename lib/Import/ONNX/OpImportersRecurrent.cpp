@@ -45,10 +45,9 @@ struct Emitter {
     starts[axis] = begin;
     ends[axis] = begin + size;
     out[axis] = size;
-    return pp::SliceOp::create(ctx.b, ctx.loc, type(out), x,
-                               ctx.b.getDenseI64ArrayAttr(starts),
-                               ctx.b.getDenseI64ArrayAttr(ends),
-                               ctx.b.getDenseI64ArrayAttr(steps));
+    return pp::SliceOp::create(
+        ctx.b, ctx.loc, type(out), x, ctx.b.getDenseI64ArrayAttr(starts),
+        ctx.b.getDenseI64ArrayAttr(ends), ctx.b.getDenseI64ArrayAttr(steps));
   }
   Value reshape(Value x, ArrayRef<int64_t> to) {
     if (shape(x) == to)
@@ -156,10 +155,11 @@ LogicalResult expectShape(NodeContext &ctx, unsigned i, StringRef name,
                           ArrayRef<int64_t> want) {
   if (!ctx.hasInput(i) || ctx.inputShape(i) == want)
     return success();
-  auto diag = ctx.emitError() << name << " (input '" << ctx.node.input(i)
-                              << "') is " << ctx.inputType(i)
-                              << "; the node needs [";
-  llvm::interleave(want, [&](int64_t d) { diag << d; }, [&] { diag << "x"; });
+  auto diag = ctx.emitError()
+              << name << " (input '" << ctx.node.input(i) << "') is "
+              << ctx.inputType(i) << "; the node needs [";
+  llvm::interleave(
+      want, [&](int64_t d) { diag << d; }, [&] { diag << "x"; });
   return diag << "]";
 }
 
@@ -204,19 +204,17 @@ LogicalResult importRecurrent(NodeContext &ctx, Cell cell) {
                            << ctx.inputType(0);
   if (x.size() != 3)
     return ctx.emitError() << "X (input '" << ctx.node.input(0)
-                           << "') must have rank 3, it is "
-                           << ctx.inputType(0);
+                           << "') must have rank 3, it is " << ctx.inputType(0);
   if (r.size() != 3)
     return ctx.emitError() << "R (input '" << ctx.node.input(2)
-                           << "') must have rank 3, it is "
-                           << ctx.inputType(2);
+                           << "') must have rank 3, it is " << ctx.inputType(2);
   const int64_t seq = x[layout], batch = x[1 - layout], inputSize = x[2];
   const int64_t hidden = r[2];
   if (const onnx::AttributeProto *a = ctx.attribute("hidden_size");
       a && a->i() != hidden)
     return ctx.emitError() << "attribute 'hidden_size' is " << a->i()
-                           << " but R (input '" << ctx.node.input(2)
-                           << "') is " << ctx.inputType(2);
+                           << " but R (input '" << ctx.node.input(2) << "') is "
+                           << ctx.inputType(2);
   const int64_t gates = cell == Cell::LSTM ? 4 : cell == Cell::GRU ? 3 : 1;
   const int64_t gh = gates * hidden;
   SmallVector<int64_t> stateShape =
@@ -234,9 +232,9 @@ LogicalResult importRecurrent(NodeContext &ctx, Cell cell) {
     return failure();
   for (unsigned i = 1; i < ctx.numInputs(); ++i)
     if (i != 4 && ctx.hasInput(i) && ctx.elementType(i) != element)
-      return ctx.emitError() << "input '" << ctx.node.input(i) << "' is "
-                             << ctx.inputType(i) << "; X is "
-                             << ctx.inputType(0);
+      return ctx.emitError()
+             << "input '" << ctx.node.input(i) << "' is " << ctx.inputType(i)
+             << "; X is " << ctx.inputType(0);
 
   // sequence_lens: only full-length sequences (no padding to mask).
   if (ctx.hasInput(4)) {
@@ -254,10 +252,10 @@ LogicalResult importRecurrent(NodeContext &ctx, Cell cell) {
 
   FailureOr<Value> xv = ctx.input(0), wv = ctx.input(1), rv = ctx.input(2),
                    bv = ctx.optionalInput(3), h0v = ctx.optionalInput(5);
-  FailureOr<Value> c0v = cell == Cell::LSTM ? ctx.optionalInput(6)
-                                            : FailureOr<Value>(Value());
-  FailureOr<Value> pv = cell == Cell::LSTM ? ctx.optionalInput(7)
-                                           : FailureOr<Value>(Value());
+  FailureOr<Value> c0v =
+      cell == Cell::LSTM ? ctx.optionalInput(6) : FailureOr<Value>(Value());
+  FailureOr<Value> pv =
+      cell == Cell::LSTM ? ctx.optionalInput(7) : FailureOr<Value>(Value());
   if (failed(xv) || failed(wv) || failed(rv) || failed(bv) || failed(h0v) ||
       failed(c0v) || failed(pv))
     return failure();
@@ -279,8 +277,8 @@ LogicalResult importRecurrent(NodeContext &ctx, Cell cell) {
   SmallVector<Value, 2> lastH(dirs), lastC(dirs);
   for (int64_t d = 0; d < dirs; ++d) {
     const bool reverse = direction == "reverse" || d == 1;
-    ArrayRef<Act> act = ArrayRef<Act>(*acts).slice(d * actsPerDirection,
-                                                   actsPerDirection);
+    ArrayRef<Act> act =
+        ArrayRef<Act>(*acts).slice(d * actsPerDirection, actsPerDirection);
     Value w = e.take(*wv, 0, d), rw = e.take(*rv, 0, d);
     Value wb, rb;
     if (*bv) {
@@ -353,9 +351,11 @@ LogicalResult importRecurrent(NodeContext &ctx, Cell cell) {
         // rt (.) (Ht-1 Rh^T + Rbh) with linear_before_reset, else
         // (rt (.) Ht-1) Rh^T + Rbh.
         Value hp = linearBeforeReset ? e.gemm(h, rw, rb) : e.gemm(h, rzr, rbzr);
-        Value xz = e.slice(xt, 1, 0, hidden), xr = e.slice(xt, 1, hidden, hidden),
+        Value xz = e.slice(xt, 1, 0, hidden),
+              xr = e.slice(xt, 1, hidden, hidden),
               xh = e.slice(xt, 1, 2 * hidden, hidden);
-        Value hz = e.slice(hp, 1, 0, hidden), hr = e.slice(hp, 1, hidden, hidden);
+        Value hz = e.slice(hp, 1, 0, hidden),
+              hr = e.slice(hp, 1, hidden, hidden);
         Value z = e.activate(act[0], e.add(xz, hz));
         Value rg = e.activate(act[0], e.add(xr, hr));
         Value hh;
@@ -392,11 +392,10 @@ LogicalResult importRecurrent(NodeContext &ctx, Cell cell) {
     for (int64_t t = 0; t < seq; ++t)
       for (int64_t d = 0; d < dirs; ++d)
         parts.push_back(e.reshape(hs[t][d], piece));
-    ctx.setOutput(0, e.reshape(e.concat(parts, joinAxis),
-                               layout ? SmallVector<int64_t>{batch, seq, dirs,
-                                                             hidden}
-                                      : SmallVector<int64_t>{seq, dirs, batch,
-                                                             hidden}));
+    ctx.setOutput(
+        0, e.reshape(e.concat(parts, joinAxis),
+                     layout ? SmallVector<int64_t>{batch, seq, dirs, hidden}
+                            : SmallVector<int64_t>{seq, dirs, batch, hidden}));
   }
   auto lastState = [&](ArrayRef<Value> states) {
     SmallVector<Value> parts;
