@@ -134,6 +134,7 @@ void registerContractionOps(OpRegistry &registry);
 void registerNormalizationOps(OpRegistry &registry);
 void registerShapeOps(OpRegistry &registry);
 void registerConstantOps(OpRegistry &registry);
+void registerRecurrentOps(OpRegistry &registry);
 
 } // namespace ppc::onnximport
 

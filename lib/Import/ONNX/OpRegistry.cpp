@@ -12,6 +12,7 @@ const OpRegistry &opRegistry() {
     registerNormalizationOps(r);
     registerShapeOps(r);
     registerConstantOps(r);
+    registerRecurrentOps(r);
     return r;
   }();
   return registry;
