@@ -80,9 +80,7 @@ int32_t onnxTypeFor(Type type) {
   }
 }
 
-static std::string typeName(int32_t t) {
-  return TensorProto::DataType_Name((TensorProto::DataType)t);
-}
+static std::string typeName(int32_t t) { return onnxTypeName(t); }
 
 //===----------------------------------------------------------------------===//
 // NodeContext

@@ -192,11 +192,13 @@ std::string HostTensor::fromProto(const TensorProto &proto,
                                   llvm::ArrayRef<uint8_t> raw,
                                   HostTensor &out) {
   int32_t t = proto.data_type();
+  // The types past BFLOAT16 (float8, int4, float4 of IR versions 9 to 11)
+  // are not ppc's either.
   if (t == TensorProto::STRING || t == TensorProto::COMPLEX64 ||
-      t == TensorProto::COMPLEX128 || t == TensorProto::UNDEFINED)
+      t == TensorProto::COMPLEX128 || t == TensorProto::UNDEFINED ||
+      t > TensorProto::BFLOAT16)
     return "tensor '" + proto.name() + "' has element type " +
-           TensorProto::DataType_Name((TensorProto::DataType)t) +
-           ", which ppc does not support";
+           onnxTypeName(t) + ", which ppc does not support";
   pp::Shape shape(proto.dims().begin(), proto.dims().end());
   for (int64_t d : shape)
     if (d < 0)
@@ -327,6 +329,20 @@ std::string HostTensor::toBytes() const {
       out[i * bytes + b] = char((bits >> (8 * b)) & 0xff);
   }
   return out;
+}
+
+std::string onnxTypeName(int32_t t) {
+  // The element types of IR versions 9 to 11, which libonnx 1.12's enum
+  // does not name.
+  static const char *const kNewer[] = {
+      "FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ",
+      "UINT4",        "INT4",           "FLOAT4E2M1"};
+  if (TensorProto::DataType_IsValid(t))
+    return TensorProto::DataType_Name((TensorProto::DataType)t);
+  int32_t first = TensorProto::BFLOAT16 + 1;
+  if (t >= first && t < first + (int32_t)std::size(kNewer))
+    return kNewer[t - first];
+  return "type " + std::to_string(t);
 }
 
 } // namespace ppc::onnximport

@@ -69,6 +69,10 @@ private:
 
 /// Rounds and wraps a value to what an integer element of `onnxType` holds.
 int64_t wrapInteger(int32_t onnxType, int64_t x);
+
+/// The name of an ONNX element type ("FLOAT", "FLOAT8E4M3FN", ...), also of
+/// those newer than libonnx's enum; "type N" for an unknown one.
+std::string onnxTypeName(int32_t onnxType);
 /// Rounds a value to the precision of a float element of `onnxType`.
 double roundFloat(int32_t onnxType, double x);
 

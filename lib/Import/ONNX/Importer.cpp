@@ -2,7 +2,9 @@
 //
 // Parse (streaming, so the model's bytes are held once), check the opset,
 // run onnx::checker, give symbolic dimensions their values, run ONNX shape
-// inference (used to cross-check ppc's own shape rules), then import.
+// inference (used to cross-check ppc's own shape rules), then import. Past
+// the opsets and IR versions libonnx knows, the checker and shape inference
+// see the ops that changed since as opaque (KnownSchemas.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,6 +13,7 @@
 #include "BatchAxis.h"
 #include "ExternalData.h"
 #include "GraphImporter.h"
+#include "KnownSchemas.h"
 
 #include "ppc/Dialect/PP/IR/PPDialect.h"
 
@@ -81,6 +84,26 @@ FailureOr<int64_t> checkOpset(const onnx::ModelProto &model, Location loc) {
                           << "; ppc supports opsets " << kMinOpset << " to "
                           << kMaxOpset;
   return opset;
+}
+
+/// onnx::checker::check_model for a model past libonnx's opsets or IR
+/// version: the same checks of the graph and its local functions, with the
+/// schemas that still hold at the model's opset (KnownSchemas), and the IR
+/// version capped at libonnx's (whose checks newer IR versions only extend).
+void checkModel(const onnx::ModelProto &model,
+                const onnximport::KnownSchemas &schemas) {
+  onnx::checker::CheckerContext ctx;
+  ctx.set_ir_version((int)std::min<int64_t>(model.ir_version(),
+                                            onnx::IR_VERSION));
+  std::unordered_map<std::string, int> imports;
+  for (const onnx::OperatorSetIdProto &id : model.opset_import())
+    imports[id.domain()] = (int)id.version();
+  ctx.set_opset_imports(imports);
+  ctx.set_schema_registry(&schemas);
+  onnx::checker::LexicalScopeContext lexicalScope;
+  onnx::checker::check_graph(model.graph(), ctx, lexicalScope);
+  if (ctx.get_ir_version() >= 8)
+    onnx::checker::check_model_local_functions(model, ctx, lexicalScope);
 }
 
 /// Gives every symbolic dimension of the graph inputs its value (the
@@ -259,8 +282,16 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
         e.set_value(external[t.name()].path);
       }
   }
+  // libonnx judges a model of an opset or IR version it does not know by
+  // what it knows; there it checks with the schemas that still hold.
+  bool pastLibonnx = *opset > onnximport::KnownSchemas::libonnxOpset() ||
+                     model.ir_version() > onnx::IR_VERSION;
+  onnximport::KnownSchemas schemas;
   try {
-    onnx::checker::check_model(model);
+    if (pastLibonnx)
+      checkModel(model, schemas);
+    else
+      onnx::checker::check_model(model);
   } catch (const std::exception &e) {
     emitError(loc) << "invalid ONNX model: " << firstLine(e.what());
     return nullptr;
@@ -310,8 +341,11 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
     onnx::ShapeInferenceOptions inferOptions(/*check_type=*/false,
                                              /*strict_mode=*/0,
                                              /*data_prop=*/false);
-    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
-                                       inferOptions);
+    onnx::shape_inference::InferShapes(
+        model,
+        pastLibonnx ? static_cast<const onnx::ISchemaRegistry *>(&schemas)
+                    : onnx::OpSchemaRegistry::Instance(),
+        inferOptions);
   } catch (const std::exception &e) {
     emitError(loc) << "ONNX shape inference failed: " << firstLine(e.what());
     return nullptr;

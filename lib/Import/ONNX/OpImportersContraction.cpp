@@ -110,6 +110,58 @@ LogicalResult importConv(NodeContext &ctx) {
   return success();
 }
 
+/// A splat constant of `shape` filled with 1.
+Value ones(NodeContext &ctx, ArrayRef<int64_t> shape, Type element) {
+  auto type = RankedTensorType::get(shape, element);
+  return pp::ConstantOp::create(
+      ctx.b, ctx.loc, type,
+      DenseElementsAttr::get(type, FloatAttr::get(element, 1.0)));
+}
+
+/// AveragePool with dilations (opset 19), which pp.avg_pool does not have:
+/// the window sums as a depthwise convolution with a kernel of ones, divided
+/// by the count of the taps that each window averages (a convolution of ones
+/// over the input, or over the padded input with count_include_pad). Windows
+/// that ceil_mode adds past the padding count only their taps inside it.
+LogicalResult importDilatedAvgPool(NodeContext &ctx, const Window &w,
+                                   ArrayRef<int64_t> outShape) {
+  ArrayRef<int64_t> in = ctx.inputShape(0);
+  size_t n = in.size() - 2;
+  Type element = ctx.elementType(0);
+  bool includePad = ctx.intAttr("count_include_pad", 0);
+  SmallVector<int64_t> convPads(w.pads), countPads(2 * n, 0), countIn{1, 1};
+  for (size_t i = 0; i < n; ++i) {
+    int64_t span = (w.kernel[i] - 1) * w.dilations[i] + 1;
+    int64_t need = (outShape[i + 2] - 1) * w.strides[i] + span;
+    int64_t extra = std::max<int64_t>(
+        0, need - (in[i + 2] + w.pads[i] + w.pads[i + n]));
+    convPads[i + n] += extra;
+    countPads[i + n] = extra;
+    countIn.push_back(includePad ? in[i + 2] + w.pads[i] + w.pads[i + n]
+                                 : in[i + 2]);
+  }
+  if (!includePad)
+    countPads = convPads;
+  FailureOr<Value> x = ctx.input(0);
+  if (failed(x))
+    return failure();
+  SmallVector<int64_t> filter{in[1], 1}, unitFilter{1, 1};
+  filter.append(w.kernel.begin(), w.kernel.end());
+  unitFilter.append(w.kernel.begin(), w.kernel.end());
+  auto sumType = RankedTensorType::get(outShape, element);
+  Value sum = pp::ConvOp::create(ctx.b, ctx.loc, sumType, *x,
+                                 ones(ctx, filter, element), Value(),
+                                 w.strides, convPads, w.dilations, in[1]);
+  SmallVector<int64_t> countShape{1, 1};
+  countShape.append(outShape.begin() + 2, outShape.end());
+  Value count = pp::ConvOp::create(
+      ctx.b, ctx.loc, RankedTensorType::get(countShape, element),
+      ones(ctx, countIn, element), ones(ctx, unitFilter, element), Value(),
+      w.strides, countPads, w.dilations, 1);
+  ctx.setOutput(0, pp::DivOp::create(ctx.b, ctx.loc, sumType, sum, count));
+  return success();
+}
+
 template <bool IsMax>
 LogicalResult importPool(NodeContext &ctx) {
   if (IsMax && ctx.outputUsed(1))
@@ -124,14 +176,17 @@ LogicalResult importPool(NodeContext &ctx) {
   if (failed(w))
     return failure();
   bool ceilMode = ctx.intAttr("ceil_mode", 0);
-  SmallVector<int64_t> ones(in.size() - 2, 1);
-  ArrayRef<int64_t> dilations = IsMax ? ArrayRef<int64_t>(w->dilations) : ones;
-  if (!IsMax && ArrayRef<int64_t>(w->dilations) != ArrayRef<int64_t>(ones))
-    return ctx.emitError() << "dilated average pooling is not supported";
+  // AveragePool has dilations from opset 19 (before, the checker refuses
+  // the attribute).
+  SmallVector<int64_t> unit(in.size() - 2, 1);
+  bool dilated = ArrayRef<int64_t>(w->dilations) != ArrayRef<int64_t>(unit);
   FailureOr<pp::Shape> shape = pp::poolShape(in, w->kernel, w->strides, w->pads,
-                                             dilations, ceilMode, ctx.errors());
+                                             w->dilations, ceilMode,
+                                             ctx.errors());
   if (failed(shape))
     return failure();
+  if (!IsMax && dilated)
+    return importDilatedAvgPool(ctx, *w, *shape);
   FailureOr<RankedTensorType> type = ctx.tensorType(*shape, ctx.elementType(0));
   FailureOr<Value> x = ctx.input(0);
   if (failed(type) || failed(x))

@@ -109,6 +109,22 @@ LogicalResult importLeakyRelu(NodeContext &ctx) {
   return success();
 }
 
+/// Gelu (opset 20): pp.gelu, exact or with the tanh approximation.
+LogicalResult importGelu(NodeContext &ctx) {
+  std::string approximate = ctx.stringAttr("approximate", "none");
+  if (approximate != "none" && approximate != "tanh")
+    return ctx.emitError() << "approximate '" << approximate
+                           << "' is not valid (none or tanh)";
+  FailureOr<Value> x = ctx.input(0);
+  if (failed(x))
+    return failure();
+  ctx.setOutput(0, pp::GeluOp::create(ctx.b, ctx.loc, x->getType(), *x,
+                                      approximate == "tanh"
+                                          ? ctx.b.getUnitAttr()
+                                          : UnitAttr()));
+  return success();
+}
+
 LogicalResult importClip(NodeContext &ctx) {
   std::optional<double> lo, hi;
   if (ctx.opset < 11) {
@@ -309,12 +325,14 @@ LogicalResult importWhere(NodeContext &ctx) {
   return success();
 }
 
+/// Cast. Opset 19's `saturate` applies to float8 targets only, which ppc
+/// does not have (nor int4, uint4 or float4e2m1 of 21 and 23): those are
+/// refused by name.
 LogicalResult importCast(NodeContext &ctx) {
   int32_t to = (int32_t)ctx.intAttr("to", 0);
   Type element = elementTypeFor(ctx.getContext(), to);
   if (!element)
-    return ctx.emitError() << "cast to "
-                           << TensorProto::DataType_Name((TensorProto::DataType)to)
+    return ctx.emitError() << "cast to " << onnxTypeName(to)
                            << " is not supported";
   if (ctx.allFoldable()) {
     ctx.setConstant(0, ctx.constant(0)->castTo(to));
@@ -356,6 +374,7 @@ void registerElementwiseOps(OpRegistry &r) {
   r.add("Identity", importIdentity);
   r.add("Dropout", importIdentity);
   r.add("LeakyRelu", importLeakyRelu);
+  r.add("Gelu", importGelu);
   r.add("Clip", importClip);
   r.add("Add", importBinary<pp::AddOp, Kind::Arith, addF, addI>);
   r.add("Sub", importBinary<pp::SubOp, Kind::Arith, subF, subI>);

@@ -164,7 +164,12 @@ LogicalResult importReduce(NodeContext &ctx) {
   int64_t rank = type.getRank();
   bool keepdims = ctx.intAttr("keepdims", 1);
   SmallVector<int64_t> axes;
-  bool axesFromInput = Kind == Reduction::Sum && ctx.opset >= 13;
+  // axes became an input at opset 13 for ReduceSum, 18 for the others; the
+  // noop_with_empty_axes attribute came with it.
+  bool axesFromInput = ctx.opset >= (Kind == Reduction::Sum ? 13 : 18);
+  if (axesFromInput && ctx.attribute("axes"))
+    return ctx.emitError() << "axes is an input at opset " << ctx.opset
+                           << ", not an attribute";
   if (axesFromInput) {
     if (ctx.hasInput(1)) {
       FailureOr<const HostTensor *> a = ctx.requireConstant(1, "axes");
@@ -212,9 +217,83 @@ LogicalResult importReduce(NodeContext &ctx) {
   return success();
 }
 
+/// GroupNormalization (opsets 18 and 21): normalise each of `num_groups`
+/// groups of channels over its channels and spatial axes, then scale and
+/// shift, per group at opset 18 and per channel from 21. Built from
+/// pp.layer_norm over the grouped layout and element-wise ops, which all
+/// have gradients, so it trains.
+LogicalResult importGroupNorm(NodeContext &ctx) {
+  RankedTensorType inType = ctx.inputType(0);
+  ArrayRef<int64_t> in = inType.getShape();
+  if (in.size() < 2)
+    return ctx.emitError() << "input must be N x C x ...";
+  if (!ctx.attribute("num_groups"))
+    return ctx.emitError() << "num_groups is required";
+  int64_t groups = ctx.intAttr("num_groups", 0), channels = in[1];
+  if (groups <= 0 || channels % groups != 0)
+    return ctx.emitError() << "num_groups " << groups
+                           << " does not divide the " << channels
+                           << " channels";
+  // Scale and bias hold one value a group at opset 18, a channel from 21.
+  int64_t perAffine = ctx.opset >= 21 ? channels : groups;
+  for (unsigned i : {1u, 2u})
+    if (ctx.inputType(i).getNumElements() != perAffine ||
+        ctx.inputType(i).getRank() != 1)
+      return ctx.emitError() << (i == 1 ? "scale" : "bias") << " must hold "
+                             << perAffine << " values (one a "
+                             << (ctx.opset >= 21 ? "channel" : "group")
+                             << " at opset " << ctx.opset << "), not "
+                             << ctx.inputType(i);
+  Type element = inType.getElementType();
+  if (ctx.elementType(1) != element || ctx.elementType(2) != element)
+    return ctx.emitError() << "scale and bias must have the input's type";
+  FailureOr<Value> x = ctx.input(0), scale = ctx.input(1), bias = ctx.input(2);
+  if (failed(x) || failed(scale) || failed(bias))
+    return failure();
+
+  int64_t inner = inType.getNumElements() / (in[0] * groups);
+  auto grouped = RankedTensorType::get({in[0], groups, inner}, element);
+  Value v = pp::ReshapeOp::create(ctx.b, ctx.loc, grouped, *x);
+  // pp.layer_norm over the last axis with unit scale; its statistics are
+  // kept in float32 unless stash_type (opset 21) asks for the input's type.
+  auto unitType = RankedTensorType::get({inner}, element);
+  Value unit = pp::ConstantOp::create(
+      ctx.b, ctx.loc, unitType,
+      DenseElementsAttr::get(unitType, FloatAttr::get(element, 1.0)));
+  Type statsElement = ctx.opset < 21 || ctx.intAttr("stash_type", 1) == 1
+                          ? Float32Type::get(ctx.getContext())
+                          : element;
+  auto statsType = RankedTensorType::get({in[0], groups, 1}, statsElement);
+  v = pp::LayerNormOp::create(ctx.b, ctx.loc, grouped, statsType, statsType, v,
+                              unit, Value(), (uint64_t)2,
+                              APFloat(ctx.floatAttr("epsilon", 1e-5)))
+          .getResult();
+  // Scale and shift: per group in the grouped layout, per channel in the
+  // input's.
+  SmallVector<int64_t> affineShape;
+  if (ctx.opset < 21) {
+    affineShape = {groups, 1};
+  } else {
+    v = pp::ReshapeOp::create(ctx.b, ctx.loc, inType, v);
+    affineShape.assign(in.size() - 1, 1);
+    affineShape[0] = channels;
+  }
+  auto affineType = RankedTensorType::get(affineShape, element);
+  auto vType = cast<RankedTensorType>(v.getType());
+  Value s = pp::ReshapeOp::create(ctx.b, ctx.loc, affineType, *scale);
+  Value t = pp::ReshapeOp::create(ctx.b, ctx.loc, affineType, *bias);
+  v = pp::MulOp::create(ctx.b, ctx.loc, vType, v, s);
+  v = pp::AddOp::create(ctx.b, ctx.loc, vType, v, t);
+  if (v.getType() != inType)
+    v = pp::ReshapeOp::create(ctx.b, ctx.loc, inType, v);
+  ctx.setOutput(0, v);
+  return success();
+}
+
 } // namespace
 
 void registerNormalizationOps(OpRegistry &r) {
+  r.add("GroupNormalization", importGroupNorm);
   r.add("BatchNormalization", importBatchNorm);
   r.add("LayerNormalization", importLayerNorm);
   r.add("Softmax", importSoftmax<pp::SoftmaxOp>);

@@ -280,7 +280,29 @@ LogicalResult importSplit(NodeContext &ctx) {
     return failure();
   int64_t n = ctx.numOutputs();
   SmallVector<int64_t> sizes;
-  if (*split && !(*split)->empty()) {
+  // Opset 18 asks for either the split sizes or num_outputs, which cuts
+  // chunks of ceil(size / num_outputs) with a smaller last one.
+  bool hasSplit = *split && !(*split)->empty();
+  if (ctx.opset >= 18 && ctx.attribute("num_outputs")) {
+    if (hasSplit)
+      return ctx.emitError() << "takes the split input or num_outputs, not "
+                                "both";
+    int64_t k = ctx.intAttr("num_outputs", 0);
+    if (k != n)
+      return ctx.emitError() << "num_outputs is " << k << " but the node has "
+                             << n << " outputs";
+    int64_t chunk = (in[*axis] + k - 1) / k;
+    int64_t last = in[*axis] - chunk * (k - 1);
+    if (last <= 0)
+      return ctx.emitError() << "an axis of size " << in[*axis]
+                             << " does not split into " << k
+                             << " chunks of " << chunk;
+    sizes.assign(k - 1, chunk);
+    sizes.push_back(last);
+  } else if (ctx.opset >= 18 && !hasSplit) {
+    return ctx.emitError() << "needs the split input or num_outputs at opset "
+                           << ctx.opset;
+  } else if (hasSplit) {
     sizes = **split;
     if ((int64_t)sizes.size() != n)
       return ctx.emitError() << "split lists " << sizes.size()
@@ -435,12 +457,71 @@ LogicalResult importExpand(NodeContext &ctx) {
   return success();
 }
 
+/// Pad's wrap mode (opset 19), which pp.pad does not have: negative amounts
+/// crop first (a slice), then each axis wraps around what is left, as a
+/// concat of the slices that output index i reads, (i - begin) mod size.
+LogicalResult emitWrapPad(NodeContext &ctx, Value x, ArrayRef<int64_t> pads) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> shape(type.getShape());
+  size_t rank = shape.size();
+  SmallVector<int64_t> starts(rank, 0), ends(shape), steps(rank, 1);
+  bool crop = false;
+  for (size_t a = 0; a < rank; ++a) {
+    starts[a] = std::max<int64_t>(0, -pads[a]);
+    ends[a] = shape[a] - std::max<int64_t>(0, -pads[a + rank]);
+    if (ends[a] <= starts[a])
+      return ctx.emitError() << "pads crop all of axis " << a;
+    crop |= starts[a] != 0 || ends[a] != shape[a];
+  }
+  if (crop) {
+    for (size_t a = 0; a < rank; ++a)
+      shape[a] = ends[a] - starts[a];
+    x = pp::SliceOp::create(ctx.b, ctx.loc,
+                            RankedTensorType::get(shape, type.getElementType()),
+                            x, starts, ends, steps);
+  }
+  for (size_t a = 0; a < rank; ++a) {
+    int64_t before = std::max<int64_t>(0, pads[a]),
+            after = std::max<int64_t>(0, pads[a + rank]), m = shape[a];
+    if (before == 0 && after == 0)
+      continue;
+    SmallVector<Value> pieces;
+    for (int64_t i = 0, total = m + before + after; i < total;) {
+      int64_t from = ((i - before) % m + m) % m;
+      int64_t len = std::min(m - from, total - i);
+      SmallVector<int64_t> pieceShape(shape), s(rank, 0), e(shape);
+      s[a] = from;
+      e[a] = from + len;
+      pieceShape[a] = len;
+      i += len;
+      if (len == m) {
+        pieces.push_back(x);
+        continue;
+      }
+      pieces.push_back(pp::SliceOp::create(
+          ctx.b, ctx.loc,
+          RankedTensorType::get(pieceShape, type.getElementType()), x, s, e,
+          steps));
+    }
+    shape[a] = m + before + after;
+    x = pp::ConcatOp::create(ctx.b, ctx.loc,
+                             RankedTensorType::get(shape, type.getElementType()),
+                             pieces, a);
+  }
+  ctx.setOutput(0, x);
+  return success();
+}
+
 LogicalResult importPad(NodeContext &ctx) {
   ArrayRef<int64_t> in = ctx.inputShape(0);
+  int64_t rank = in.size();
   std::string modeName = ctx.stringAttr("mode", "constant");
   std::optional<pp::PadMode> mode = pp::symbolizePadMode(modeName);
-  if (!mode)
-    return ctx.emitError() << "pad mode '" << modeName << "' is not supported";
+  bool wrap = modeName == "wrap" && ctx.opset >= 19;
+  if (!mode && !wrap)
+    return ctx.emitError() << "pad mode '" << modeName << "' is not "
+                           << (modeName == "wrap" ? "valid before opset 19"
+                                                  : "supported");
   SmallVector<int64_t> pads;
   double value = 0;
   if (ctx.opset < 11) {
@@ -460,6 +541,29 @@ LogicalResult importPad(NodeContext &ctx) {
         value = (*c)->getFloat(0);
     }
   }
+  // From opset 18, pads may name only some axes (input 3); the others get 0.
+  if (ctx.opset >= 18 && ctx.hasInput(3)) {
+    FailureOr<const HostTensor *> a = ctx.requireConstant(3, "axes");
+    if (failed(a))
+      return failure();
+    std::vector<int64_t> axes = (*a)->toInts();
+    if (pads.size() != 2 * axes.size())
+      return ctx.emitError() << "pads needs " << 2 * axes.size()
+                             << " values for " << axes.size() << " axes";
+    SmallVector<int64_t> full(2 * rank, 0);
+    SmallVector<bool> seen(rank, false);
+    for (auto [k, axis] : llvm::enumerate(axes)) {
+      FailureOr<int64_t> n = ctx.normalizeAxis(axis, rank);
+      if (failed(n))
+        return failure();
+      if (seen[*n])
+        return ctx.emitError() << "axis " << *n << " is listed twice";
+      seen[*n] = true;
+      full[*n] = pads[k];
+      full[*n + rank] = pads[k + axes.size()];
+    }
+    pads = std::move(full);
+  }
   FailureOr<pp::Shape> shape = pp::padShape(in, pads, ctx.errors());
   if (failed(shape))
     return failure();
@@ -467,6 +571,8 @@ LogicalResult importPad(NodeContext &ctx) {
   FailureOr<Value> x = ctx.input(0);
   if (failed(type) || failed(x))
     return failure();
+  if (wrap)
+    return emitWrapPad(ctx, *x, pads);
   ctx.setOutput(0, pp::PadOp::create(ctx.b, ctx.loc, *type, *x, pads, *mode,
                                      APFloat(value)));
   return success();
@@ -490,8 +596,12 @@ LogicalResult importResize(NodeContext &ctx) {
                                      : ctx.stringAttr(
                                            "coordinate_transformation_mode",
                                            "half_pixel");
+  // half_pixel_symmetric (opset 19) differs from half_pixel only where an
+  // output size is not exactly scale x input size; checked below.
+  bool symmetric = transformName == "half_pixel_symmetric" && ctx.opset >= 19;
   std::optional<pp::CoordinateTransform> transform =
-      pp::symbolizeCoordinateTransform(transformName);
+      symmetric ? pp::CoordinateTransform::HalfPixel
+                : pp::symbolizeCoordinateTransform(transformName);
   if (!transform)
     return ctx.emitError() << "coordinate_transformation_mode '"
                            << transformName << "' is not supported";
@@ -526,6 +636,51 @@ LogicalResult importResize(NodeContext &ctx) {
         failed(readFloats(2, "scales", scales)) ||
         failed(readFloats(3, "sizes", sizes)))
       return failure();
+    // From opset 18, roi, scales and sizes may cover only the axes listed
+    // in `axes`; the others keep their size.
+    SmallVector<int64_t> axes;
+    for (size_t i = 0; i < rank; ++i)
+      axes.push_back(i);
+    if (ctx.opset >= 18 && ctx.attribute("axes")) {
+      axes.clear();
+      SmallVector<bool> seen(rank, false);
+      SmallVector<int64_t> listed = *ctx.intsAttr("axes");
+      for (int64_t a : listed) {
+        FailureOr<int64_t> n = ctx.normalizeAxis(a, rank);
+        if (failed(n))
+          return failure();
+        if (seen[*n])
+          return ctx.emitError() << "axis " << *n << " is listed twice";
+        seen[*n] = true;
+        axes.push_back(*n);
+      }
+      size_t k = axes.size();
+      auto spread = [&](SmallVector<double> &v, size_t per, StringRef what,
+                        double fill0, double fill1) -> LogicalResult {
+        if (v.empty())
+          return success();
+        if (v.size() != per * k)
+          return ctx.emitError() << what << " needs " << per * k
+                                 << " values for " << k << " axes";
+        SmallVector<double> full(per * rank);
+        for (size_t i = 0; i < rank; ++i) {
+          full[i] = fill0 < 0 ? in[i] : fill0;
+          if (per == 2)
+            full[i + rank] = fill1;
+        }
+        for (size_t j = 0; j < k; ++j) {
+          full[axes[j]] = v[j];
+          if (per == 2)
+            full[axes[j] + rank] = v[j + k];
+        }
+        v = std::move(full);
+        return success();
+      };
+      if (failed(spread(roi, 2, "roi", 0.0, 1.0)) ||
+          failed(spread(scales, 1, "scales", 1.0, 0)) ||
+          failed(spread(sizes, 1, "sizes", -1.0, 0)))
+        return failure();
+    }
     if (!sizes.empty()) {
       if (sizes.size() != rank)
         return ctx.emitError() << "sizes needs " << rank << " values";
@@ -533,6 +688,26 @@ LogicalResult importResize(NodeContext &ctx) {
       for (size_t i = 0; i < rank; ++i) {
         outShape.push_back((int64_t)sizes[i]);
         scales.push_back(sizes[i] / in[i]);
+      }
+      // keep_aspect_ratio_policy (opset 18): one scale for every listed
+      // axis, the smallest (not_larger) or largest (not_smaller) of theirs;
+      // sizes round half up.
+      std::string policy = ctx.opset >= 18
+                               ? ctx.stringAttr("keep_aspect_ratio_policy",
+                                                "stretch")
+                               : "stretch";
+      if (policy == "not_larger" || policy == "not_smaller") {
+        double scale = scales[axes[0]];
+        for (int64_t a : axes)
+          scale = policy == "not_larger" ? std::min(scale, scales[a])
+                                         : std::max(scale, scales[a]);
+        for (int64_t a : axes) {
+          scales[a] = scale;
+          outShape[a] = (int64_t)(scale * in[a] + 0.5);
+        }
+      } else if (policy != "stretch") {
+        return ctx.emitError() << "keep_aspect_ratio_policy '" << policy
+                               << "' is not valid";
       }
     }
   }
@@ -544,6 +719,24 @@ LogicalResult importResize(NodeContext &ctx) {
         return ctx.emitError() << "scales must be positive";
       outShape.push_back((int64_t)std::floor(in[i] * scales[i]));
     }
+  for (size_t i = 0; symmetric && i < rank; ++i) {
+    double exact = scales[i] * in[i];
+    if (std::abs(outShape[i] - exact) > 1e-9 * exact)
+      return ctx.emitError()
+             << "coordinate_transformation_mode 'half_pixel_symmetric' is "
+                "supported only where the output size is scale x input size "
+                "(axis "
+             << i << ": " << outShape[i] << " for " << exact << ")";
+  }
+  // antialias (opset 18) filters linear and cubic downscaling only; where
+  // no axis shrinks it changes nothing.
+  if (ctx.opset >= 18 && ctx.intAttr("antialias", 0) &&
+      *mode != pp::ResizeMode::Nearest)
+    for (size_t i = 0; i < rank; ++i)
+      if (scales[i] < 1)
+        return ctx.emitError() << "antialias=1 is not supported when "
+                               << modeName << " resize downscales (axis " << i
+                               << ", scale " << scales[i] << ")";
   if (*transform != pp::CoordinateTransform::TfCropAndResize)
     roi.clear();
   else if (roi.size() != 2 * rank)

@@ -32,7 +32,7 @@ struct ImportOptions {
 
 /// Lowest and highest default-domain opsets the importer accepts.
 constexpr int64_t kMinOpset = 7;
-constexpr int64_t kMaxOpset = 17;
+constexpr int64_t kMaxOpset = 23;
 
 /// Imports the ONNX model at `path` into a module holding `pp.param` symbols
 /// and `func.func @main`. Parameter bytes go to the pp dialect's weight store.

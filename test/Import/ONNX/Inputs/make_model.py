@@ -15,11 +15,15 @@ F = TensorProto.FLOAT
 I64 = TensorProto.INT64
 
 
-def model(nodes, inputs, outputs, inits=(), opset=17, value_info=()):
+# The IR version that onnx releases write for an opset (8 up to opset 18).
+IR_FOR_OPSET = {19: 9, 20: 9, 21: 10, 22: 10, 23: 11, 24: 11}
+
+
+def model(nodes, inputs, outputs, inits=(), opset=17, value_info=(), ir=None):
     g = helper.make_graph(nodes, "g", inputs, outputs, list(inits),
                           value_info=list(value_info))
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
-    m.ir_version = 8
+    m.ir_version = ir or IR_FOR_OPSET.get(opset, 8)
     return m
 
 
@@ -116,9 +120,143 @@ def unsupported_op():
                  [const("k", np.array([2], np.int64))])
 
 
-def opset_18():
+def opset_24():
     return model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
-                 [vi("x", F, [4])], [vi("y", F, [4])], opset=18)
+                 [vi("x", F, [4])], [vi("y", F, [4])], opset=24)
+
+
+# Opsets 18 to 23: what changed for the ops ppc imports.
+
+def ints(name, values):
+    return const(name, np.array(values, np.int64))
+
+
+def reduce_axes_18():
+    return model([
+        helper.make_node("ReduceMean", ["x", "axes"], ["m"], name="mean",
+                         keepdims=0),
+        helper.make_node("ReduceMax", ["x"], ["y"], name="noop",
+                         noop_with_empty_axes=1),
+        helper.make_node("ReduceProd", ["x"], ["p"], name="all"),
+    ], [vi("x", F, [2, 3, 4])],
+        [vi("m", F, [2, 4]), vi("y", F, [2, 3, 4]), vi("p", F, [1, 1, 1])],
+        [ints("axes", [-2])], opset=18)
+
+
+def reduce_axes_attr_18():
+    return model([helper.make_node("ReduceMean", ["x"], ["m"], name="mean",
+                                   axes=[1])],
+                 [vi("x", F, [2, 3])], [vi("m", F, [2, 1])], opset=18)
+
+
+def split_18():
+    return model([helper.make_node("Split", ["x"], ["a", "b", "c"],
+                                   name="split", num_outputs=3)],
+                 [vi("x", F, [5, 2])],
+                 [vi("a", F, [2, 2]), vi("b", F, [2, 2]), vi("c", F, [1, 2])],
+                 opset=18)
+
+
+def split_none_18():
+    return model([helper.make_node("Split", ["x"], ["a", "b"], name="split")],
+                 [vi("x", F, [4])], [vi("a", F, [2]), vi("b", F, [2])],
+                 opset=18)
+
+
+def pad_19():
+    return model([
+        helper.make_node("Pad", ["x", "pads", "", "axes"], ["y"], name="axes"),
+        helper.make_node("Pad", ["x", "wpads"], ["w"], name="wrap",
+                         mode="wrap"),
+    ], [vi("x", F, [2, 3])], [vi("y", F, [2, 6]), vi("w", F, [3, 8])],
+        [ints("pads", [1, 2]), ints("axes", [-1]),
+         ints("wpads", [0, 4, 1, 1])], opset=19)
+
+
+def pad_wrap_18():
+    return model([helper.make_node("Pad", ["x", "pads"], ["y"], name="wrap",
+                                   mode="wrap")],
+                 [vi("x", F, [3])], [vi("y", F, [5])], [ints("pads", [1, 1])],
+                 opset=18)
+
+
+def floats(name, values):
+    return const(name, np.array(values, np.float32))
+
+
+def resize_18():
+    return model([
+        helper.make_node("Resize", ["x", "", "scales"], ["a"], name="axes",
+                         axes=[2, 3], mode="linear"),
+        helper.make_node("Resize", ["x", "", "", "sizes"], ["b"],
+                         name="aspect", axes=[2, 3],
+                         keep_aspect_ratio_policy="not_larger"),
+    ], [vi("x", F, [1, 1, 2, 4])],
+        [vi("a", F, [1, 1, 4, 8]), vi("b", F, [1, 1, 3, 6])],
+        [floats("scales", [2, 2]), ints("sizes", [3, 7])], opset=18)
+
+
+def resize_antialias_18():
+    return model([helper.make_node("Resize", ["x", "", "scales"], ["y"],
+                                   name="down", mode="linear", antialias=1)],
+                 [vi("x", F, [1, 1, 4, 4])], [vi("y", F, [1, 1, 2, 2])],
+                 [floats("scales", [1, 1, 0.5, 0.5])], opset=18)
+
+
+def gelu_20():
+    return model([helper.make_node("Gelu", ["x"], ["y"], name="gelu",
+                                   approximate="tanh"),
+                  helper.make_node("Gelu", ["y"], ["z"], name="exact")],
+                 [vi("x", F, [2, 3])], [vi("z", F, [2, 3])], opset=20)
+
+
+def group_norm(opset):
+    n = 2 if opset < 21 else 4
+    return model([helper.make_node("GroupNormalization", ["x", "s", "b"],
+                                   ["y"], name="gn", num_groups=2)],
+                 [vi("x", F, [1, 4, 3])], [vi("y", F, [1, 4, 3])],
+                 [floats("s", np.ones(n)), floats("b", np.zeros(n))],
+                 opset=opset)
+
+
+def group_norm_18():
+    return group_norm(18)
+
+
+def group_norm_21():
+    return group_norm(21)
+
+
+def avgpool_19():
+    return model([helper.make_node("AveragePool", ["x"], ["y"], name="pool",
+                                   kernel_shape=[2], dilations=[2],
+                                   pads=[1, 1])],
+                 [vi("x", F, [1, 3, 6])], [vi("y", F, [1, 3, 6])], opset=19)
+
+
+def cast_19():
+    return model([helper.make_node("Cast", ["x"], ["h"], name="half", to=10,
+                                   saturate=0),
+                  helper.make_node("Cast", ["h"], ["y"], name="f8", to=17)],
+                 [vi("x", F, [2])], [vi("y", 17, [2])], opset=19)
+
+
+def bad_attr_18():
+    # An op libonnx 1.12 still knows at 18: its checker runs.
+    return model([helper.make_node("Softmax", ["x"], ["y"], name="sm",
+                                   axis=1.5)],
+                 [vi("x", F, [2, 3])], [vi("y", F, [2, 3])], opset=18)
+
+
+def not_ssa_18():
+    return model([helper.make_node("ReduceMean", ["x"], ["y"], name="a"),
+                  helper.make_node("Relu", ["x"], ["y"], name="b")],
+                 [vi("x", F, [2, 3])], [vi("y", F, [2, 3])], opset=18)
+
+
+def ir10_17():
+    return model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
+                 [vi("x", F, [4])], [vi("y", F, [4])], opset=17, ir=10)
 
 
 def opset_6():
@@ -184,8 +322,11 @@ def batch_names():
 BUILDERS = {f.__name__: f for f in [
     seq_first, fixed_batch, batch_names,
     mlp, shape_chain, constants, softmax_opset11, conv_same, split, symbolic,
-    unsupported_op, opset_18, opset_6, missing_initializer, zero_dim,
-    negative_dim, overflow, bad_reshape, runtime_shape]}
+    unsupported_op, opset_24, opset_6, missing_initializer, zero_dim,
+    negative_dim, overflow, bad_reshape, runtime_shape, reduce_axes_18,
+    reduce_axes_attr_18, split_18, split_none_18, pad_19, pad_wrap_18,
+    resize_18, resize_antialias_18, gelu_20, group_norm_18, group_norm_21,
+    avgpool_19, cast_19, bad_attr_18, not_ssa_18, ir10_17]}
 
 if __name__ == "__main__":
     name, out = sys.argv[1], sys.argv[2]
