@@ -9,6 +9,7 @@
 #include "ppc/Import/ONNX/Importer.h"
 
 #include "ExternalData.h"
+#include "FunctionInliner.h"
 #include "GraphImporter.h"
 
 #include "ppc/Dialect/PP/IR/PPDialect.h"
@@ -183,6 +184,9 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
     return nullptr;
   FailureOr<int64_t> opset = checkOpset(model, loc);
   if (failed(opset))
+    return nullptr;
+  // Model-local functions (torch dynamo, onnxscript) become plain nodes.
+  if (failed(onnximport::inlineFunctions(model, *opset, loc)))
     return nullptr;
   // Name an unsupported op or an undefined input before libonnx's checker
   // does, with the node at fault.
