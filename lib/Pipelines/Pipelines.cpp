@@ -76,6 +76,7 @@ OwningOpRef<ModuleOp> ppc::prepareModule(MLIRContext &context,
           << "'): export with torch.onnx.export(..., "
              "do_constant_folding=False) so that parameters keep their names "
              "and tied weights stay one initializer (docs/training.md)";
+    warnSharedNormParameters(*module, FileLineColLoc::get(&context, model, 0, 0));
   }
   PassManager pm(&context);
   buildPreparePassPipeline(pm, options, microbatches, dataParallel);

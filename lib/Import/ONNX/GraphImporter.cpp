@@ -278,14 +278,8 @@ LogicalResult GraphImporter::loadExternal(TensorProto &tensor, Slot &slot) {
     return emitError(fileLocation)
            << "initializer '" << tensor.name() << "': cannot read external data '"
            << data.path << "': " << buffer.getError().message();
-  struct Owner : WeightBuffer {
-    std::unique_ptr<llvm::MemoryBuffer> buffer;
-  };
-  auto owner = std::make_shared<Owner>();
-  owner->buffer = std::move(*buffer);
-  slot.externalBytes = ArrayRef<uint8_t>(
-      reinterpret_cast<const uint8_t *>(owner->buffer->getBufferStart()),
-      owner->buffer->getBufferSize());
+  auto owner = std::make_shared<FileWeightBuffer>(std::move(*buffer));
+  slot.externalBytes = owner->data();
   slot.externalOwner = std::move(owner);
   return success();
 }

@@ -182,6 +182,11 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
   onnx::ModelProto model;
   if (failed(parseModel(path, loc, model)))
     return nullptr;
+  auto stepDone = [&](StringRef step) {
+    if (options.stepDone)
+      options.stepDone(step);
+  };
+  stepDone("parse");
   FailureOr<int64_t> opset = checkOpset(model, loc);
   if (failed(opset))
     return nullptr;
@@ -254,6 +259,7 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
     for (onnx::StringStringEntryProto &e : *tensor->mutable_external_data())
       if (e.key() == "location")
         e.set_value(location);
+  stepDone("check");
 
   std::vector<onnx::TensorProto> bound;
   llvm::StringSet<> boundNames;
@@ -298,6 +304,7 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
     (void)t;
     graph.mutable_initializer()->RemoveLast();
   }
+  stepDone("shape inference");
 
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   WeightStore &store = context.getLoadedDialect<pp::PPDialect>()->getWeightStore();
@@ -307,6 +314,7 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
     return nullptr;
   if (failed(verify(*module)))
     return nullptr;
+  stepDone("import");
   return module;
 }
 

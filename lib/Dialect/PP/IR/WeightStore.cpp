@@ -2,9 +2,66 @@
 
 #include "ppc/Dialect/PP/IR/WeightStore.h"
 
+#include "llvm/Support/Process.h"
+
+#include <sys/mman.h>
+
 namespace ppc {
 
 WeightBuffer::~WeightBuffer() = default;
+
+void WeightBuffer::release(llvm::ArrayRef<uint8_t>) const {}
+
+void WeightBuffer::prefetch(llvm::ArrayRef<uint8_t>) const {}
+
+namespace {
+/// The whole pages inside `bytes` (`inner`) or the pages that hold them.
+std::pair<uintptr_t, uintptr_t> pages(llvm::ArrayRef<uint8_t> bytes, bool inner) {
+  uintptr_t page = llvm::sys::Process::getPageSizeEstimate();
+  uintptr_t begin = reinterpret_cast<uintptr_t>(bytes.data());
+  uintptr_t end = begin + bytes.size();
+  if (inner)
+    return {(begin + page - 1) / page * page, end / page * page};
+  return {begin / page * page, (end + page - 1) / page * page};
+}
+} // namespace
+
+FileWeightBuffer::FileWeightBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer)
+    : buffer(std::move(buffer)) {
+  // Weights are read front to back, once, when the stages are written.
+  if (this->buffer->getBufferKind() == llvm::MemoryBuffer::MemoryBuffer_MMap) {
+    auto [begin, end] = pages(data(), /*inner=*/false);
+    ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_SEQUENTIAL);
+  }
+}
+
+FileWeightBuffer::~FileWeightBuffer() = default;
+
+llvm::ArrayRef<uint8_t> FileWeightBuffer::data() const {
+  return llvm::ArrayRef<uint8_t>(
+      reinterpret_cast<const uint8_t *>(buffer->getBufferStart()),
+      buffer->getBufferSize());
+}
+
+void FileWeightBuffer::release(llvm::ArrayRef<uint8_t> bytes) const {
+  if (buffer->getBufferKind() != llvm::MemoryBuffer::MemoryBuffer_MMap ||
+      bytes.empty())
+    return;
+  // A mapped file's clean pages, dropped here, fault in again from the
+  // file (or the page cache) when read. Pages shared with bytes outside
+  // the range stay.
+  auto [begin, end] = pages(bytes, /*inner=*/true);
+  if (begin < end)
+    ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
+}
+
+void FileWeightBuffer::prefetch(llvm::ArrayRef<uint8_t> bytes) const {
+  if (buffer->getBufferKind() != llvm::MemoryBuffer::MemoryBuffer_MMap ||
+      bytes.empty())
+    return;
+  auto [begin, end] = pages(bytes, /*inner=*/false);
+  ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_WILLNEED);
+}
 
 bool WeightStore::add(llvm::StringRef name, llvm::ArrayRef<uint8_t> bytes,
                       std::shared_ptr<WeightBuffer> owner) {

@@ -14,6 +14,7 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/MemoryBuffer.h"
 
 #include <cstdint>
 #include <memory>
@@ -25,6 +26,30 @@ namespace ppc {
 class WeightBuffer {
 public:
   virtual ~WeightBuffer();
+  /// The reader is done with `bytes` (inside this buffer) for now. Storage
+  /// that can read them again (a file mapping) drops them from memory, so
+  /// that writing out a model far larger than memory keeps a small
+  /// resident set; other storage keeps them.
+  virtual void release(llvm::ArrayRef<uint8_t> bytes) const;
+  /// The reader will soon read `bytes`: storage that reads them from a
+  /// file starts reading now, so that the disk works while the reader
+  /// writes what it has.
+  virtual void prefetch(llvm::ArrayRef<uint8_t> bytes) const;
+};
+
+/// Bytes of a file, memory-mapped where the file is large enough (else
+/// read); released pages are dropped and read again from the file on the
+/// next access.
+class FileWeightBuffer : public WeightBuffer {
+public:
+  explicit FileWeightBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer);
+  ~FileWeightBuffer() override;
+  llvm::ArrayRef<uint8_t> data() const;
+  void release(llvm::ArrayRef<uint8_t> bytes) const override;
+  void prefetch(llvm::ArrayRef<uint8_t> bytes) const override;
+
+private:
+  std::unique_ptr<llvm::MemoryBuffer> buffer;
 };
 
 /// Bytes owned by a std::string (taken over from a protobuf field by swap).
