@@ -335,10 +335,10 @@ safetensorsHeader(ModuleOp module, llvm::ArrayRef<std::string> names,
           });
           j.attributeArray("data_offsets", [&] {
             j.value(offset);
-            j.value(offset + entry->bytes.size());
+            j.value(offset + entry->size());
           });
         });
-        offset += entry->bytes.size();
+        offset += entry->size();
       }
     });
   }
@@ -370,6 +370,7 @@ void writeWeights(llvm::raw_ostream &os,
   for (const WeightStore::Entry *entry : entries)
     for (size_t at = 0; at < entry->bytes.size(); at += kChunk)
       chunks.push_back({entry, at, std::min(kChunk, entry->bytes.size() - at)});
+  std::vector<uint8_t> wide; // a widened chunk (f16/bf16 promoted to f32)
   for (auto [i, c] : llvm::enumerate(chunks)) {
     if (i + 1 < chunks.size() && chunks[i + 1].entry->owner) {
       const Chunk &next = chunks[i + 1];
@@ -378,7 +379,13 @@ void writeWeights(llvm::raw_ostream &os,
     ArrayRef<uint8_t> bytes = c.entry->bytes;
     // raw_ostream has written the chunk, or copied it into its buffer, when
     // write returns.
-    os.write(reinterpret_cast<const char *>(bytes.data() + c.begin), c.size);
+    if (c.entry->widen == Widen::None) {
+      os.write(reinterpret_cast<const char *>(bytes.data() + c.begin), c.size);
+    } else {
+      wide.resize(2 * c.size);
+      widenHalf(c.entry->widen, bytes.slice(c.begin, c.size), wide);
+      os.write(reinterpret_cast<const char *>(wide.data()), wide.size());
+    }
     // From the previous chunk's start: the page the two share goes too.
     size_t from = c.begin >= kChunk ? c.begin - kChunk : 0;
     if (c.entry->owner)

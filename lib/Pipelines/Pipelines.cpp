@@ -14,6 +14,8 @@ using namespace ppc;
 void ppc::buildPreparePassPipeline(OpPassManager &pm,
                                    const CompileOptions &options,
                                    int64_t microbatches, int64_t dataParallel) {
+  if (options.train || options.promoteHalf)
+    pm.addPass(pp::createPPPromoteHalfPass());
   pm.addPass(pp::createPPCanonicalizePass());
   if (options.train) {
     pp::PPAutodiffPassOptions ad;

@@ -177,6 +177,14 @@ static cl::opt<bool>
                        "activation memory, more compute)"),
               cl::init(false), cl::cat(trainCategory));
 
+static cl::opt<bool> promoteHalf(
+    "promote-half",
+    cl::desc("Compute an f16/bf16 model in f32, as the CPU backend needs: "
+             "parameters become f32 (widened once, when the stage weights "
+             "are written), inputs and outputs keep their types (always on "
+             "with -train)"),
+    cl::init(false), cl::cat(pipelineCategory));
+
 static cl::opt<bool> timePhases("time-phases",
                                 cl::desc("Print the time of each phase"),
                                 cl::init(false), cl::cat(pipelineCategory));
@@ -414,6 +422,7 @@ static ppc::CompileOptions compileOptions(double limit) {
   o.beta2 = beta2;
   o.eps = adamEps;
   o.recompute = recompute;
+  o.promoteHalf = promoteHalf;
   return o;
 }
 

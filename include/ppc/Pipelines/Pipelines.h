@@ -40,10 +40,14 @@ struct CompileOptions {
   double weightDecay = -1; // below 0: AdamW 0.01, SGD 0
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   bool recompute = false;
+  /// Compute f16/bf16 models in f32 (-pp-promote-half); training always
+  /// does (its gradients and optimizer are f32).
+  bool promoteHalf = false;
 };
 
-/// -pp-canonicalize, when training -pp-autodiff for `microbatches` x
-/// `dataParallel` micro-batches, and -pp-annotate-cost.
+/// -pp-promote-half when training or asked, -pp-canonicalize, when training
+/// -pp-autodiff for `microbatches` x `dataParallel` micro-batches, and
+/// -pp-annotate-cost.
 void buildPreparePassPipeline(mlir::OpPassManager &pm,
                               const CompileOptions &options,
                               int64_t microbatches, int64_t dataParallel);
@@ -52,7 +56,8 @@ void buildPreparePassPipeline(mlir::OpPassManager &pm,
 /// through the prepare pipeline and, when training, given its optimizer:
 /// what every partition is cut from. With `warn`, a training model whose
 /// initializers look renamed by the exporter's constant folding, or
-/// whose norms share a parameter, gets a warning. Errors are diagnostics on `context`; null on failure.
+/// whose norms share a parameter, gets a warning. Errors are diagnostics
+/// on `context`; null on failure.
 mlir::OwningOpRef<mlir::ModuleOp>
 prepareModule(mlir::MLIRContext &context, llvm::StringRef model,
               const ImportOptions &import, const CompileOptions &options,

@@ -77,6 +77,44 @@ bool WeightStore::addOwned(llvm::StringRef name, std::string bytes) {
              std::move(owner));
 }
 
+bool WeightStore::setWiden(llvm::StringRef name, Widen how) {
+  auto it = entries.find(name);
+  if (it == entries.end())
+    return false;
+  it->second.widen = how;
+  return true;
+}
+
+/// The float with the value of IEEE half `h` (every half is a float).
+static uint32_t halfToFloatBits(uint16_t h) {
+  uint32_t sign = uint32_t(h & 0x8000u) << 16;
+  uint32_t exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ffu;
+  if (exponent == 0x1f) // infinity, NaN (payload kept)
+    return sign | 0x7f800000u | (mantissa << 13);
+  if (exponent == 0) {
+    if (mantissa == 0)
+      return sign;
+    // A subnormal half is a normal float: shift its leading one up.
+    int shift = 0;
+    while (!(mantissa & 0x400u)) {
+      mantissa <<= 1;
+      ++shift;
+    }
+    return sign | uint32_t(113 - shift) << 23 | (mantissa & 0x3ffu) << 13;
+  }
+  return sign | (exponent + 112) << 23 | mantissa << 13;
+}
+
+void widenHalf(Widen how, llvm::ArrayRef<uint8_t> in,
+               llvm::MutableArrayRef<uint8_t> out) {
+  for (size_t i = 0, n = in.size() / 2; i < n; ++i) {
+    uint16_t h = uint16_t(in[2 * i]) | uint16_t(in[2 * i + 1]) << 8;
+    uint32_t f = how == Widen::BF16ToF32 ? uint32_t(h) << 16 : halfToFloatBits(h);
+    for (int b = 0; b < 4; ++b)
+      out[4 * i + b] = uint8_t(f >> (8 * b));
+  }
+}
+
 const WeightStore::Entry *WeightStore::lookup(llvm::StringRef name) const {
   auto it = entries.find(name);
   return it == entries.end() ? nullptr : &it->second;

@@ -62,12 +62,31 @@ private:
   std::string bytes;
 };
 
+/// How stored bytes become the parameter's when written out.
+enum class Widen {
+  None,     // as stored
+  F16ToF32, // IEEE half to float, exactly
+  BF16ToF32 // bfloat16 to float, exactly
+};
+
+/// `in` (2-byte elements, little-endian) widened into `out` (4 bytes each,
+/// out.size() == 2 * in.size()).
+void widenHalf(Widen how, llvm::ArrayRef<uint8_t> in,
+               llvm::MutableArrayRef<uint8_t> out);
+
 class WeightStore {
 public:
   struct Entry {
-    /// Little-endian element bytes in row-major order.
+    /// Little-endian element bytes in row-major order, as stored.
     llvm::ArrayRef<uint8_t> bytes;
     std::shared_ptr<WeightBuffer> owner;
+    /// Set when the parameter's type is wider than the stored bytes
+    /// (f16/bf16 parameters promoted to f32): converted as written.
+    Widen widen = Widen::None;
+    /// Bytes of the parameter as written out.
+    uint64_t size() const {
+      return widen == Widen::None ? bytes.size() : 2 * bytes.size();
+    }
   };
 
   /// Registers `name`. Returns false if the name is already present.
@@ -75,6 +94,10 @@ public:
            std::shared_ptr<WeightBuffer> owner);
   /// Registers bytes that the store owns from now on.
   bool addOwned(llvm::StringRef name, std::string bytes);
+
+  /// Marks `name`'s bytes to be widened when written. False if it is
+  /// absent.
+  bool setWiden(llvm::StringRef name, Widen how);
 
   const Entry *lookup(llvm::StringRef name) const;
   bool contains(llvm::StringRef name) const { return entries.count(name); }
