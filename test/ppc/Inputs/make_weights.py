@@ -172,8 +172,27 @@ def bf16_training(folder):
     return model(nodes, inits), x, mlp(x, *(from_bf16(to_bf16(a)) for a in (w1, b1, w2, b2)))
 
 
+def typed_fields(folder):
+    # Weights in the proto's typed fields, not raw_data: float_data (80000
+    # values, more than ppc folds), and f16 bit patterns in int32_data.
+    w = rng.standard_normal((4, 20000)).astype(np.float32)
+    b = rng.standard_normal(20000).astype(np.float16)
+    wt = helper.make_tensor("w", F, w.shape, w.flatten().tolist())
+    bt = helper.make_tensor("b", F16, b.shape, b.view(np.uint16).tolist())
+    bt.ClearField("int32_data")
+    bt.int32_data.extend(b.view(np.uint16).astype(np.int32).tolist())
+    assert not wt.raw_data and not bt.raw_data
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+             helper.make_node("Cast", ["b"], ["bf"], name="cast", to=F),
+             helper.make_node("Add", ["h", "bf"], ["y"], name="add")]
+    x = rng.standard_normal((2, 4)).astype(np.float32)
+    return (model(nodes, [wt, bt], y_shape=(2, 20000)), x,
+            x @ w + b.astype(np.float32))
+
+
 MODELS = {f.__name__: f for f in
-          [sharded, onnx_external, half_weights, all_half, bf16_training]}
+          [sharded, onnx_external, half_weights, all_half, bf16_training,
+           typed_fields]}
 
 
 def compare(a, b):
