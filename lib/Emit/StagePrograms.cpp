@@ -335,10 +335,10 @@ safetensorsHeader(ModuleOp module, llvm::ArrayRef<std::string> names,
           });
           j.attributeArray("data_offsets", [&] {
             j.value(offset);
-            j.value(offset + entry->bytes.size());
+            j.value(offset + entry->size());
           });
         });
-        offset += entry->bytes.size();
+        offset += entry->size();
       }
     });
   }
@@ -354,6 +354,43 @@ safetensorsHeader(ModuleOp module, llvm::ArrayRef<std::string> names,
   for (int i = 0; i < 8; ++i)
     out.push_back(char((n >> (8 * i)) & 0xff));
   return out + header;
+}
+/// Streams weights a chunk at a time. Storage that reads from a file is
+/// asked to fetch the next chunk while this one is written, and to drop
+/// each chunk once written, so that weights far larger than memory pass
+/// through a small resident set at the disk's pace.
+void writeWeights(llvm::raw_ostream &os,
+                  llvm::ArrayRef<const WeightStore::Entry *> entries) {
+  constexpr size_t kChunk = size_t(16) << 20;
+  struct Chunk {
+    const WeightStore::Entry *entry;
+    size_t begin, size;
+  };
+  std::vector<Chunk> chunks;
+  for (const WeightStore::Entry *entry : entries)
+    for (size_t at = 0; at < entry->bytes.size(); at += kChunk)
+      chunks.push_back({entry, at, std::min(kChunk, entry->bytes.size() - at)});
+  std::vector<uint8_t> wide; // a widened chunk (f16/bf16 promoted to f32)
+  for (auto [i, c] : llvm::enumerate(chunks)) {
+    if (i + 1 < chunks.size() && chunks[i + 1].entry->owner) {
+      const Chunk &next = chunks[i + 1];
+      next.entry->owner->prefetch(next.entry->bytes.slice(next.begin, next.size));
+    }
+    ArrayRef<uint8_t> bytes = c.entry->bytes;
+    // raw_ostream has written the chunk, or copied it into its buffer, when
+    // write returns.
+    if (c.entry->widen == Widen::None) {
+      os.write(reinterpret_cast<const char *>(bytes.data() + c.begin), c.size);
+    } else {
+      wide.resize(2 * c.size);
+      widenHalf(c.entry->widen, bytes.slice(c.begin, c.size), wide);
+      os.write(reinterpret_cast<const char *>(wide.data()), wide.size());
+    }
+    // From the previous chunk's start: the page the two share goes too.
+    size_t from = c.begin >= kChunk ? c.begin - kChunk : 0;
+    if (c.entry->owner)
+      c.entry->owner->release(bytes.slice(from, c.begin + c.size - from));
+  }
 }
 } // namespace
 
@@ -396,9 +433,7 @@ llvm::Error ppc::writeStagePrograms(ModuleOp module, const WeightStore &store,
             dir, "stage" + std::to_string(stage) + ".safetensors",
             [&](llvm::raw_ostream &os) {
               os << *header;
-              for (const WeightStore::Entry *entry : entries)
-                os.write(reinterpret_cast<const char *>(entry->bytes.data()),
-                         entry->bytes.size());
+              writeWeights(os, entries);
             }))
       return e;
   }

@@ -14,6 +14,8 @@ using namespace ppc;
 void ppc::buildPreparePassPipeline(OpPassManager &pm,
                                    const CompileOptions &options,
                                    int64_t microbatches, int64_t dataParallel) {
+  if (options.train || options.promoteHalf)
+    pm.addPass(pp::createPPPromoteHalfPass());
   pm.addPass(pp::createPPCanonicalizePass());
   if (options.train) {
     pp::PPAutodiffPassOptions ad;
@@ -76,6 +78,7 @@ OwningOpRef<ModuleOp> ppc::prepareModule(MLIRContext &context,
           << "'): export with torch.onnx.export(..., "
              "do_constant_folding=False) so that parameters keep their names "
              "and tied weights stay one initializer (docs/training.md)";
+    warnSharedNormParameters(*module, FileLineColLoc::get(&context, model, 0, 0));
   }
   PassManager pm(&context);
   buildPreparePassPipeline(pm, options, microbatches, dataParallel);

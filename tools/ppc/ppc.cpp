@@ -28,6 +28,9 @@
 #include "llvm/ADT/MapVector.h"
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -181,32 +184,71 @@ static cl::opt<bool>
                        "activation memory, more compute)"),
               cl::init(false), cl::cat(trainCategory));
 
+static cl::opt<bool> promoteHalf(
+    "promote-half",
+    cl::desc("Compute an f16/bf16 model in f32, as the CPU backend needs: "
+             "parameters become f32 (widened once, when the stage weights "
+             "are written), inputs and outputs keep their types (always on "
+             "with -train)"),
+    cl::init(false), cl::cat(pipelineCategory));
+
 static cl::opt<bool> timePhases("time-phases",
                                 cl::desc("Print the time of each phase"),
                                 cl::init(false), cl::cat(pipelineCategory));
 
-/// Wall time of the compiler's phases, printed with -time-phases.
+/// Wall time and memory of the compiler's phases, printed with -time-phases:
+/// the resident set at each phase's end and its peak so far.
 class PhaseTimer {
 public:
-  void mark(const char *phase) {
+  void mark(llvm::StringRef phase) {
     auto now = std::chrono::steady_clock::now();
-    phases.push_back({phase, std::chrono::duration<double>(now - last).count()});
+    phases.push_back({phase.str(),
+                      std::chrono::duration<double>(now - last).count(),
+                      residentBytes(), peakResidentBytes()});
     last = now;
   }
   ~PhaseTimer() {
     if (!timePhases)
       return;
     double total = 0;
-    for (auto &[name, t] : phases) {
-      llvm::errs() << llvm::format("  %-28s %8.3f s\n", name, t);
-      total += t;
+    llvm::errs() << llvm::format("  %-36s %9s %12s %12s\n", "phase", "time",
+                                 "RSS at end", "peak RSS");
+    for (const Phase &p : phases) {
+      llvm::errs() << llvm::format("  %-36s %7.3f s %9.1f MB %9.1f MB\n",
+                                   p.name.c_str(), p.seconds, p.rss / 1e6,
+                                   p.peak / 1e6);
+      total += p.seconds;
     }
-    llvm::errs() << llvm::format("  %-28s %8.3f s\n", "total", total);
+    llvm::errs() << llvm::format("  %-36s %7.3f s %9s    %9.1f MB\n", "total",
+                                 total, "", peakResidentBytes() / 1e6);
   }
 
 private:
+  struct Phase {
+    std::string name;
+    double seconds;
+    double rss, peak;
+  };
+  /// VmHWM or VmRSS of /proc/self/status: this process's own peak and
+  /// current resident set (getrusage's peak would include what the parent
+  /// held when it forked us).
+  static double statusBytes(const char *key) {
+    std::FILE *f = std::fopen("/proc/self/status", "r");
+    if (!f)
+      return 0;
+    char line[256];
+    double kb = 0;
+    size_t n = std::strlen(key);
+    while (std::fgets(line, sizeof line, f))
+      if (!std::strncmp(line, key, n) && line[n] == ':')
+        kb = std::atof(line + n + 1);
+    std::fclose(f);
+    return kb * 1024;
+  }
+  static double peakResidentBytes() { return statusBytes("VmHWM"); }
+  static double residentBytes() { return statusBytes("VmRSS"); }
   std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
-  std::vector<std::pair<const char *, double>> phases;
+  std::vector<Phase> phases;
 };
 
 /// `text` with control characters written as escapes, so that a name taken
@@ -389,6 +431,7 @@ static ppc::CompileOptions compileOptions(double limit) {
   o.beta2 = beta2;
   o.eps = adamEps;
   o.recompute = recompute;
+  o.promoteHalf = promoteHalf;
   return o;
 }
 
@@ -520,11 +563,13 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
   // pipeline's, as it was.
   bool updateInStep = d > 1 || byDevices;
 
+  options.stepDone = [&](StringRef step) { timer.mark(step); };
   OwningOpRef<ModuleOp> module = ppc::prepareModule(
       context, inputFile, options, compile, m, d, /*warn=*/!byDevices);
+  options.stepDone = nullptr;
   if (!module)
     return 1;
-  timer.mark("import, canonicalize, annotate cost");
+  timer.mark("canonicalize, annotate cost");
   auto main = module->lookupSymbol<func::FuncOp>("main");
   if (!batchSize) {
     // The model's own batch: of its first input that has one, on its axis.

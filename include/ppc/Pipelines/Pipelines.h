@@ -40,10 +40,14 @@ struct CompileOptions {
   double weightDecay = -1; // below 0: AdamW 0.01, SGD 0
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   bool recompute = false;
+  /// Compute f16/bf16 models in f32 (-pp-promote-half); training always
+  /// does (its gradients and optimizer are f32).
+  bool promoteHalf = false;
 };
 
-/// -pp-canonicalize, when training -pp-autodiff for `microbatches` x
-/// `dataParallel` micro-batches, and -pp-annotate-cost.
+/// -pp-promote-half when training or asked, -pp-canonicalize, when training
+/// -pp-autodiff for `microbatches` x `dataParallel` micro-batches, and
+/// -pp-annotate-cost.
 void buildPreparePassPipeline(mlir::OpPassManager &pm,
                               const CompileOptions &options,
                               int64_t microbatches, int64_t dataParallel);
@@ -51,12 +55,19 @@ void buildPreparePassPipeline(mlir::OpPassManager &pm,
 /// The model at `model` imported (micro-batches of `import.batch`), run
 /// through the prepare pipeline and, when training, given its optimizer:
 /// what every partition is cut from. With `warn`, a training model whose
-/// initializers look renamed by the exporter's constant folding gets a
-/// warning. Errors are diagnostics on `context`; null on failure.
+/// initializers look renamed by the exporter's constant folding, or
+/// whose norms share a parameter, gets a warning. Errors are diagnostics
+/// on `context`; null on failure.
 mlir::OwningOpRef<mlir::ModuleOp>
 prepareModule(mlir::MLIRContext &context, llvm::StringRef model,
               const ImportOptions &import, const CompileOptions &options,
               int64_t microbatches, int64_t dataParallel, bool warn);
+
+/// Warns, at `loc`, of every parameter that is the scale or bias of several
+/// normalization ops (LayerNorm, BatchNorm, RMSNorm's weight Mul) of
+/// `module`'s @main: torch's exporter ties equal-valued initializers in
+/// eval mode, which training must not inherit.
+void warnSharedNormParameters(mlir::ModuleOp module, mlir::Location loc);
 
 /// The options a prepared module is partitioned and simulated under: K
 /// `stages`, `schedule`, M `microbatches` per replica, D `dataParallel`.

@@ -276,14 +276,8 @@ LogicalResult GraphImporter::loadExternal(TensorProto &tensor, Slot &slot) {
     return emitError(fileLocation)
            << "initializer '" << tensor.name() << "': cannot read external data '"
            << data.path << "': " << buffer.getError().message();
-  struct Owner : WeightBuffer {
-    std::unique_ptr<llvm::MemoryBuffer> buffer;
-  };
-  auto owner = std::make_shared<Owner>();
-  owner->buffer = std::move(*buffer);
-  slot.externalBytes = ArrayRef<uint8_t>(
-      reinterpret_cast<const uint8_t *>(owner->buffer->getBufferStart()),
-      owner->buffer->getBufferSize());
+  auto owner = std::make_shared<FileWeightBuffer>(std::move(*buffer));
+  slot.externalBytes = owner->data();
   slot.externalOwner = std::move(owner);
   return success();
 }
@@ -361,15 +355,20 @@ FailureOr<Value> GraphImporter::materialize(StringRef name, Slot &slot,
             owner->data().size());
         slot.externalOwner = owner;
       } else {
-        const HostTensor *value = hostValue(slot, loc);
-        HostTensor decoded;
-        if (!value) {
-          std::string error = HostTensor::fromProto(t, {}, decoded);
-          if (!error.empty())
-            return emitError(loc) << error;
-          value = &decoded;
+        // Typed fields (float_data, int32_data, ...): converted to bytes,
+        // then dropped from the protobuf unless small enough to fold.
+        std::string bytes;
+        std::string error = HostTensor::protoBytes(t, bytes);
+        if (!error.empty())
+          return emitError(loc) << error;
+        if (slot.type.getNumElements() > kMaxFoldElements) {
+          t.clear_float_data();
+          t.clear_double_data();
+          t.clear_int32_data();
+          t.clear_int64_data();
+          t.clear_uint64_data();
         }
-        auto owner = std::make_shared<StringWeightBuffer>(value->toBytes());
+        auto owner = std::make_shared<StringWeightBuffer>(std::move(bytes));
         slot.externalBytes = ArrayRef<uint8_t>(
             reinterpret_cast<const uint8_t *>(owner->data().data()),
             owner->data().size());

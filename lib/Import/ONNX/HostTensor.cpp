@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 using namespace mlir;
 using onnx::TensorProto;
@@ -282,6 +283,62 @@ std::string HostTensor::fromProto(const TensorProto &proto,
       }
     }
     return "";
+  }
+}
+
+std::string HostTensor::protoBytes(const TensorProto &proto, std::string &out) {
+  int32_t t = proto.data_type();
+  if (t == TensorProto::STRING || t == TensorProto::COMPLEX64 ||
+      t == TensorProto::COMPLEX128 || t == TensorProto::UNDEFINED)
+    return "tensor '" + proto.name() + "' has element type " +
+           TensorProto::DataType_Name((TensorProto::DataType)t) +
+           ", which ppc does not support";
+  int64_t n = 1;
+  for (int64_t d : proto.dims()) {
+    if (d < 0)
+      return "tensor '" + proto.name() + "' has a negative dimension";
+    n *= d;
+  }
+  unsigned width = bitWidth(t) / 8;
+  auto put = [&](auto values) -> std::string {
+    if (values.size() != n)
+      return "tensor '" + proto.name() + "' holds " +
+             std::to_string(values.size()) + " values; its shape needs " +
+             std::to_string(n);
+    out.resize(n * width);
+    for (int64_t i = 0; i < n; ++i) {
+      uint64_t bits;
+      if constexpr (std::is_same_v<std::decay_t<decltype(values[0])>, float>) {
+        uint32_t u;
+        std::memcpy(&u, &values[i], 4);
+        bits = u;
+      } else if constexpr (std::is_same_v<std::decay_t<decltype(values[0])>,
+                                          double>) {
+        std::memcpy(&bits, &values[i], 8);
+      } else {
+        bits = (uint64_t)values[i];
+      }
+      if (t == TensorProto::BOOL)
+        bits = bits != 0;
+      for (unsigned b = 0; b < width; ++b)
+        out[i * width + b] = char((bits >> (8 * b)) & 0xff);
+    }
+    return "";
+  };
+  switch (t) {
+  case TensorProto::FLOAT:
+    return put(proto.float_data());
+  case TensorProto::DOUBLE:
+    return put(proto.double_data());
+  case TensorProto::INT64:
+    return put(proto.int64_data());
+  case TensorProto::UINT32:
+  case TensorProto::UINT64:
+    return put(proto.uint64_data());
+  default:
+    // int32_data: int32, int16, int8, uint16, uint8, bool, and the bit
+    // patterns of float16 and bfloat16, truncated to the element's width.
+    return put(proto.int32_data());
   }
 }
 

@@ -38,6 +38,13 @@ public:
   static std::string fromProto(const onnx::TensorProto &proto,
                                llvm::ArrayRef<uint8_t> raw, HostTensor &out);
 
+  /// The little-endian element bytes of a TensorProto whose data is in its
+  /// typed fields (float_data, int32_data, ...), converted element by
+  /// element without decoding (a large typed-field weight costs its bytes,
+  /// not 8 per element). Returns an error message on failure.
+  static std::string protoBytes(const onnx::TensorProto &proto,
+                                std::string &out);
+
   int32_t onnxType() const { return type; }
   const pp::Shape &shape() const { return dims; }
   int64_t numElements() const;

@@ -12,6 +12,7 @@
 
 #include "BatchAxis.h"
 #include "ExternalData.h"
+#include "FunctionInliner.h"
 #include "GraphImporter.h"
 #include "KnownSchemas.h"
 
@@ -223,8 +224,16 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
   onnx::ModelProto model;
   if (failed(parseModel(path, loc, model)))
     return nullptr;
+  auto stepDone = [&](StringRef step) {
+    if (options.stepDone)
+      options.stepDone(step);
+  };
+  stepDone("parse");
   FailureOr<int64_t> opset = checkOpset(model, loc);
   if (failed(opset))
+    return nullptr;
+  // Model-local functions (torch dynamo, onnxscript) become plain nodes.
+  if (failed(onnximport::inlineFunctions(model, *opset, loc)))
     return nullptr;
   // Name an unsupported op or an undefined input before libonnx's checker
   // does, with the node at fault.
@@ -300,6 +309,7 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
     for (onnx::StringStringEntryProto &e : *tensor->mutable_external_data())
       if (e.key() == "location")
         e.set_value(location);
+  stepDone("check");
 
   std::vector<onnx::TensorProto> bound;
   llvm::StringSet<> boundNames;
@@ -354,6 +364,7 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
     (void)t;
     graph.mutable_initializer()->RemoveLast();
   }
+  stepDone("shape inference");
 
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   WeightStore &store = context.getLoadedDialect<pp::PPDialect>()->getWeightStore();
@@ -366,6 +377,7 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
     return nullptr;
   if (failed(verify(*module)))
     return nullptr;
+  stepDone("import");
   return module;
 }
 

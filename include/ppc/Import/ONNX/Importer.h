@@ -7,6 +7,7 @@
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -28,6 +29,9 @@ struct ImportOptions {
   llvm::StringMap<int64_t> dims;
   /// Graph inputs frozen to constants: (input name, TensorProto .pb file).
   std::vector<std::pair<std::string, std::string>> bindings;
+  /// Called as each step of the import ends ("parse", "check", "shape
+  /// inference", "import"), for ppc -time-phases.
+  std::function<void(llvm::StringRef step)> stepDone;
 };
 
 /// Lowest and highest default-domain opsets the importer accepts.

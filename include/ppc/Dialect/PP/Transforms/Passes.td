@@ -18,6 +18,20 @@ def PPCanonicalizePass : Pass<"pp-canonicalize", "mlir::ModuleOp"> {
   let dependentDialects = ["ppc::pp::PPDialect"];
 }
 
+def PPPromoteHalfPass : Pass<"pp-promote-half", "mlir::ModuleOp"> {
+  let summary = "Compute f16 and bf16 models in f32";
+  let description = [{
+    For runtimes that compute in f32 only (the CPU backend; training, whose
+    gradients and optimizer are f32): every f16 and bf16 tensor of the
+    functions becomes f32. Parameters change type and the weight store
+    widens their bytes, exactly, once, when the stage weights are written;
+    half constants are widened; casts that become f32 to f32 disappear.
+    Inputs and outputs keep the model's types: half inputs are cast to f32
+    on entry, results back to half before returning.
+  }];
+  let dependentDialects = ["ppc::pp::PPDialect"];
+}
+
 def PPAutodiffPass : Pass<"pp-autodiff", "mlir::ModuleOp"> {
   let summary = "Append a loss to @main and build its backward";
   let description = [{
