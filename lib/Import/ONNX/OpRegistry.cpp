@@ -12,6 +12,10 @@ const OpRegistry &opRegistry() {
     registerNormalizationOps(r);
     registerShapeOps(r);
     registerConstantOps(r);
+    registerPointwiseOps(r);
+    registerIndexingOps(r); // after the constant ops: its Range folds through theirs
+    registerEinsumOps(r);
+    registerTransformerOps(r);
     return r;
   }();
   return registry;
