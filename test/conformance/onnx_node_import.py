@@ -34,6 +34,8 @@ EXTRA_OPS = {
     "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Xor", "Max",
     "Min", "Sum", "Mean", "LogSoftmax", "ReduceSum", "ReduceMax",
     "ReduceMin", "ReduceProd", "GlobalMaxPool", "Size", "Upsample",
+    "HardSigmoid", "HardSwish", "Mod", "GatherND", "ScatterND", "CumSum",
+    "Einsum",
 }
 # Inputs read at compile time, by op: frozen from the test data.
 COMPILE_TIME_INPUTS = {
@@ -41,6 +43,7 @@ COMPILE_TIME_INPUTS = {
     "Resize": [1, 2, 3], "Upsample": [1], "Split": [1], "Squeeze": [1],
     "Unsqueeze": [1], "ConstantOfShape": [0], "Range": [0, 1, 2],
     "Trilu": [1], "Clip": [1, 2], "ReduceSum": [1], "Dropout": [1, 2],
+    "CumSum": [1],
 }
 
 
