@@ -131,6 +131,10 @@ LogicalResult importAttention(NodeContext &ctx) {
     return ctx.emitError() << "nonpad_kv_seqlen is not supported";
   if (ctx.outputUsed(3))
     return ctx.emitError() << "the qk_matmul_output output is not supported";
+  for (const char *window : {"left_window_size", "right_window_size"})
+    if (ctx.intAttr(window, -1) != -1)
+      return ctx.emitError() << window << " (sliding-window attention) is not "
+                                          "supported";
   if (double softcap = ctx.floatAttr("softcap", 0); softcap != 0)
     return ctx.emitError() << "softcap " << softcap << " is not supported";
   if (ctx.attribute("softmax_precision")) {
