@@ -183,7 +183,7 @@ const std::set<std::string> kActivationGrad = {
 const std::set<std::string> kIndexingTransformer = {
     "gather_nd", "scatter_nd", "cumsum",         "range",
     "rms_norm",  "rms_norm_grad", "rotary_embedding", "attention",
-    "attention_grad"};
+    "attention_grad", "rotary_embedding_cache_grad"};
 const std::set<std::string> kReduce = {"reduce_sum", "reduce_mean",
                                        "reduce_max", "reduce_min",
                                        "reduce_prod"};
@@ -769,6 +769,14 @@ Status InstrCheck::indexingOrTransformer(const std::string &k) {
     PPRT_RETURN_IF_ERROR(sameShape(*in[0], *out[0]));
     auto g = rotaryGeometry(*in[0], *in[1], in.size() > 3 ? in[3] : nullptr,
                             attrs);
+    return g ? Status::ok() : fail(g.status().message());
+  }
+  if (k == "rotary_embedding_cache_grad") { // x, grad -> dcos, dsin per token
+    PPRT_RETURN_IF_ERROR(counts(2, 2, 2, 2));
+    PPRT_RETURN_IF_ERROR(allF32());
+    PPRT_RETURN_IF_ERROR(sameShape(*in[0], *in[1]));
+    PPRT_RETURN_IF_ERROR(sameShape(*out[0], *out[1]));
+    auto g = rotaryGeometry(*in[0], *out[0], nullptr, attrs);
     return g ? Status::ok() : fail(g.status().message());
   }
   // attention: q, k, v[, mask] -> result[, lse]; attention_grad: q, k, v,

@@ -144,6 +144,38 @@ Status rotary(Tensors &in, Tensors &out, const Attrs &a) {
   return Status::ok();
 }
 
+/// The caches' gradients per token (batch x sequence x rotary_dim / 2),
+/// summed over the heads: cos g1 x1 + g2 x2, sin g2 x1 - g1 x2.
+Status rotaryCacheGrad(Tensors &in, Tensors &out, const Attrs &a) {
+  const TensorRef &x = *in[0], &dy = *in[1];
+  for (const TensorRef *t : {&x, &dy, (const TensorRef *)out[0],
+                             (const TensorRef *)out[1]})
+    PPRT_RETURN_IF_ERROR(needF32(*t, "rotary_embedding_cache_grad"));
+  auto g = rotaryGeometry(x.desc, out[0]->desc, nullptr, a);
+  if (!g)
+    return g.status();
+  const float *src = x.as<float>(), *gr = dy.as<float>();
+  float *dc = out[0]->as<float>(), *ds = out[1]->as<float>();
+  int64_t half = g->rotaryDim / 2, tokens = g->batch * g->sequence;
+  parallelFor(tokens * half, [&](int64_t ti) {
+    int64_t t = ti / half, i = ti % half;
+    int64_t b = t / g->sequence, s = t % g->sequence;
+    int64_t i1 = g->interleaved ? 2 * i : i;
+    int64_t i2 = g->interleaved ? 2 * i + 1 : i + half;
+    double c = 0, sn = 0;
+    for (int64_t h = 0; h < g->heads; ++h) {
+      int64_t base = b * g->strideB + s * g->strideS + h * g->strideH;
+      double x1 = src[base + i1], x2 = src[base + i2], g1 = gr[base + i1],
+             g2 = gr[base + i2];
+      c += g1 * x1 + g2 * x2;
+      sn += g2 * x1 - g1 * x2;
+    }
+    dc[ti] = float(c);
+    ds[ti] = float(sn);
+  });
+  return Status::ok();
+}
+
 //===----------------------------------------------------------------------===//
 // attention
 //===----------------------------------------------------------------------===//
@@ -334,6 +366,7 @@ void registerAttention(Registry &r) {
   r["rms_norm"] = rmsNorm;
   r["rms_norm_grad"] = rmsNormGrad;
   r["rotary_embedding"] = rotary;
+  r["rotary_embedding_cache_grad"] = rotaryCacheGrad;
   r["attention"] = attention;
   r["attention_grad"] = attentionGrad;
 }

@@ -144,6 +144,28 @@ __global__ void rotaryKernel(const float *x, const float *cs, const float *sn,
   }
 }
 
+__global__ void rotaryCacheGradKernel(const float *x, const float *dy,
+                                      float *dc, float *ds, RotaryParams p) {
+  int64_t half = p.rotaryDim / 2, total = p.batch * p.sequence * half;
+  for (int64_t ti = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+       ti < total; ti += (int64_t)gridDim.x * blockDim.x) {
+    int64_t t = ti / half, i = ti % half;
+    int64_t b = t / p.sequence, s = t % p.sequence;
+    int64_t i1 = p.interleaved ? 2 * i : i;
+    int64_t i2 = p.interleaved ? 2 * i + 1 : i + half;
+    double c = 0, sn = 0;
+    for (int64_t h = 0; h < p.heads; ++h) {
+      int64_t base = b * p.strideB + s * p.strideS + h * p.strideH;
+      double x1 = x[base + i1], x2 = x[base + i2], g1 = dy[base + i1],
+             g2 = dy[base + i2];
+      c += g1 * x1 + g2 * x2;
+      sn += g2 * x1 - g1 * x2;
+    }
+    dc[ti] = float(c);
+    ds[ti] = float(sn);
+  }
+}
+
 //===----------------------------------------------------------------------===//
 // attention
 //===----------------------------------------------------------------------===//
@@ -402,6 +424,16 @@ Status rotary(const float *x, const float *cos, const float *sin, float *y,
   unsigned blocks = (unsigned)std::min<int64_t>((total + 255) / 256, 1 << 16);
   rotaryKernel<<<blocks, 256, 0, s>>>(x, cos, sin, y, p, error, instr);
   return launched("rotary_embedding");
+}
+
+Status rotaryCacheGrad(const float *x, const float *dy, float *dcos,
+                       float *dsin, const RotaryParams &p, cudaStream_t s) {
+  int64_t total = p.batch * p.sequence * (p.rotaryDim / 2);
+  if (total == 0)
+    return Status::ok();
+  unsigned blocks = (unsigned)std::min<int64_t>((total + 255) / 256, 1 << 16);
+  rotaryCacheGradKernel<<<blocks, 256, 0, s>>>(x, dy, dcos, dsin, p);
+  return launched("rotary_embedding_cache_grad");
 }
 
 Status attention(const float *q, const float *k, const float *v,

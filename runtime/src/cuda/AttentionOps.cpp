@@ -57,6 +57,8 @@ Status rmsNormGradKernel(Tensors &in, Tensors &out, const Attrs &a, Ctx &c) {
                      out[0]->as<float>(), r->first, r->second, c.stream);
 }
 
+RotaryParams rotaryParams(const RotaryGeometry &g);
+
 Status rotaryKernel(Tensors &in, Tensors &out, const Attrs &a, Ctx &c) {
   const TensorRef &x = *in[0], &cs = *in[1], &sn = *in[2];
   const TensorRef *pos = in.size() > 3 ? in[3] : nullptr;
@@ -65,23 +67,40 @@ Status rotaryKernel(Tensors &in, Tensors &out, const Attrs &a, Ctx &c) {
   auto g = rotaryGeometry(x.desc, cs.desc, pos ? &pos->desc : nullptr, a);
   if (!g)
     return g.status();
-  RotaryParams p;
-  p.batch = g->batch;
-  p.sequence = g->sequence;
-  p.heads = g->heads;
-  p.headSize = g->headSize;
-  p.rotaryDim = g->rotaryDim;
-  p.strideB = g->strideB;
-  p.strideS = g->strideS;
-  p.strideH = g->strideH;
-  p.maxPosition = g->maxPosition;
-  p.interleaved = g->interleaved;
+  RotaryParams p = rotaryParams(*g);
   if (pos) {
     p.positions = pos->data;
     p.positions64 = pos->desc.dtype == DType::I64;
   }
   return rotary(x.as<float>(), cs.as<float>(), sn.as<float>(),
                 out[0]->as<float>(), p, c.error, c.instr, c.stream);
+}
+
+RotaryParams rotaryParams(const RotaryGeometry &g) {
+  RotaryParams p;
+  p.batch = g.batch;
+  p.sequence = g.sequence;
+  p.heads = g.heads;
+  p.headSize = g.headSize;
+  p.rotaryDim = g.rotaryDim;
+  p.strideB = g.strideB;
+  p.strideS = g.strideS;
+  p.strideH = g.strideH;
+  p.maxPosition = g.maxPosition;
+  p.interleaved = g.interleaved;
+  return p;
+}
+
+Status rotaryCacheGradKernel(Tensors &in, Tensors &out, const Attrs &a,
+                             Ctx &c) {
+  for (const TensorRef *t : {in[0], in[1], out[0], out[1]})
+    PPRT_RETURN_IF_ERROR(needF32(*t, "rotary_embedding_cache_grad"));
+  auto g = rotaryGeometry(in[0]->desc, out[0]->desc, nullptr, a);
+  if (!g)
+    return g.status();
+  return rotaryCacheGrad(in[0]->as<float>(), in[1]->as<float>(),
+                         out[0]->as<float>(), out[1]->as<float>(),
+                         rotaryParams(*g), c.stream);
 }
 
 StatusOr<AttentionParams> attentionParams(Tensors &in, size_t maskAt,
@@ -142,6 +161,7 @@ void registerAttentionOps(Registry &r) {
   r["rms_norm"] = rmsNormKernel;
   r["rms_norm_grad"] = rmsNormGradKernel;
   r["rotary_embedding"] = rotaryKernel;
+  r["rotary_embedding_cache_grad"] = rotaryCacheGradKernel;
   r["attention"] = attentionKernel;
   r["attention_grad"] = attentionGradKernel;
 }

@@ -41,6 +41,11 @@ Status rotary(const float *x, const float *cos, const float *sin, float *y,
               const RotaryParams &p, DeviceError *error, int instr,
               cudaStream_t stream);
 
+/// The caches' gradients per token (batch x sequence x rotary_dim / 2),
+/// summed over the heads (no positions in `p`).
+Status rotaryCacheGrad(const float *x, const float *dy, float *dcos,
+                       float *dsin, const RotaryParams &p, cudaStream_t stream);
+
 /// AttentionGeometry (../OpGeometry.h) for the device.
 struct AttentionParams {
   int64_t batch = 0, qHeads = 0, kvHeads = 0, qSeq = 0, kvSeq = 0,

@@ -682,13 +682,11 @@ LogicalResult RmsNormOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
 }
 
 /// The rotation's transpose is the rotation by the opposite angle: the
-/// same op with the sines negated.
+/// same op with the sines negated. The caches (computed from a float
+/// initializer, which ppc trains, in the exports of LLaMA-like models) get
+/// theirs per token, scattered to their rows by position.
 LogicalResult RotaryEmbeddingOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
                                                SmallVectorImpl<Value> &dx) {
-  for (Value cache : {getCos(), getSin()})
-    if (dependsOnTrainable(cache))
-      return emitOpError("the cos and sin caches depend on a trainable "
-                         "parameter: their gradient is not supported");
   Location loc = getLoc();
   Value negSin = make<NegOp>(b, loc, getSin().getType(), {getSin()});
   SmallVector<Value> operands{dy[0], getCos(), negSin};
@@ -699,6 +697,25 @@ LogicalResult RotaryEmbeddingOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
   if (getInterleaved())
     attrs.push_back(named(b, "interleaved", b.getUnitAttr()));
   dx[0] = make<RotaryEmbeddingOp>(b, loc, getInput().getType(), operands, attrs);
+  if (!dependsOnTrainable(getCos()) && !dependsOnTrainable(getSin()))
+    return success();
+  auto cache = tensorType(getCos());
+  RankedTensorType perToken = cache;
+  if (getPositionIds()) {
+    SmallVector<int64_t> shape(tensorType(getPositionIds()).getShape());
+    shape.push_back(cache.getDimSize(1));
+    perToken = RankedTensorType::get(shape, cache.getElementType());
+  }
+  auto grads = RotaryEmbeddingCacheGradOp::create(
+      b, loc, TypeRange{perToken, perToken}, ValueRange{getInput(), dy[0]},
+      attrs);
+  for (unsigned i = 0; i < 2; ++i) {
+    Value g = grads->getResult(i);
+    if (getPositionIds())
+      g = make<GatherGradOp>(b, loc, cache, {getPositionIds(), g},
+                             {named(b, "axis", b.getI64IntegerAttr(0))});
+    dx[1 + i] = g;
+  }
   return success();
 }
 

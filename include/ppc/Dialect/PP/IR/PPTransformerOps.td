@@ -93,6 +93,25 @@ def PP_RmsNormGradOp : PP_Op<"rms_norm_grad", [Pure], ["getFlops"]> {
                        "functional-type(operands, results)";
 }
 
+def PP_RotaryEmbeddingCacheGradOp : PP_Op<"rotary_embedding_cache_grad", [Pure]> {
+  let summary = "gradients of rotary_embedding's cosines and sines, per token";
+  let description = [{
+    From the forward's input x and the result's gradient g, for each token
+    and rotated pair (x1, x2): cos gets g1 x1 + g2 x2 and sin g2 x1 - g1 x2,
+    summed over the heads; both results are batch x sequence x
+    rotary_dim / 2 (the gradient rule scatters them to the caches' rows by
+    position when there are position_ids). The attributes are the
+    forward's.
+  }];
+  let arguments = (ins PP_FloatTensor:$input, PP_FloatTensor:$grad,
+                       UnitAttr:$interleaved,
+                       DefaultValuedAttr<I64Attr, "0">:$num_heads,
+                       DefaultValuedAttr<I64Attr, "0">:$rotary_dim);
+  let results = (outs PP_FloatTensor:$cos_grad, PP_FloatTensor:$sin_grad);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` "
+                       "functional-type(operands, results)";
+}
+
 def PP_AttentionGradOp : PP_Op<"attention_grad", [Pure], ["getFlops"]> {
   let summary = "gradients of attention's q, k and v";
   let description = [{
