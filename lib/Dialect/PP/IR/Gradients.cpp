@@ -208,6 +208,24 @@ LogicalResult GeluOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
   return success();
 }
 
+// Rotary embeddings' caches are cos and sin of trained frequencies.
+LogicalResult SinOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                   SmallVectorImpl<Value> &dx) {
+  Location loc = getLoc();
+  Value c = make<CosOp>(b, loc, getInput().getType(), {getInput()});
+  dx[0] = binary<MulOp>(b, loc, dy[0], dy[0], c);
+  return success();
+}
+
+LogicalResult CosOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                   SmallVectorImpl<Value> &dx) {
+  Location loc = getLoc();
+  Value s = make<SinOp>(b, loc, getInput().getType(), {getInput()});
+  Value m = binary<MulOp>(b, loc, dy[0], dy[0], s);
+  dx[0] = make<NegOp>(b, loc, m.getType(), {m});
+  return success();
+}
+
 LogicalResult HardSigmoidOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
                                            SmallVectorImpl<Value> &dx) {
   dx[0] = make<HardSigmoidGradOp>(b, getLoc(), dy[0].getType(),

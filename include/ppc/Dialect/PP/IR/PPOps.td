@@ -143,8 +143,8 @@ def PP_ReciprocalOp : PP_FloatUnaryOp<"reciprocal", "1 / x">;
 def PP_FloorOp : PP_FloatUnaryOp<"floor", "round down">;
 def PP_CeilOp : PP_FloatUnaryOp<"ceil", "round up">;
 def PP_RoundOp : PP_FloatUnaryOp<"round", "round half to even">;
-def PP_SinOp : PP_FloatUnaryOp<"sin", "sine">;
-def PP_CosOp : PP_FloatUnaryOp<"cos", "cosine">;
+def PP_SinOp : PP_FloatUnaryOp<"sin", "sine", [PP_Grad]>;
+def PP_CosOp : PP_FloatUnaryOp<"cos", "cosine", [PP_Grad]>;
 def PP_SoftplusOp : PP_FloatUnaryOp<"softplus", "log(1 + exp(x))">;
 def PP_NegOp : PP_UnaryOp<"neg", PP_NumericTensor, [PP_Grad]> { let summary = "-x"; }
 def PP_AbsOp : PP_UnaryOp<"abs", PP_NumericTensor> { let summary = "|x|"; }
