@@ -11,6 +11,7 @@
 #include "Verify.h"
 
 #include "Attrs.h"
+#include "OpGeometry.h"
 #include "pprt/Files.h"
 #include "pprt/Format.h"
 
@@ -151,6 +152,14 @@ private:
   Status gatherShape(const TensorDesc &data, const TensorDesc &indices,
                      const TensorDesc &result);
   Status sliceShape(const TensorDesc &big, const TensorDesc &small);
+  Status indexingOrTransformer(const std::string &k);
+  Status allF32() {
+    for (auto *list : {&in, &out})
+      for (const TensorDesc *t : *list)
+        if (t->dtype != DType::F32)
+          return fail("runs in F32, has " + std::string(dtypeName(t->dtype)));
+    return Status::ok();
+  }
 
   const fb::Instr &instr;
   Attrs attrs;
@@ -160,14 +169,21 @@ private:
 const std::set<std::string> kUnary = {
     "relu",  "sigmoid", "tanh", "erf",   "sqrt", "exp",  "log",
     "reciprocal", "floor", "ceil", "round", "sin", "cos", "softplus",
-    "gelu",  "neg",     "abs",  "sign",  "not",  "leaky_relu", "clip"};
+    "gelu",  "neg",     "abs",  "sign",  "not",  "leaky_relu", "clip",
+    "hard_sigmoid", "hard_swish"};
 const std::set<std::string> kArith = {"add", "sub", "mul", "div",
-                                      "max", "min", "pow"};
+                                      "max", "min", "pow", "mod"};
 const std::set<std::string> kCompare = {"equal", "less", "less_equal",
                                         "greater", "greater_equal"};
 const std::set<std::string> kLogic = {"and", "or", "xor"};
-const std::set<std::string> kActivationGrad = {"relu_grad", "tanh_grad",
-                                               "sigmoid_grad", "gelu_grad"};
+const std::set<std::string> kActivationGrad = {
+    "relu_grad", "tanh_grad", "sigmoid_grad", "gelu_grad", "hard_swish_grad",
+    "hard_sigmoid_grad"};
+/// Checked by InstrCheck::indexingOrTransformer.
+const std::set<std::string> kIndexingTransformer = {
+    "gather_nd", "scatter_nd", "cumsum",         "range",
+    "rms_norm",  "rms_norm_grad", "rotary_embedding", "attention",
+    "attention_grad", "rotary_embedding_cache_grad"};
 const std::set<std::string> kReduce = {"reduce_sum", "reduce_mean",
                                        "reduce_max", "reduce_min",
                                        "reduce_prod"};
@@ -671,7 +687,129 @@ Status InstrCheck::check() {
       return sameShape(x, y);
     return numel(y, 1, "the loss");
   }
+  if (kIndexingTransformer.count(k))
+    return indexingOrTransformer(k);
   return shapeOp(k);
+}
+
+/// gather_nd, scatter_nd, cumsum, range, rms_norm, rotary_embedding,
+/// attention and their backward kernels.
+Status InstrCheck::indexingOrTransformer(const std::string &k) {
+  if (k == "gather_nd" || k == "scatter_nd") {
+    bool gather = k == "gather_nd";
+    PPRT_RETURN_IF_ERROR(gather ? counts(2, 2, 1, 1) : counts(3, 3, 1, 1));
+    const TensorDesc &data = *in[0], &indices = *in[1];
+    const TensorDesc &slices = gather ? *out[0] : *in[2];
+    PPRT_RETURN_IF_ERROR(sameType(data, *out[0]));
+    PPRT_RETURN_IF_ERROR(sameType(slices, data));
+    auto g = tupleGeometry(data, indices, attrs.i("batch_dims"), k.c_str());
+    if (!g)
+      return fail(g.status().message());
+    int64_t batchDims = attrs.i("batch_dims");
+    for (int64_t d = 0; d < batchDims; ++d)
+      if (indices.shape[d] != data.shape[d])
+        return fail("batch axis " + std::to_string(d) + " of indices " +
+                    shapeText(indices.shape) + " and data " +
+                    shapeText(data.shape) + " differ");
+    Shape want(indices.shape.begin(), indices.shape.end() - 1);
+    want.insert(want.end(), data.shape.begin() + batchDims + g->m,
+                data.shape.end());
+    if (slices.shape != want)
+      return fail(k + " of " + shapeText(data.shape) + " by " +
+                  shapeText(indices.shape) + " needs slices " +
+                  shapeText(want) + ", has " + shapeText(slices.shape));
+    if (!gather) {
+      PPRT_RETURN_IF_ERROR(sameShape(data, *out[0]));
+      std::string r = attrs.s("reduction", "none");
+      if (r != "none" && r != "add" && r != "mul" && r != "max" && r != "min")
+        return fail("reduction '" + r + "'");
+    }
+    return Status::ok();
+  }
+  if (k == "cumsum") {
+    PPRT_RETURN_IF_ERROR(unary());
+    int64_t ax;
+    PPRT_RETURN_IF_ERROR(axis("axis", 0, in[0]->shape.size(), ax));
+    if (attrs.i("axis") < 0)
+      return fail("attribute 'axis' must not be negative");
+    return Status::ok();
+  }
+  if (k == "range") {
+    PPRT_RETURN_IF_ERROR(counts(3, 3, 1, 1));
+    for (const TensorDesc *t : in) {
+      PPRT_RETURN_IF_ERROR(sameType(*t, *out[0]));
+      PPRT_RETURN_IF_ERROR(numel(*t, 1, "start, limit and delta"));
+    }
+    if (out[0]->shape.size() != 1)
+      return fail("range's result must be 1-D");
+    return Status::ok();
+  }
+  if (k == "rms_norm" || k == "rms_norm_grad") {
+    bool grad = k == "rms_norm_grad";
+    PPRT_RETURN_IF_ERROR(grad ? counts(4, 4, 1, 1) : counts(2, 2, 1, 2));
+    PPRT_RETURN_IF_ERROR(allF32());
+    const TensorDesc &x = *in[0];
+    int64_t ax;
+    PPRT_RETURN_IF_ERROR(axis("axis", -1, x.shape.size(), ax));
+    int64_t rows = product(x.shape, 0, ax), per = product(x.shape, ax);
+    PPRT_RETURN_IF_ERROR(numel(*in[1], per, "the scale"));
+    PPRT_RETURN_IF_ERROR(sameShape(*out[0], x));
+    if (grad) {
+      PPRT_RETURN_IF_ERROR(numel(*in[2], rows, "inv_rms"));
+      return sameShape(*in[3], x);
+    }
+    return out.size() > 1 ? numel(*out[1], rows, "inv_rms") : Status::ok();
+  }
+  if (k == "rotary_embedding") {
+    PPRT_RETURN_IF_ERROR(counts(3, 4, 1, 1));
+    for (const TensorDesc *t : {in[0], in[1], in[2], out[0]})
+      if (t->dtype != DType::F32)
+        return fail("runs in F32, has " + std::string(dtypeName(t->dtype)));
+    PPRT_RETURN_IF_ERROR(sameShape(*in[1], *in[2]));
+    PPRT_RETURN_IF_ERROR(sameShape(*in[0], *out[0]));
+    auto g = rotaryGeometry(*in[0], *in[1], in.size() > 3 ? in[3] : nullptr,
+                            attrs);
+    return g ? Status::ok() : fail(g.status().message());
+  }
+  if (k == "rotary_embedding_cache_grad") { // x, grad -> dcos, dsin per token
+    PPRT_RETURN_IF_ERROR(counts(2, 2, 2, 2));
+    PPRT_RETURN_IF_ERROR(allF32());
+    PPRT_RETURN_IF_ERROR(sameShape(*in[0], *in[1]));
+    PPRT_RETURN_IF_ERROR(sameShape(*out[0], *out[1]));
+    auto g = rotaryGeometry(*in[0], *out[0], nullptr, attrs);
+    return g ? Status::ok() : fail(g.status().message());
+  }
+  // attention: q, k, v[, mask] -> result[, lse]; attention_grad: q, k, v,
+  // out, lse, grad[, mask] -> dq, dk, dv.
+  bool grad = k == "attention_grad";
+  PPRT_RETURN_IF_ERROR(grad ? counts(6, 7, 3, 3) : counts(3, 4, 1, 2));
+  size_t maskAt = grad ? 6 : 3;
+  auto g = attentionGeometry(*in[0], *in[1], *in[2],
+                             in.size() > maskAt ? in[maskAt] : nullptr, attrs,
+                             k.c_str());
+  if (!g)
+    return fail(g.status().message());
+  for (auto *list : {&in, &out})
+    for (size_t i = 0; i < list->size(); ++i)
+      if ((list != &in || i != maskAt) && (*list)[i]->dtype != DType::F32)
+        return fail("runs in F32, has " +
+                    std::string(dtypeName((*list)[i]->dtype)));
+  Shape result = {g->batch, g->qHeads, g->qSeq, g->vHeadSize};
+  int64_t rows = g->batch * g->qHeads * g->qSeq;
+  if (!grad) {
+    if (out[0]->shape != result)
+      return fail("attention result " + shapeText(out[0]->shape) +
+                  ", expected " + shapeText(result));
+    return out.size() > 1 ? numel(*out[1], rows, "the log-sum-exp")
+                          : Status::ok();
+  }
+  if (in[3]->shape != result || in[5]->shape != result)
+    return fail("attention_grad's output and gradient must be " +
+                shapeText(result));
+  PPRT_RETURN_IF_ERROR(numel(*in[4], rows, "the log-sum-exp"));
+  for (int i = 0; i < 3; ++i)
+    PPRT_RETURN_IF_ERROR(sameShape(*out[i], *in[i]));
+  return Status::ok();
 }
 
 /// The FlatBuffer verifier checks the alignment of a vector's length, not

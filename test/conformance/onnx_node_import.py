@@ -37,6 +37,8 @@ EXTRA_OPS = {
     "LSTM", "GRU", "RNN",
     # Opsets 18 to 23 (no Debian test data; onnx_node_current.py runs them).
     "Gelu", "GroupNormalization",
+    "HardSigmoid", "HardSwish", "Mod", "GatherND", "ScatterND", "CumSum",
+    "Einsum",
 }
 # Inputs read at compile time, by op: frozen from the test data.
 COMPILE_TIME_INPUTS = {
@@ -47,6 +49,7 @@ COMPILE_TIME_INPUTS = {
     "LSTM": [4], "GRU": [4], "RNN": [4],
     # axes, an input from opset 18
     "ReduceMean": [1], "ReduceMax": [1], "ReduceMin": [1], "ReduceProd": [1],
+    "CumSum": [1],
 }
 
 

@@ -57,6 +57,10 @@ public:
   mlir::Location fileLoc() const { return fileLocation; }
   /// The model's producer_name ("pytorch", ...).
   llvm::StringRef producer() const { return producerName; }
+  /// A value's type from the model's value_info or ONNX shape inference.
+  const onnx::TypeProto *inferredType(llvm::StringRef name) const {
+    return inferred.lookup(name);
+  }
 
 private:
   mlir::LogicalResult importNode(const onnx::NodeProto &node, unsigned index);

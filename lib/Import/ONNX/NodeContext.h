@@ -91,6 +91,9 @@ public:
   bool outputUsed(unsigned i) const;
   void setOutput(unsigned i, mlir::Value value);
   void setConstant(unsigned i, HostTensor value);
+  /// Output `i`'s static type as the model or ONNX shape inference gives
+  /// it, else null.
+  mlir::RankedTensorType inferredOutputType(unsigned i);
 
   /// Builds a tensor type, checking the shape for negative sizes and
   /// overflow.
@@ -135,6 +138,10 @@ void registerNormalizationOps(OpRegistry &registry);
 void registerShapeOps(OpRegistry &registry);
 void registerConstantOps(OpRegistry &registry);
 void registerRecurrentOps(OpRegistry &registry);
+void registerPointwiseOps(OpRegistry &registry);
+void registerIndexingOps(OpRegistry &registry);
+void registerEinsumOps(OpRegistry &registry);
+void registerTransformerOps(OpRegistry &registry);
 
 } // namespace ppc::onnximport
 

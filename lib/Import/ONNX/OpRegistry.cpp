@@ -13,6 +13,10 @@ const OpRegistry &opRegistry() {
     registerShapeOps(r);
     registerConstantOps(r);
     registerRecurrentOps(r);
+    registerPointwiseOps(r);
+    registerIndexingOps(r); // after the constant ops: its Range folds through theirs
+    registerEinsumOps(r);
+    registerTransformerOps(r);
     return r;
   }();
   return registry;

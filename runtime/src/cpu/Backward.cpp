@@ -169,6 +169,25 @@ float geluGrad(float x, float g, bool approximate) {
   return g * (cdf + x * pdf);
 }
 
+/// PyTorch's hardswish_backward: 0 below -3, (x / 3 + 1 / 2) up to 3, 1
+/// above.
+float hardSwishGrad(float x, float g, bool) {
+  return x < -3 ? 0.0f : x <= 3 ? g * (x / 3 + 0.5f) : g;
+}
+
+/// grad * alpha inside the linear part (0 < alpha x + beta < 1).
+Status hardSigmoidGrad(Tensors &in, Tensors &out, const Attrs &a) {
+  PPRT_RETURN_IF_ERROR(needF32(*in[0], "hard_sigmoid_grad"));
+  const float *x = in[0]->as<float>(), *g = in[1]->as<float>();
+  float *y = out[0]->as<float>();
+  float alpha = float(a.f("alpha", 0.2)), beta = float(a.f("beta", 0.5));
+  parallelFor(in[0]->numel, [&](int64_t i) {
+    float v = alpha * x[i] + beta;
+    y[i] = v > 0 && v < 1 ? g[i] * alpha : 0.0f;
+  });
+  return Status::ok();
+}
+
 /// The rows of a softmax along `axis`: outer x n x inner.
 struct Rows {
   int64_t outer, n, inner;
@@ -489,6 +508,8 @@ void registerBackward(Registry &r) {
   r["sigmoid_grad"] = activationGrad(
       "sigmoid_grad", [](float y, float g, bool) { return g * y * (1 - y); });
   r["gelu_grad"] = activationGrad("gelu_grad", geluGrad);
+  r["hard_swish_grad"] = activationGrad("hard_swish_grad", hardSwishGrad);
+  r["hard_sigmoid_grad"] = hardSigmoidGrad;
   r["softmax_grad"] = softmaxGrad;
   r["layer_norm_grad"] = layerNormGrad;
   r["layer_norm_param_grad"] = layerNormParamGrad;

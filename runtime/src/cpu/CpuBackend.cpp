@@ -26,6 +26,8 @@ const Registry &registry() {
     registerNn(r);
     registerShape(r);
     registerBackward(r);
+    registerIndexing(r);
+    registerAttention(r);
     return r;
   }();
   return r;

@@ -293,6 +293,50 @@ Status powKernel(Tensors &in, Tensors &out, const Attrs &) {
   });
 }
 
+/// ONNX Mod: the remainder takes the divisor's sign (fmod: the
+/// dividend's); an integer remainder by zero is 0.
+template <typename T> T modOf(T a, T b, bool fmod) {
+  if constexpr (std::is_same_v<T, bool>) {
+    (void)a, (void)b, (void)fmod;
+    return false;
+  } else if constexpr (std::is_floating_point_v<T>) {
+    T r = std::fmod(a, b);
+    if (!fmod && r != T(0) && ((r < T(0)) != (b < T(0))))
+      r += b;
+    return r;
+  } else {
+    if (b == T(0))
+      return T(0);
+    if constexpr (std::is_signed_v<T>)
+      if (b == T(-1)) // the most negative value % -1 overflows; it is 0
+        return T(0);
+    T r = T(a % b);
+    if constexpr (std::is_signed_v<T>)
+      if (!fmod && r != T(0) && ((r < T(0)) != (b < T(0))))
+        r = T(r + b);
+    return r;
+  }
+}
+
+Status modKernel(Tensors &in, Tensors &out, const Attrs &attrs) {
+  bool fmod = attrs.i("fmod");
+  return dispatch(in[0]->desc.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T *a = in[0]->as<T>(), *b = in[1]->as<T>();
+    T *y = out[0]->as<T>();
+    forEachBroadcast(*in[0], *in[1], *out[0],
+                     [&](int64_t i, int64_t ia, int64_t ib) {
+                       y[i] = modOf(a[ia], b[ib], fmod);
+                     });
+  });
+}
+
+/// max(0, min(1, alpha x + beta)); NaN passes through.
+template <typename T> T hardSigmoid(T x, T alpha, T beta) {
+  T v = alpha * x + beta;
+  return v != v ? v : v < T(0) ? T(0) : v > T(1) ? T(1) : v;
+}
+
 template <typename T> T gelu(T x) {
   return T(0.5) * x * (T(1) + std::erf(x * T(M_SQRT1_2)));
 }
@@ -328,6 +372,18 @@ void registerElementwise(Registry &r) {
                  : floatUnary([](auto x) { return gelu(x); });
     return f(in, out, a);
   };
+  r["hard_sigmoid"] = [](Tensors &in, Tensors &out, const Attrs &a) {
+    double alpha = a.f("alpha", 0.2), beta = a.f("beta", 0.5);
+    return floatUnary([alpha, beta](auto x) {
+      using T = decltype(x);
+      return hardSigmoid(x, T(alpha), T(beta));
+    })(in, out, a);
+  };
+  r["hard_swish"] = floatUnary([](auto x) {
+    using T = decltype(x);
+    return x * hardSigmoid(x, T(1.0 / 6), T(0.5));
+  });
+  r["mod"] = modKernel;
   r["neg"] = numericUnary([](auto x, const Attrs &) { return decltype(x)(-x); });
   r["abs"] = numericUnary([](auto x, const Attrs &) {
     return decltype(x)(x < decltype(x)(0) ? -x : x);

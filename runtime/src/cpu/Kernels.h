@@ -26,6 +26,8 @@ void registerLinalg(Registry &r);
 void registerNn(Registry &r);
 void registerShape(Registry &r);
 void registerBackward(Registry &r);
+void registerIndexing(Registry &r);
+void registerAttention(Registry &r);
 
 /// Strides of `shape` (row-major), in elements.
 std::vector<int64_t> stridesOf(const std::vector<int64_t> &shape);

@@ -528,7 +528,10 @@ Status CudaStage::run() {
     DeviceError e = *error;
     *error = DeviceError();
     std::string what =
-        e.code == 2 ? "label " + std::to_string(e.value) + " at position " +
+        e.code == 3 ? "range: start, limit and delta give " +
+                          std::to_string(e.value) + " elements; it was "
+                          "compiled for " + std::to_string(e.limit)
+        : e.code == 2 ? "label " + std::to_string(e.value) + " at position " +
                           std::to_string(e.position) + " is outside the " +
                           std::to_string(e.limit) + " classes [0, " +
                           std::to_string(e.limit) + ")"

@@ -121,7 +121,8 @@ Kernel binaryKernel(BinaryOp op) {
 Kernel unaryKernel(UnaryOp op) {
   return [op](Tensors &in, Tensors &out, const Attrs &a, Ctx &c) -> Status {
     UnaryParams p;
-    p.alpha = float(a.f("alpha", 0.01));
+    p.alpha = float(a.f("alpha", op == UnaryOp::HardSigmoid ? 0.2 : 0.01));
+    p.beta = float(a.f("beta", 0.5));
     p.hasLo = a.has("min");
     p.hasHi = a.has("max");
     p.lo = a.f("min");
@@ -140,7 +141,8 @@ Kernel gradKernel(GradOp op, const char *name) {
     PPRT_RETURN_IF_ERROR(needF32(*in[0], name));
     GradOp actual = op == GradOp::Gelu && a.i("approximate") ? GradOp::GeluTanh : op;
     return activationGrad(actual, in[0]->as<float>(), in[1]->as<float>(),
-                          out[0]->as<float>(), out[0]->numel, c.stream);
+                          out[0]->as<float>(), out[0]->numel, c.stream,
+                          float(a.f("alpha", 0.2)), float(a.f("beta", 0.5)));
   };
 }
 
@@ -964,6 +966,10 @@ const Registry &registry() {
     r["max"] = binaryKernel(BinaryOp::Max);
     r["min"] = binaryKernel(BinaryOp::Min);
     r["pow"] = binaryKernel(BinaryOp::Pow);
+    r["mod"] = [](Tensors &in, Tensors &out, const Attrs &a, Ctx &c) {
+      return binaryKernel(a.i("fmod") ? BinaryOp::Fmod : BinaryOp::Mod)(
+          in, out, a, c);
+    };
     r["equal"] = binaryKernel(BinaryOp::Equal);
     r["less"] = binaryKernel(BinaryOp::Less);
     r["less_equal"] = binaryKernel(BinaryOp::LessEqual);
@@ -983,13 +989,18 @@ const Registry &registry() {
         {"gelu", UnaryOp::Gelu},       {"neg", UnaryOp::Neg},
         {"abs", UnaryOp::Abs},         {"sign", UnaryOp::Sign},
         {"not", UnaryOp::Not},         {"leaky_relu", UnaryOp::LeakyRelu},
-        {"clip", UnaryOp::Clip}};
+        {"clip", UnaryOp::Clip},       {"hard_sigmoid", UnaryOp::HardSigmoid},
+        {"hard_swish", UnaryOp::HardSwish}};
     for (auto &[name, op] : unaries)
       r[name] = unaryKernel(op);
     r["relu_grad"] = gradKernel(GradOp::Relu, "relu_grad");
     r["tanh_grad"] = gradKernel(GradOp::Tanh, "tanh_grad");
     r["sigmoid_grad"] = gradKernel(GradOp::Sigmoid, "sigmoid_grad");
     r["gelu_grad"] = gradKernel(GradOp::Gelu, "gelu_grad");
+    r["hard_sigmoid_grad"] = gradKernel(GradOp::HardSigmoid, "hard_sigmoid_grad");
+    r["hard_swish_grad"] = gradKernel(GradOp::HardSwish, "hard_swish_grad");
+    registerIndexingOps(r);
+    registerAttentionOps(r);
     r["where"] = whereKernel;
     r["cast"] = castKernel;
     r["reshape"] = reshapeKernel;

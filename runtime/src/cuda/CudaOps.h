@@ -72,6 +72,11 @@ using Registry = std::map<std::string, Kernel>;
 
 /// The instructions the CUDA backend has, by kernel name.
 const Registry &registry();
+/// gather_nd, scatter_nd, cumsum, range (IndexingOps.cpp).
+void registerIndexingOps(Registry &r);
+/// rms_norm, rotary_embedding, attention and their gradients
+/// (AttentionOps.cpp).
+void registerAttentionOps(Registry &r);
 
 } // namespace cuda
 } // namespace pprt

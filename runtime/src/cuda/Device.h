@@ -45,7 +45,9 @@ StatusOr<Walk> makeWalk(const std::vector<int64_t> &shape,
 /// What a kernel found wrong in its data (an index out of range), recorded
 /// on the device and read when the stage synchronises: the first one wins.
 struct DeviceError {
-  int code = 0; // 0: none; 1: index out of range; 2: label out of range
+  // 0: none; 1: index out of range; 2: label out of range; 3: a range's
+  // operands give `value` elements where `limit` were compiled
+  int code = 0;
   int instr = -1;
   long long value = 0, limit = 0, position = 0;
 };
@@ -65,6 +67,8 @@ struct Operand {
 
 enum class BinaryOp {
   Add, Sub, Mul, Div, Max, Min, Pow,
+  Mod,  // the remainder with the divisor's sign (ONNX Mod, fmod=0)
+  Fmod, // with the dividend's (fmod=1)
   Equal, Less, LessEqual, Greater, GreaterEqual, And, Or, Xor
 };
 /// y = op(a, b) over n outputs of type `out` (bool for the comparisons and
@@ -74,10 +78,12 @@ Status binary(BinaryOp op, DType in, DType out, Operand a, Operand b, void *y,
 
 enum class UnaryOp {
   Relu, Sigmoid, Tanh, Erf, Sqrt, Exp, Log, Reciprocal, Floor, Ceil, Round,
-  Sin, Cos, Softplus, Gelu, GeluTanh, Neg, Abs, Sign, Not, LeakyRelu, Clip
+  Sin, Cos, Softplus, Gelu, GeluTanh, HardSigmoid, HardSwish,
+  Neg, Abs, Sign, Not, LeakyRelu, Clip
 };
 struct UnaryParams {
-  float alpha = 0.01f; // leaky_relu
+  float alpha = 0.01f; // leaky_relu, hard_sigmoid
+  float beta = 0.5f;   // hard_sigmoid
   bool hasLo = false, hasHi = false;
   double lo = 0, hi = 0; // clip
 };
@@ -86,11 +92,12 @@ struct UnaryParams {
 Status unary(UnaryOp op, DType type, const void *x, void *y, int64_t n,
              const UnaryParams &p, cudaStream_t stream);
 
-enum class GradOp { Relu, Tanh, Sigmoid, Gelu, GeluTanh };
-/// dx = g * op'(v), f32, where v is the forward's input (relu, gelu) or
-/// output (tanh, sigmoid).
+enum class GradOp { Relu, Tanh, Sigmoid, Gelu, GeluTanh, HardSigmoid, HardSwish };
+/// dx = g * op'(v), f32, where v is the forward's input (relu, gelu,
+/// hard_sigmoid with alpha and beta, hard_swish) or output (tanh, sigmoid).
 Status activationGrad(GradOp op, const float *v, const float *g, float *dx,
-                      int64_t n, cudaStream_t stream);
+                      int64_t n, cudaStream_t stream, float alpha = 0.2f,
+                      float beta = 0.5f);
 
 /// y[i] = cond[i] ? a[i] : b[i] through the walk (slots 0, 1, 2), elements
 /// of `width` bytes.

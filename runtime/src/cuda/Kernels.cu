@@ -211,6 +211,25 @@ template <typename C> __device__ inline C arith(BinaryOp op, C a, C b) {
   case BinaryOp::Max: return a > b ? a : b;
   case BinaryOp::Min: return a < b ? a : b;
   case BinaryOp::Pow: return C(pow((double)a, (double)b));
+  case BinaryOp::Mod:
+  case BinaryOp::Fmod:
+    if constexpr (std::is_integral_v<C>) {
+      if (b == C(0))
+        return C(0);
+      if constexpr (std::is_signed_v<C>)
+        if (b == C(-1)) // the most negative value % -1 overflows; it is 0
+          return C(0);
+      C r = C(a % b);
+      if constexpr (std::is_signed_v<C>)
+        if (op == BinaryOp::Mod && r != C(0) && ((r < C(0)) != (b < C(0))))
+          r = C(r + b);
+      return r;
+    } else {
+      C r = fmod(a, b);
+      if (op == BinaryOp::Mod && r != C(0) && ((r < C(0)) != (b < C(0))))
+        r += b;
+      return r;
+    }
   default: return C(0);
   }
 }
@@ -269,6 +288,15 @@ template <typename C> __device__ inline C unaryOp(UnaryOp op, C x,
     case UnaryOp::GeluTanh:
       return C(0.5) * x *
              (C(1) + tanh(C(0.7978845608028654) * (x + C(0.044715) * x * x * x)));
+    case UnaryOp::HardSigmoid:
+    case UnaryOp::HardSwish: {
+      // max(0, min(1, alpha x + beta)), NaN passing; hard_swish is x times
+      // it with alpha 1/6, beta 1/2, as the CPU backend computes them.
+      bool swish = op == UnaryOp::HardSwish;
+      C v = swish ? C(1.0 / 6) * x + C(0.5) : C(p.alpha) * x + C(p.beta);
+      C h = v != v ? v : v < C(0) ? C(0) : v > C(1) ? C(1) : v;
+      return swish ? x * h : h;
+    }
     default: break;
     }
   }
@@ -295,11 +323,20 @@ __global__ void unaryKernel(UnaryOp op, const T *x, T *y, int64_t n,
 }
 
 __global__ void activationGradKernel(GradOp op, const float *v,
-                                     const float *g, float *dx, int64_t n) {
+                                     const float *g, float *dx, int64_t n,
+                                     float alpha, float beta) {
   GRID_STRIDE(i, n) {
     float x = v[i], gi = g[i], r;
     switch (op) {
     case GradOp::Relu: r = x > 0 ? gi : 0.0f; break;
+    case GradOp::HardSigmoid: {
+      float u = alpha * x + beta;
+      r = u > 0 && u < 1 ? gi * alpha : 0.0f;
+      break;
+    }
+    case GradOp::HardSwish: // PyTorch's hardswish_backward
+      r = x < -3 ? 0.0f : x <= 3 ? gi * (x / 3 + 0.5f) : gi;
+      break;
     case GradOp::Tanh: r = gi * (1 - x * x); break;
     case GradOp::Sigmoid: r = gi * x * (1 - x); break;
     case GradOp::GeluTanh: {
@@ -1112,10 +1149,11 @@ Status unary(UnaryOp op, DType type, const void *x, void *y, int64_t n,
 }
 
 Status activationGrad(GradOp op, const float *v, const float *g, float *dx,
-                      int64_t n, cudaStream_t s) {
+                      int64_t n, cudaStream_t s, float alpha, float beta) {
   if (n == 0)
     return Status::ok();
-  activationGradKernel<<<blocksFor(n), kThreads, 0, s>>>(op, v, g, dx, n);
+  activationGradKernel<<<blocksFor(n), kThreads, 0, s>>>(op, v, g, dx, n,
+                                                         alpha, beta);
   return launched("activation gradient");
 }
 

@@ -11,6 +11,8 @@
 #include "ppc/Dialect/PP/IR/PPOps.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/SmallPtrSet.h"
 
 using namespace mlir;
 using namespace ppc::pp;
@@ -83,6 +85,41 @@ Value gemm(OpBuilder &b, Location loc, Type type, Value x, Value y, bool ta,
 template <typename OpTy>
 Value binary(OpBuilder &b, Location loc, Value like, Value x, Value y) {
   return make<OpTy>(b, loc, like.getType(), {x, y});
+}
+
+/// A float tensor of `type` filled with `value`, as a broadcast scalar (so
+/// that no constant of the full size reaches the program).
+Value filled(OpBuilder &b, Location loc, RankedTensorType type, double value) {
+  Value scalar = splatConstant(
+      b, loc, RankedTensorType::get({}, type.getElementType()), value);
+  if (type.getRank() == 0)
+    return scalar;
+  return make<BroadcastOp>(b, loc, type, {scalar});
+}
+
+bool isFloat(Value v) { return isa<FloatType>(tensorType(v).getElementType()); }
+
+/// Whether `v` is computed from a trainable parameter: a gradient rule that
+/// has no gradient for an operand refuses it then, rather than dropping
+/// the gradient. Model inputs are not trained.
+bool dependsOnTrainable(Value v) {
+  SmallVector<Value> work{v};
+  llvm::SmallPtrSet<Operation *, 16> seen;
+  while (!work.empty()) {
+    Operation *def = work.pop_back_val().getDefiningOp();
+    if (!def || !seen.insert(def).second)
+      continue;
+    if (auto get = dyn_cast<GetParamOp>(def)) {
+      auto param =
+          SymbolTable::lookupNearestSymbolFrom<ParamOp>(def, get.getNameAttr());
+      if (param && !param.getConstant() && isFloat(get.getResult()))
+        return true;
+      continue;
+    }
+    for (Value operand : def->getOperands())
+      work.push_back(operand);
+  }
+  return false;
 }
 } // namespace
 
@@ -168,6 +205,56 @@ LogicalResult GeluOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
     attrs.push_back(named(b, "approximate", b.getUnitAttr()));
   dx[0] = make<GeluGradOp>(b, getLoc(), dy[0].getType(), {getInput(), dy[0]},
                            attrs);
+  return success();
+}
+
+// Rotary embeddings' caches are cos and sin of trained frequencies.
+LogicalResult SinOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                   SmallVectorImpl<Value> &dx) {
+  Location loc = getLoc();
+  Value c = make<CosOp>(b, loc, getInput().getType(), {getInput()});
+  dx[0] = binary<MulOp>(b, loc, dy[0], dy[0], c);
+  return success();
+}
+
+LogicalResult CosOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                   SmallVectorImpl<Value> &dx) {
+  Location loc = getLoc();
+  Value s = make<SinOp>(b, loc, getInput().getType(), {getInput()});
+  Value m = binary<MulOp>(b, loc, dy[0], dy[0], s);
+  dx[0] = make<NegOp>(b, loc, m.getType(), {m});
+  return success();
+}
+
+LogicalResult HardSigmoidOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                           SmallVectorImpl<Value> &dx) {
+  dx[0] = make<HardSigmoidGradOp>(b, getLoc(), dy[0].getType(),
+                                  {getInput(), dy[0]},
+                                  {named(b, "alpha", getAlphaAttr()),
+                                   named(b, "beta", getBetaAttr())});
+  return success();
+}
+
+LogicalResult HardSwishOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                         SmallVectorImpl<Value> &dx) {
+  dx[0] =
+      make<HardSwishGradOp>(b, getLoc(), dy[0].getType(), {getInput(), dy[0]});
+  return success();
+}
+
+/// a mod b = a - q b with q = trunc(a / b) (fmod) or floor(a / b): the
+/// gradient is dy for a and -q dy for b, q recovered as (a - y) / b.
+LogicalResult ModOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                   SmallVectorImpl<Value> &dx) {
+  if (!isFloat(getResult()))
+    return success();
+  Location loc = getLoc();
+  dx[0] = sumToShape(b, loc, dy[0], tensorType(getLhs()));
+  Value diff = binary<SubOp>(b, loc, dy[0], getLhs(), getResult());
+  Value q = binary<DivOp>(b, loc, dy[0], diff, getRhs());
+  Value m = binary<MulOp>(b, loc, dy[0], dy[0], q);
+  Value neg = make<NegOp>(b, loc, m.getType(), {m});
+  dx[1] = sumToShape(b, loc, neg, tensorType(getRhs()));
   return success();
 }
 
@@ -485,6 +572,195 @@ LogicalResult GatherOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
   dx[0] = make<GatherGradOp>(b, getLoc(), getData().getType(),
                              {getIndices(), dy[0]},
                              {named(b, "axis", getAxisAttr())});
+  return success();
+}
+
+LogicalResult GatherNDOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                        SmallVectorImpl<Value> &dx) {
+  if (!isFloat(getData()))
+    return success();
+  Location loc = getLoc();
+  // Every gathered slice added back where it came from.
+  Value zeros = filled(b, loc, tensorType(getData()), 0.0);
+  dx[0] = make<ScatterNDOp>(b, loc, getData().getType(),
+                            {zeros, getIndices(), dy[0]},
+                            {named(b, "reduction", b.getStringAttr("add")),
+                             named(b, "batch_dims", getBatchDimsAttr())});
+  return success();
+}
+
+/// none: the scattered places take nothing from data, and each update its
+/// place's gradient; add: data's gradient passes, updates gather theirs;
+/// mul: data's gradient times the product of its place's updates, and an
+/// update's its place's gradient times data (exact where the index tuples
+/// are distinct: with repeated tuples it leaves out the other updates'
+/// factors).
+LogicalResult ScatterNDOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                         SmallVectorImpl<Value> &dx) {
+  if (!isFloat(getData()))
+    return success();
+  Location loc = getLoc();
+  StringRef r = getReduction();
+  auto batch = named(b, "batch_dims", getBatchDimsAttr());
+  auto gather = [&](Value from) {
+    return make<GatherNDOp>(b, loc, getUpdates().getType(),
+                            {from, getIndices()}, {batch});
+  };
+  if (r == "none") {
+    Value zeros = filled(b, loc, tensorType(getUpdates()), 0.0);
+    dx[0] = make<ScatterNDOp>(b, loc, getData().getType(),
+                              {dy[0], getIndices(), zeros},
+                              {named(b, "reduction", b.getStringAttr("none")),
+                               batch});
+    dx[2] = gather(dy[0]);
+    return success();
+  }
+  if (r == "add") {
+    dx[0] = dy[0];
+    dx[2] = gather(dy[0]);
+    return success();
+  }
+  if (r == "mul") {
+    Value ones = filled(b, loc, tensorType(getData()), 1.0);
+    Value factors = make<ScatterNDOp>(
+        b, loc, getData().getType(), {ones, getIndices(), getUpdates()},
+        {named(b, "reduction", b.getStringAttr("mul")), batch});
+    dx[0] = binary<MulOp>(b, loc, dy[0], dy[0], factors);
+    dx[2] = gather(binary<MulOp>(b, loc, dy[0], dy[0], getData()));
+    return success();
+  }
+  return emitOpError("gradient of a scatter_nd with reduction '")
+         << r << "' is not supported (none, add and mul are)";
+}
+
+LogicalResult CumSumOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                      SmallVectorImpl<Value> &dx) {
+  if (!isFloat(getInput()))
+    return success();
+  // Each output sums a run of inputs; an input's gradient sums the outputs'
+  // gradients whose runs hold it: the scan the other way.
+  SmallVector<NamedAttribute> attrs{named(b, "axis", getAxisAttr())};
+  if (getExclusive())
+    attrs.push_back(named(b, "exclusive", b.getUnitAttr()));
+  if (!getReverse())
+    attrs.push_back(named(b, "reverse", b.getUnitAttr()));
+  dx[0] = make<CumSumOp>(b, getLoc(), dy[0].getType(), {dy[0]}, attrs);
+  return success();
+}
+
+/// y[i] = start + i delta: start's gradient is the sum of dy, delta's the
+/// sum of i dy; limit only sets the (static) length.
+LogicalResult RangeOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                     SmallVectorImpl<Value> &dx) {
+  if (!isFloat(getResult()))
+    return success();
+  Location loc = getLoc();
+  auto t = tensorType(getResult());
+  auto scalar = RankedTensorType::get({}, t.getElementType());
+  auto sum = [&](Value v, Value like) {
+    Value s = make<ReduceSumOp>(b, loc, scalar, {v},
+                                {named(b, "axes", b.getDenseI64ArrayAttr({0}))});
+    return like.getType() == scalar ? s
+                                    : make<ReshapeOp>(b, loc, like.getType(), {s});
+  };
+  dx[0] = sum(dy[0], getStart());
+  Value iota = make<RangeOp>(
+      b, loc, t,
+      {splatConstant(b, loc, scalar, 0.0),
+       splatConstant(b, loc, scalar, double(t.getDimSize(0))),
+       splatConstant(b, loc, scalar, 1.0)});
+  dx[2] = sum(binary<MulOp>(b, loc, dy[0], dy[0], iota), getDelta());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Transformer ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult RmsNormOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                       SmallVectorImpl<Value> &dx) {
+  if (dy[1])
+    return emitOpError("the loss depends on inv_rms: only the normalised "
+                       "result has a gradient rule");
+  if (!dy[0])
+    return success();
+  Location loc = getLoc();
+  auto axis = named(b, "axis", getAxisAttr());
+  dx[0] = make<RmsNormGradOp>(b, loc, getInput().getType(),
+                              {getInput(), getScale(), getInvRms(), dy[0]},
+                              {axis});
+  // The scale's gradient is layer normalisation's with a zero mean.
+  Value zeroMean = filled(b, loc, tensorType(getInvRms()), 0.0);
+  auto pg = LayerNormParamGradOp::create(
+      b, loc, TypeRange{getScale().getType(), getScale().getType()},
+      ValueRange{getInput(), zeroMean, getInvRms(), dy[0]},
+      ArrayRef<NamedAttribute>{axis});
+  dx[1] = pg->getResult(0);
+  return success();
+}
+
+/// The rotation's transpose is the rotation by the opposite angle: the
+/// same op with the sines negated. The caches (computed from a float
+/// initializer, which ppc trains, in the exports of LLaMA-like models) get
+/// theirs per token, scattered to their rows by position.
+LogicalResult RotaryEmbeddingOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                               SmallVectorImpl<Value> &dx) {
+  Location loc = getLoc();
+  Value negSin = make<NegOp>(b, loc, getSin().getType(), {getSin()});
+  SmallVector<Value> operands{dy[0], getCos(), negSin};
+  if (getPositionIds())
+    operands.push_back(getPositionIds());
+  SmallVector<NamedAttribute> attrs{named(b, "num_heads", getNumHeadsAttr()),
+                                    named(b, "rotary_dim", getRotaryDimAttr())};
+  if (getInterleaved())
+    attrs.push_back(named(b, "interleaved", b.getUnitAttr()));
+  dx[0] = make<RotaryEmbeddingOp>(b, loc, getInput().getType(), operands, attrs);
+  if (!dependsOnTrainable(getCos()) && !dependsOnTrainable(getSin()))
+    return success();
+  auto cache = tensorType(getCos());
+  RankedTensorType perToken = cache;
+  if (getPositionIds()) {
+    SmallVector<int64_t> shape(tensorType(getPositionIds()).getShape());
+    shape.push_back(cache.getDimSize(1));
+    perToken = RankedTensorType::get(shape, cache.getElementType());
+  }
+  auto grads = RotaryEmbeddingCacheGradOp::create(
+      b, loc, TypeRange{perToken, perToken}, ValueRange{getInput(), dy[0]},
+      attrs);
+  for (unsigned i = 0; i < 2; ++i) {
+    Value g = grads->getResult(i);
+    if (getPositionIds())
+      g = make<GatherGradOp>(b, loc, cache, {getPositionIds(), g},
+                             {named(b, "axis", b.getI64IntegerAttr(0))});
+    dx[1 + i] = g;
+  }
+  return success();
+}
+
+LogicalResult AttentionOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                         SmallVectorImpl<Value> &dx) {
+  if (dy[1])
+    return emitOpError("the loss depends on the log-sum-exp: only the "
+                       "attention result has a gradient rule");
+  if (!dy[0])
+    return success();
+  if (getMask() && isFloat(getMask()) && dependsOnTrainable(getMask()))
+    return emitOpError("the mask depends on a trainable parameter: its "
+                       "gradient is not supported");
+  SmallVector<Value> operands{getQ(), getK(), getV(), getResult(), getLse(),
+                              dy[0]};
+  if (getMask())
+    operands.push_back(getMask());
+  SmallVector<NamedAttribute> attrs{named(b, "scale", getScaleAttr())};
+  if (getIsCausal())
+    attrs.push_back(named(b, "is_causal", b.getUnitAttr()));
+  auto grad = AttentionGradOp::create(
+      b, getLoc(),
+      TypeRange{getQ().getType(), getK().getType(), getV().getType()},
+      operands, attrs);
+  dx[0] = grad.getDq();
+  dx[1] = grad.getDk();
+  dx[2] = grad.getDv();
   return success();
 }
 

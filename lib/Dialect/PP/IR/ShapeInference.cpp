@@ -346,4 +346,131 @@ FailureOr<Shape> layerNormStatsShape(ArrayRef<int64_t> input, int64_t axis,
   return out;
 }
 
+FailureOr<Shape> gatherNDShape(ArrayRef<int64_t> data, ArrayRef<int64_t> indices,
+                               int64_t batchDims, EmitErrorFn emitError) {
+  if (indices.empty())
+    return emitError() << "indices must have at least one axis";
+  int64_t r = data.size(), q = indices.size(), m = indices.back();
+  if (batchDims < 0 || batchDims >= std::min(r, q))
+    return emitError() << "batch_dims " << batchDims
+                       << " must lie in [0, min(rank of data, rank of "
+                          "indices)) = [0, "
+                       << std::min(r, q) << ")";
+  if (m < 1 || m > r - batchDims)
+    return emitError() << "index tuples of " << m
+                       << " entries: they must have 1 to "
+                       << r - batchDims << " for data " << shapeStr(data)
+                       << " and batch_dims " << batchDims;
+  for (int64_t i = 0; i < batchDims; ++i)
+    if (data[i] != indices[i])
+      return emitError() << "batch axis " << i << " is " << data[i]
+                         << " in data " << shapeStr(data) << " and "
+                         << indices[i] << " in indices " << shapeStr(indices);
+  Shape out(indices.begin(), indices.end() - 1);
+  out.append(data.begin() + batchDims + m, data.end());
+  return out;
+}
+
+LogicalResult checkScatterNDShapes(ArrayRef<int64_t> data,
+                                   ArrayRef<int64_t> indices,
+                                   ArrayRef<int64_t> updates, int64_t batchDims,
+                                   EmitErrorFn emitError) {
+  FailureOr<Shape> expected = gatherNDShape(data, indices, batchDims, emitError);
+  if (failed(expected))
+    return failure();
+  if (ArrayRef<int64_t>(*expected) != updates)
+    return emitError() << "updates " << shapeStr(updates)
+                       << " should have shape " << shapeStr(*expected)
+                       << " (indices.shape[:-1] ++ data.shape[m:])";
+  return success();
+}
+
+FailureOr<RotaryShape> rotaryShape(ArrayRef<int64_t> input, ArrayRef<int64_t> cos,
+                                   ArrayRef<int64_t> sin,
+                                   std::optional<ArrayRef<int64_t>> positionIds,
+                                   int64_t numHeads, int64_t rotaryDim,
+                                   EmitErrorFn emitError) {
+  RotaryShape g;
+  if (input.size() == 4) {
+    g = {input[0], input[2], input[1], input[3], rotaryDim};
+    if (numHeads != 0 && numHeads != input[1])
+      return emitError() << "num_heads " << numHeads << " differs from the "
+                         << input[1] << " heads of the 4-D input";
+  } else if (input.size() == 3) {
+    if (numHeads <= 0)
+      return emitError() << "a 3-D input needs num_heads";
+    if (input[2] % numHeads != 0)
+      return emitError() << "hidden size " << input[2]
+                         << " is not a multiple of num_heads " << numHeads;
+    g = {input[0], input[1], numHeads, input[2] / numHeads, rotaryDim};
+  } else {
+    return emitError() << "input must be 3-D or 4-D, got rank "
+                       << input.size();
+  }
+  if (g.rotaryDim == 0)
+    g.rotaryDim = g.headSize;
+  if (g.rotaryDim < 0 || g.rotaryDim > g.headSize || g.rotaryDim % 2 != 0)
+    return emitError() << "rotary_embedding_dim " << g.rotaryDim
+                       << " must be even and at most the head size "
+                       << g.headSize;
+  if (cos != sin)
+    return emitError() << "cos_cache " << shapeStr(cos)
+                       << " and sin_cache " << shapeStr(sin)
+                       << " must have one shape";
+  int64_t half = g.rotaryDim / 2;
+  if (positionIds) {
+    ArrayRef<int64_t> p = *positionIds;
+    if (p.size() != 2 || p[0] != g.batch || p[1] != g.sequence)
+      return emitError() << "position_ids " << shapeStr(p)
+                         << " should be batch x sequence ["
+                         << g.batch << "x" << g.sequence << "]";
+    if (cos.size() != 2 || cos[1] != half)
+      return emitError() << "with position_ids the caches must be "
+                            "max_position x rotary_dim / 2 (x"
+                         << half << "), got " << shapeStr(cos);
+  } else if (cos.size() != 3 || cos[0] != g.batch || cos[1] != g.sequence ||
+             cos[2] != half) {
+    return emitError() << "without position_ids the caches must be batch x "
+                          "sequence x rotary_dim / 2 ["
+                       << g.batch << "x" << g.sequence << "x" << half
+                       << "], got " << shapeStr(cos);
+  }
+  return g;
+}
+
+FailureOr<AttentionShapes> attentionShapes(ArrayRef<int64_t> q, ArrayRef<int64_t> k,
+                                           ArrayRef<int64_t> v,
+                                           std::optional<ArrayRef<int64_t>> mask,
+                                           EmitErrorFn emitError) {
+  if (q.size() != 4 || k.size() != 4 || v.size() != 4)
+    return emitError() << "q, k and v must be 4-D (batch x heads x sequence "
+                          "x head_size), got "
+                       << shapeStr(q) << ", " << shapeStr(k) << ", "
+                       << shapeStr(v);
+  if (k[0] != q[0] || v[0] != q[0])
+    return emitError() << "q, k and v must share the batch size";
+  if (k[1] != v[1] || k[2] != v[2])
+    return emitError() << "k " << shapeStr(k) << " and v " << shapeStr(v)
+                       << " must share heads and sequence";
+  if (k[1] <= 0 || q[1] % k[1] != 0)
+    return emitError() << "q's " << q[1]
+                       << " heads must be a multiple of k's " << k[1];
+  if (k[3] != q[3])
+    return emitError() << "q's head size " << q[3] << " differs from k's "
+                       << k[3];
+  if (mask) {
+    Shape full{q[0], q[1], q[2], k[2]};
+    FailureOr<Shape> b = broadcastShapes({*mask, full}, emitError);
+    if (failed(b))
+      return failure();
+    if (mask->size() > 4 || ArrayRef<int64_t>(*b) != ArrayRef<int64_t>(full))
+      return emitError() << "mask " << shapeStr(*mask)
+                         << " does not broadcast to " << shapeStr(full);
+  }
+  AttentionShapes s;
+  s.result = {q[0], q[1], q[2], v[3]};
+  s.lse = {q[0], q[1], q[2]};
+  return s;
+}
+
 } // namespace ppc::pp

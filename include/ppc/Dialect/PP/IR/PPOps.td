@@ -143,8 +143,8 @@ def PP_ReciprocalOp : PP_FloatUnaryOp<"reciprocal", "1 / x">;
 def PP_FloorOp : PP_FloatUnaryOp<"floor", "round down">;
 def PP_CeilOp : PP_FloatUnaryOp<"ceil", "round up">;
 def PP_RoundOp : PP_FloatUnaryOp<"round", "round half to even">;
-def PP_SinOp : PP_FloatUnaryOp<"sin", "sine">;
-def PP_CosOp : PP_FloatUnaryOp<"cos", "cosine">;
+def PP_SinOp : PP_FloatUnaryOp<"sin", "sine", [PP_Grad]>;
+def PP_CosOp : PP_FloatUnaryOp<"cos", "cosine", [PP_Grad]>;
 def PP_SoftplusOp : PP_FloatUnaryOp<"softplus", "log(1 + exp(x))">;
 def PP_NegOp : PP_UnaryOp<"neg", PP_NumericTensor, [PP_Grad]> { let summary = "-x"; }
 def PP_AbsOp : PP_UnaryOp<"abs", PP_NumericTensor> { let summary = "|x|"; }
@@ -167,6 +167,14 @@ def PP_LeakyReluOp : PP_UnaryOp<"leaky_relu", PP_FloatTensor> {
   let arguments = (ins PP_FloatTensor:$input, F64Attr:$alpha);
 }
 
+def PP_HardSigmoidOp : PP_UnaryOp<"hard_sigmoid", PP_FloatTensor, [PP_Grad]> {
+  let summary = "max(0, min(1, alpha * x + beta))";
+  let arguments = (ins PP_FloatTensor:$input, F64Attr:$alpha, F64Attr:$beta);
+}
+
+def PP_HardSwishOp : PP_FloatUnaryOp<"hard_swish", "x * max(0, min(1, x / 6 + 1 / 2))",
+                                     [PP_Grad]>;
+
 def PP_ClipOp : PP_UnaryOp<"clip", PP_NumericTensor> {
   let summary = "min(max(x, min), max)";
   let description = [{
@@ -186,6 +194,15 @@ def PP_DivOp : PP_ArithOp<"div", "lhs / rhs (truncating for integers)", [PP_Grad
 def PP_MaxOp : PP_ArithOp<"max", "max(lhs, rhs)">;
 def PP_MinOp : PP_ArithOp<"min", "min(lhs, rhs)">;
 def PP_PowOp : PP_ArithOp<"pow", "lhs ^ rhs (the exponent may have its own type)">;
+def PP_ModOp : PP_ArithOp<"mod", "remainder of lhs / rhs", [PP_Grad]> {
+  let description = [{
+    ONNX Mod. Without `fmod`, the remainder takes the sign of the divisor
+    (Python's `%`, numpy.mod); with `fmod`, the sign of the dividend (C's
+    fmod, numpy.fmod). An integer remainder by zero is 0.
+  }];
+  let arguments = (ins PP_NumericTensor:$lhs, PP_NumericTensor:$rhs,
+                       UnitAttr:$fmod);
+}
 def PP_EqualOp : PP_CompareOp<"equal", "==">;
 def PP_LessOp : PP_CompareOp<"less", "<">;
 def PP_LessEqualOp : PP_CompareOp<"less_equal", "<=">;
@@ -498,6 +515,8 @@ def PP_TriluOp : PP_Op<"trilu", [Pure, SameOperandsAndResultType]> {
   let hasVerifier = 1;
 }
 
+include "ppc/Dialect/PP/IR/PPIndexingOps.td"
+include "ppc/Dialect/PP/IR/PPTransformerOps.td"
 include "ppc/Dialect/PP/IR/PPTrainingOps.td"
 include "ppc/Dialect/PP/IR/PPPipelineOps.td"
 

@@ -72,6 +72,16 @@ def PP_TanhGradOp
     : PP_ActivationGradOp<"tanh_grad", "grad * (1 - y^2), y = tanh(x) given">;
 def PP_SigmoidGradOp
     : PP_ActivationGradOp<"sigmoid_grad", "grad * y * (1 - y), y = sigmoid(x) given">;
+def PP_HardSwishGradOp : PP_ActivationGradOp<"hard_swish_grad",
+    "grad * hard_swish'(x): 0 below -3, x / 3 + 1 / 2 up to 3, then 1">;
+def PP_HardSigmoidGradOp : PP_Op<"hard_sigmoid_grad", [Pure]> {
+  let summary = "grad * alpha where 0 < alpha * x + beta < 1, else 0";
+  let arguments = (ins PP_FloatTensor:$input, PP_FloatTensor:$grad,
+                       F64Attr:$alpha, F64Attr:$beta);
+  let results = (outs PP_FloatTensor:$result);
+  let assemblyFormat =
+      "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+}
 def PP_GeluGradOp : PP_Op<"gelu_grad", [Pure]> {
   let summary = "grad * gelu'(x), exact or tanh-approximate";
   let arguments = (ins PP_FloatTensor:$input, PP_FloatTensor:$grad,

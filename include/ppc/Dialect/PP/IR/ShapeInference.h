@@ -97,6 +97,43 @@ mlir::FailureOr<Shape> padShape(llvm::ArrayRef<int64_t> input,
 mlir::FailureOr<Shape> layerNormStatsShape(llvm::ArrayRef<int64_t> input,
                                            int64_t axis, EmitErrorFn emitError);
 
+/// ONNX GatherND: indices.shape[:-1] ++ data.shape[batchDims + m:], m the
+/// length of indices' last axis.
+mlir::FailureOr<Shape> gatherNDShape(llvm::ArrayRef<int64_t> data,
+                                     llvm::ArrayRef<int64_t> indices,
+                                     int64_t batchDims, EmitErrorFn emitError);
+
+/// ONNX ScatterND: checks that `updates` has gather_nd(data, indices)'s
+/// shape.
+mlir::LogicalResult checkScatterNDShapes(llvm::ArrayRef<int64_t> data,
+                                         llvm::ArrayRef<int64_t> indices,
+                                         llvm::ArrayRef<int64_t> updates,
+                                         int64_t batchDims,
+                                         EmitErrorFn emitError);
+
+/// The geometry of a rotary embedding's input (4-D batch x heads x sequence
+/// x head_size, or 3-D batch x sequence x hidden with `numHeads` heads).
+struct RotaryShape {
+  int64_t batch, sequence, heads, headSize, rotaryDim;
+};
+mlir::FailureOr<RotaryShape>
+rotaryShape(llvm::ArrayRef<int64_t> input, llvm::ArrayRef<int64_t> cos,
+            llvm::ArrayRef<int64_t> sin,
+            std::optional<llvm::ArrayRef<int64_t>> positionIds,
+            int64_t numHeads, int64_t rotaryDim, EmitErrorFn emitError);
+
+/// pp.attention's result (batch x q_heads x q_sequence x v_head_size) and
+/// log-sum-exp (batch x q_heads x q_sequence) shapes from 4-D q, k and v; the
+/// mask must broadcast to batch x q_heads x q_sequence x kv_sequence.
+struct AttentionShapes {
+  Shape result, lse;
+};
+mlir::FailureOr<AttentionShapes>
+attentionShapes(llvm::ArrayRef<int64_t> q, llvm::ArrayRef<int64_t> k,
+                llvm::ArrayRef<int64_t> v,
+                std::optional<llvm::ArrayRef<int64_t>> mask,
+                EmitErrorFn emitError);
+
 } // namespace ppc::pp
 
 #endif // PPC_DIALECT_PP_IR_SHAPEINFERENCE_H
