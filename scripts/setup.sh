@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ppc needs and, into the virtual environment
 # build/venv, the PyPI packages pinned in scripts/requirements.txt (ONNX
-# Runtime); quietly, and nothing when they are there. Then configures and
-# builds into build/.
+# Runtime; the current torch, transformers and timm for export-check);
+# quietly, and nothing when they are there. Then configures and builds into
+# build/.
 #   scripts/setup.sh [--no-build]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +35,8 @@ fi
 
 # build/venv is made afresh from Debian's python3 whenever its copy of the
 # requirements differs from scripts/requirements.txt; the copy is written
-# last, so a venv whose install failed halfway is made again.
+# last, so a venv whose install failed halfway is made again. --no-deps and
+# pip check: every dependency must be pinned there, none comes unasked.
 VENV=build/venv
 if ! { [ -x $VENV/bin/python ] && cmp -s scripts/requirements.txt $VENV/requirements.txt; }; then
   echo "setup: installing scripts/requirements.txt into $VENV"
@@ -42,7 +44,8 @@ if ! { [ -x $VENV/bin/python ] && cmp -s scripts/requirements.txt $VENV/requirem
   mkdir -p build
   { /usr/bin/python3 -m venv $VENV &&
     $VENV/bin/python -m pip install --quiet --no-input --disable-pip-version-check \
-      --requirement scripts/requirements.txt; } > /tmp/ppc-pip.log 2>&1 \
+      --no-deps --requirement scripts/requirements.txt &&
+    $VENV/bin/python -m pip check --disable-pip-version-check; } > /tmp/ppc-pip.log 2>&1 \
     || { tail -20 /tmp/ppc-pip.log; exit 1; }
   cp scripts/requirements.txt $VENV/requirements.txt
 fi

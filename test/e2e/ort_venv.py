@@ -4,8 +4,6 @@ the checks and benchmarks that run under Debian's python3."""
 import os
 import subprocess
 
-import numpy as np
-
 ROOT = os.path.abspath(os.path.join(os.path.dirname(
     os.path.abspath(__file__)), "..", ".."))
 VENV = os.path.join(ROOT, "build", "venv")
@@ -45,6 +43,7 @@ def version():
 def run(model, input_name, x_npy, threads, runs, out_bin, shape):
     """ONNX Runtime on model with x_npy as input_name: (ms per run, its first
     output as float32 of shape). Raises RuntimeError with one line."""
+    import numpy as np  # here: python() serves interpreters without numpy
     r = subprocess.run(
         [python(), os.path.join(ROOT, "bench", "ort_run.py"), model,
          input_name, x_npy, str(threads), str(runs), out_bin],

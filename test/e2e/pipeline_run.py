@@ -27,6 +27,30 @@ MICROBATCHES = 4
 TOLERANCE = 1e-4
 
 
+# The steps, for this check and test/e2e/export_check.py.
+def compile_pipeline(ppc, path, out, stages, batch, microbatches, *extra):
+    """ppc's inference pipeline of `path` on the CPU in `out`: the
+    CompletedProcess."""
+    return subprocess.run(
+        [ppc, path, f"-stages={stages}", f"-batch={batch}",
+         f"-microbatches={microbatches}", "-device=cpu", "-o", out, *extra],
+        capture_output=True, text=True)
+
+
+def run_pipeline(pprun, out, inputs, res, transport="local", timeout=600):
+    """pprun on the pipeline in `out` with inputs {name: file.npy}, the
+    outputs written to `res`: the CompletedProcess."""
+    return subprocess.run(
+        [pprun, out] + [f"--input={n}={p}" for n, p in inputs.items()] +
+        [f"--transport={transport}", f"--output-dir={res}"],
+        capture_output=True, text=True, timeout=timeout)
+
+
+def max_rel_err(got, want):
+    """max |got - want| / max |want|."""
+    return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-30))
+
+
 def main():
     ppc, pprun, cache = sys.argv[1:4]
     names = sys.argv[4:] or MODELS
@@ -48,27 +72,22 @@ def main():
             outputs = {}
             for stages in (1, 2, 4):
                 out = os.path.join(tmp, f"s{stages}")
-                r = subprocess.run(
-                    [ppc, path, f"-stages={stages}", f"-batch={batch}",
-                     f"-microbatches={MICROBATCHES}", "-device=cpu", "-o", out],
-                    capture_output=True, text=True)
+                r = compile_pipeline(ppc, path, out, stages, batch,
+                                     MICROBATCHES)
                 if r.returncode:
                     failures.append(f"{name} {stages} stages: ppc: {r.stderr}")
                     continue
                 for transport in ("local", "mpi"):
                     label = f"{name} {stages} stages {transport}"
                     res = os.path.join(out, transport)
-                    r = subprocess.run(
-                        [pprun, out, f"--input={input_name}={inp}",
-                         f"--transport={transport}", f"--output-dir={res}"],
-                        capture_output=True, text=True, timeout=600)
+                    r = run_pipeline(pprun, out, {input_name: inp}, res,
+                                     transport)
                     if r.returncode:
                         failures.append(f"{label}: pprun: {r.stderr.strip()}")
                         print(f"FAIL {label}: {r.stderr.strip()}")
                         continue
                     got = np.load(os.path.join(res, "output.npy"))
-                    err = float(np.abs(got - want).max() /
-                                max(np.abs(want).max(), 1e-30))
+                    err = max_rel_err(got, want)
                     ok = got.shape == want.shape and err < TOLERANCE
                     print(f"{'PASS' if ok else 'FAIL'} {label}: "
                           f"max rel err {err:.2e}")
