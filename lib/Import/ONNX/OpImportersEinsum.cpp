@@ -27,6 +27,8 @@ namespace {
 /// (right-aligned, so that they broadcast numpy-style).
 constexpr int kEllipsis = 100;
 
+char letter(int label) { return label < 26 ? 'a' + label : 'A' + label - 26; }
+
 /// An operand (or partial result) with one subscript per axis.
 struct Term {
   Value value;
@@ -96,7 +98,7 @@ FailureOr<SmallVector<int>> EinsumLowering::parseTerm(StringRef term,
     if (l != -1) {
       if (llvm::is_contained(out, l))
         return error() << "subscript '"
-                       << char(l < 26 ? 'a' + l : 'A' + l - 26)
+                       << letter(l)
                        << "' repeats within '" << term
                        << "' (a diagonal or trace), which is not supported";
       out.push_back(l);
@@ -334,8 +336,13 @@ LogicalResult EinsumLowering::lower() {
     for (int l : t.labels) {
       int64_t s = t.size(l);
       auto [it, fresh] = sizes.emplace(l, s);
-      if (!fresh && it->second != s && s != 1 && it->second != 1)
-        return error() << "a subscript has sizes " << it->second << " and " << s;
+      if (!fresh && it->second != s && s != 1 && it->second != 1) {
+        if (l >= kEllipsis)
+          return error() << "the ellipsis axes have sizes " << it->second
+                         << " and " << s;
+        return error() << "subscript '" << letter(l) << "' has sizes "
+                       << it->second << " and " << s;
+      }
       it->second = std::max(it->second, s);
     }
   SmallVector<int> output;

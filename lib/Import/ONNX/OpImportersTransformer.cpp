@@ -9,6 +9,8 @@
 
 #include "NodeContext.h"
 
+#include <cstdio>
+
 #include <cmath>
 #include <limits>
 
@@ -17,6 +19,13 @@ using onnx::TensorProto;
 
 namespace ppc::onnximport {
 namespace {
+
+/// "30", "0.125": an attribute as a user wrote it.
+std::string shortFloat(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", v);
+  return text;
+}
 
 Value reshape(NodeContext &ctx, Value v, ArrayRef<int64_t> shape) {
   auto t = cast<RankedTensorType>(v.getType());
@@ -136,7 +145,8 @@ LogicalResult importAttention(NodeContext &ctx) {
       return ctx.emitError() << window << " (sliding-window attention) is not "
                                           "supported";
   if (double softcap = ctx.floatAttr("softcap", 0); softcap != 0)
-    return ctx.emitError() << "softcap " << softcap << " is not supported";
+    return ctx.emitError() << "softcap " << shortFloat(softcap)
+                           << " is not supported";
   if (ctx.attribute("softmax_precision")) {
     // The kernels compute the softmax in f32 (or better) whatever the
     // inputs' type: any float precision asked for is met or exceeded.

@@ -460,12 +460,13 @@ FailureOr<AttentionShapes> attentionShapes(ArrayRef<int64_t> q, ArrayRef<int64_t
                        << k[3];
   if (mask) {
     Shape full{q[0], q[1], q[2], k[2]};
-    FailureOr<Shape> b = broadcastShapes({*mask, full}, emitError);
-    if (failed(b))
-      return failure();
-    if (mask->size() > 4 || ArrayRef<int64_t>(*b) != ArrayRef<int64_t>(full))
-      return emitError() << "mask " << shapeStr(*mask)
-                         << " does not broadcast to " << shapeStr(full);
+    ArrayRef<int64_t> m = *mask;
+    bool fits = m.size() <= 4;
+    for (size_t i = 0; fits && i < m.size(); ++i)
+      fits = m[i] == 1 || m[i] == full[4 - m.size() + i];
+    if (!fits)
+      return emitError() << "mask " << shapeStr(m) << " does not broadcast to "
+                         << shapeStr(full);
   }
   AttentionShapes s;
   s.result = {q[0], q[1], q[2], v[3]};

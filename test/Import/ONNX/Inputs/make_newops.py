@@ -137,6 +137,7 @@ EINSUMS = {
     "einsum_ellipsis": ("...ij,...jk->...ik", [[2, 3, 4], [4, 5]], [2, 3, 5]),
     "einsum_three": ("ij,jk,kl->il", [[2, 3], [3, 4], [4, 5]], [2, 5]),
     "einsum_diagonal": ("ii->i", [[3, 3]], [3]),
+    "einsum_sizes": ("ij,jk->ik", [[2, 3], [4, 5]], [2, 5]),
 }
 
 
