@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "DeviceAttention.h"
+#include "Launch.cuh"
 #include "LtGemm.h"
 
 #include <cmath>
@@ -30,9 +31,6 @@ constexpr int kChunk = 128;
 /// Channels each thread of an attention block owns.
 constexpr int kPerThread = (kMaxAttentionHead + kChunk - 1) / kChunk;
 
-Status launched(const char *what) {
-  return cudaStatus(cudaGetLastError(), std::string("launching ") + what);
-}
 
 unsigned gridFor(int64_t rows) {
   return (unsigned)std::max<int64_t>(1, std::min<int64_t>(rows, 1 << 20));

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "DeviceIndexing.h"
+#include "Launch.cuh"
 #include "LtGemm.h"
 
 #include <cmath>
@@ -18,21 +19,6 @@
 namespace pprt {
 namespace cuda {
 namespace {
-
-constexpr int kThreads = 256;
-
-unsigned blocksFor(int64_t n) {
-  int64_t b = (n + kThreads - 1) / kThreads;
-  return (unsigned)std::max<int64_t>(1, std::min<int64_t>(b, 1 << 16));
-}
-
-Status launched(const char *what) {
-  return cudaStatus(cudaGetLastError(), std::string("launching ") + what);
-}
-
-#define GRID_STRIDE(i, n)                                                      \
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n);   \
-       i += (int64_t)gridDim.x * blockDim.x)
 
 __device__ void recordError(DeviceError *e, int code, int instr,
                             long long value, long long limit,

@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Device.h"
+#include "Launch.cuh"
 #include "LtGemm.h"
 
 #include <cuda_bf16.h>
@@ -54,22 +55,6 @@ StatusOr<Walk> makeWalk(const std::vector<int64_t> &shape,
 }
 
 namespace {
-
-constexpr int kThreads = 256;
-
-/// Blocks for a grid-stride loop over n elements.
-unsigned blocksFor(int64_t n) {
-  int64_t b = (n + kThreads - 1) / kThreads;
-  return (unsigned)std::max<int64_t>(1, std::min<int64_t>(b, 1 << 16));
-}
-
-Status launched(const char *what) {
-  return cudaStatus(cudaGetLastError(), std::string("launching ") + what);
-}
-
-#define GRID_STRIDE(i, n)                                                      \
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n);   \
-       i += (int64_t)gridDim.x * blockDim.x)
 
 __device__ inline int64_t offsetOf(const Walk &w, int slot, int64_t i) {
   int64_t off = w.base[slot];

@@ -1,5 +1,6 @@
 //===- TrainKernels.cu - gradient sums, norm and optimizer on the GPU -----===//
 
+#include "Launch.cuh"
 #include "LtGemm.h"
 #include "TrainDevice.h"
 
@@ -10,23 +11,12 @@ namespace pprt {
 namespace cuda {
 namespace {
 
-constexpr int kThreads = 256;
 /// Elements one block of the multi-tensor update walks.
 constexpr int64_t kBlockElements = 4096;
 
-Status launched(const char *what) {
-  return cudaStatus(cudaGetLastError(), std::string("launching ") + what);
-}
-
-unsigned blocksFor(int64_t n) {
-  int64_t b = (n + kThreads - 1) / kThreads;
-  return (unsigned)std::max<int64_t>(1, std::min<int64_t>(b, 1 << 16));
-}
-
 __global__ void addKernel(float *acc, const float *g, int64_t n) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-       i += (int64_t)gridDim.x * blockDim.x)
-    acc[i] += g[i];
+  GRID_STRIDE(i, n)
+  acc[i] += g[i];
 }
 
 /// One block per chunk: each thread sums a fixed stride, then a fixed tree.
