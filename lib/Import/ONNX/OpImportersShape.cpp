@@ -459,7 +459,8 @@ LogicalResult importExpand(NodeContext &ctx) {
 
 /// Pad's wrap mode (opset 19), which pp.pad does not have: negative amounts
 /// crop first (a slice), then each axis wraps around what is left, as a
-/// concat of the slices that output index i reads, (i - begin) mod size.
+/// concat of the slices that output index i reads, (i - begin) mod size
+/// (or, for pads over four times the axis, a window of the axis doubled).
 LogicalResult emitWrapPad(NodeContext &ctx, Value x, ArrayRef<int64_t> pads) {
   auto type = cast<RankedTensorType>(x.getType());
   SmallVector<int64_t> shape(type.getShape());
@@ -485,11 +486,38 @@ LogicalResult emitWrapPad(NodeContext &ctx, Value x, ArrayRef<int64_t> pads) {
             after = std::max<int64_t>(0, pads[a + rank]), m = shape[a];
     if (before == 0 && after == 0)
       continue;
+    int64_t total = m + before + after;
+    shape[a] = total;
+    auto outType = RankedTensorType::get(shape, type.getElementType());
+    if (before + after > 4 * m) {
+      // Pads much wider than the axis wrap around it many times. Slices would
+      // need one piece per turn (a hostile file's turns are unbounded), so
+      // the axis is doubled until it covers the window that output index 0
+      // starts, (-before) mod m, and the window is sliced out: at most 64
+      // concats, and nothing materialized.
+      int64_t start = ((-before) % m + m) % m;
+      SmallVector<int64_t> longShape(shape);
+      for (int64_t len = m; len < start + total;) {
+        len *= 2;
+        longShape[a] = len;
+        x = pp::ConcatOp::create(
+            ctx.b, ctx.loc,
+            RankedTensorType::get(longShape, type.getElementType()),
+            ValueRange{x, x}, a);
+      }
+      SmallVector<int64_t> s(rank, 0), e(shape);
+      s[a] = start;
+      e[a] = start + total;
+      x = pp::SliceOp::create(ctx.b, ctx.loc, outType, x, s, e, steps);
+      continue;
+    }
     SmallVector<Value> pieces;
-    for (int64_t i = 0, total = m + before + after; i < total;) {
+    SmallVector<int64_t> inShape(shape);
+    inShape[a] = m;
+    for (int64_t i = 0; i < total;) {
       int64_t from = ((i - before) % m + m) % m;
       int64_t len = std::min(m - from, total - i);
-      SmallVector<int64_t> pieceShape(shape), s(rank, 0), e(shape);
+      SmallVector<int64_t> pieceShape(inShape), s(rank, 0), e(inShape);
       s[a] = from;
       e[a] = from + len;
       pieceShape[a] = len;
@@ -503,10 +531,7 @@ LogicalResult emitWrapPad(NodeContext &ctx, Value x, ArrayRef<int64_t> pads) {
           RankedTensorType::get(pieceShape, type.getElementType()), x, s, e,
           steps));
     }
-    shape[a] = m + before + after;
-    x = pp::ConcatOp::create(ctx.b, ctx.loc,
-                             RankedTensorType::get(shape, type.getElementType()),
-                             pieces, a);
+    x = pp::ConcatOp::create(ctx.b, ctx.loc, outType, pieces, a);
   }
   ctx.setOutput(0, x);
   return success();

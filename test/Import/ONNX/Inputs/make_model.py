@@ -173,6 +173,13 @@ def pad_19():
          ints("wpads", [0, 4, 1, 1])], opset=19)
 
 
+def pad_wrap_wide_19():
+    return model([helper.make_node("Pad", ["x", "wpads"], ["w"], name="wide",
+                                   mode="wrap")],
+                 [vi("x", F, [2, 3])], [vi("w", F, [11, 21])],
+                 [ints("wpads", [9, 13, 0, 5])], opset=19)
+
+
 def pad_wrap_18():
     return model([helper.make_node("Pad", ["x", "pads"], ["y"], name="wrap",
                                    mode="wrap")],
@@ -324,7 +331,7 @@ BUILDERS = {f.__name__: f for f in [
     mlp, shape_chain, constants, softmax_opset11, conv_same, split, symbolic,
     unsupported_op, opset_24, opset_6, missing_initializer, zero_dim,
     negative_dim, overflow, bad_reshape, runtime_shape, reduce_axes_18,
-    reduce_axes_attr_18, split_18, split_none_18, pad_19, pad_wrap_18,
+    reduce_axes_attr_18, split_18, split_none_18, pad_19, pad_wrap_wide_19, pad_wrap_18,
     resize_18, resize_antialias_18, gelu_20, group_norm_18, group_norm_21,
     avgpool_19, cast_19, bad_attr_18, not_ssa_18, ir10_17]}
 
