@@ -388,7 +388,6 @@ LogicalResult Inliner::expand(const onnx::NodeProto &call,
 LogicalResult Inliner::run() {
   if (failed(collectFunctions()))
     return failure();
-  collectNames();
   onnx::GraphProto &graph = *model.mutable_graph();
   bool anyCall = false, anyForeign = false;
   for (const onnx::NodeProto &n : graph.node()) {
@@ -396,6 +395,7 @@ LogicalResult Inliner::run() {
     anyForeign |= !isDefaultDomain(n.domain());
   }
   if (anyCall || anyForeign) {
+    collectNames();
     std::vector<onnx::NodeProto> nodes;
     std::vector<FunctionKey> stack;
     for (auto [i, node] : llvm::enumerate(graph.node())) {
