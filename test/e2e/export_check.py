@@ -636,9 +636,9 @@ def main():
         print(line)
     passed = sum(1 for f in got.values() if not f)
     known = sum(1 for k, f in got.items() if f and k in listed)
-    print(f"{len(got)} cases, {known} known failures"
-          f"{'' if args.no_xfail else ' (' + os.path.basename(args.xfail) + ')'}"
-          f"; {time.time() - start:.0f} s")
+    source = "" if args.no_xfail else f" ({os.path.basename(args.xfail)})"
+    print(f"{len(got)} cases, {known} known failures{source}; "
+          f"{time.time() - start:.0f} s")
     print(f"{passed} passed, {len(unexpected)} failed")
     return 1 if unexpected else 0
 
