@@ -484,8 +484,9 @@ def check_model(name, args, cache, ppc, pprun):
             case.seconds = time.time() - start
             print(f"{case.key}: " + " ".join(
                 f"{s}={case.cells[s]}" for s in STEPS +
-                (["train"] if train else [])) + f" ({case.seconds:.0f} s)",
-                flush=True)
+                (["train"] if train else [])) + f" ({case.seconds:.0f} s)" +
+                (f": {case.failed[0]}: {case.failed[1]}" if case.failed
+                 else ""), flush=True)
             cases.append(case)
     return cases
 
