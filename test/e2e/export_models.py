@@ -191,9 +191,9 @@ def _torchvision(name):
         base = name[len("tv-video-"):]
         m = tvm.get_model(base, weights=None, num_classes=10)
         # (batch, channels, frames, height, width); MViT's are fixed, S3D
-        # wants 16 frames or more.
+        # pools 7 x 7 at the end, so wants 224 x 224 and 16 frames.
         frames, size = {"mvit_v1_b": (16, 224), "mvit_v2_s": (16, 224),
-                        "s3d": (16, 64)}.get(base, (4, 64))
+                        "s3d": (16, 224)}.get(base, (4, 64))
         return Model(m, {"video": torch.randn(MICROBATCH, 3, frames, size,
                                               size)})
     base = name[len("tv-"):]
