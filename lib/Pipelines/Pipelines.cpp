@@ -5,6 +5,7 @@
 #include "ppc/Dialect/PP/IR/PPOps.h"
 #include "ppc/Dialect/PP/Transforms/Passes.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Diagnostics.h"
 
@@ -80,13 +81,110 @@ OwningOpRef<ModuleOp> ppc::prepareModule(MLIRContext &context,
              "and tied weights stay one initializer (docs/training.md)";
     warnSharedNormParameters(*module, FileLineColLoc::get(&context, model, 0, 0));
   }
-  PassManager pm(&context);
-  buildPreparePassPipeline(pm, options, microbatches, dataParallel);
-  if (failed(pm.run(*module)))
+  auto run = [&](OpPassManager &passes) {
+    return runPasses(*module, passes);
+  };
+  if (failed(prepareImported(*module, options, microbatches, dataParallel,
+                             run)))
     return nullptr;
-  if (options.train)
-    (*module)->setAttr(kOptimizerAttr, optimizerAttr(context, options));
   return module;
+}
+
+LogicalResult ppc::runPasses(ModuleOp module, const OpPassManager &passes) {
+  PassManager pm(module.getContext());
+  static_cast<OpPassManager &>(pm) = passes;
+  return pm.run(module);
+}
+
+LogicalResult ppc::prepareImported(ModuleOp module,
+                                   const CompileOptions &options,
+                                   int64_t microbatches, int64_t dataParallel,
+                                   PipelineRunner run) {
+  OpPassManager pm(ModuleOp::getOperationName());
+  buildPreparePassPipeline(pm, options, microbatches, dataParallel);
+  if (failed(run(pm)))
+    return failure();
+  if (options.train)
+    module->setAttr(kOptimizerAttr,
+                    optimizerAttr(*module.getContext(), options));
+  return success();
+}
+
+SmallVector<ScheduleChoice> ppc::scheduleChoices(StringRef name,
+                                                 int64_t virtualStages,
+                                                 std::string &error) {
+  using sched::Kind;
+  if (name == "auto")
+    return {{Kind::GPipe, 1}, {Kind::OneFOneB, 1}, {Kind::ZBH1, 1},
+            {Kind::Interleaved, 2}};
+  std::optional<Kind> kind = sched::parseKind(name);
+  if (!kind) {
+    error = "-schedule=" + name.str() +
+            ": expected inference, gpipe, 1f1b, interleaved, zb-h1 or auto";
+    return {};
+  }
+  int v = virtualStages > 0 ? (int)virtualStages
+          : *kind == Kind::Interleaved ? 2
+                                       : 1;
+  return {{*kind, v}};
+}
+
+FailureOr<std::vector<Alternative>>
+ppc::compilePrepared(ModuleOp module, const CompileOptions &options,
+                     const PipelineShape &shape, PipelineRunner run,
+                     std::string &error) {
+  auto main = module.lookupSymbol<func::FuncOp>("main");
+  if (!main) {
+    error = "the module has no @main to partition";
+    return failure();
+  }
+  std::optional<OpGraph> graph = OpGraph::build(main);
+  if (!graph)
+    return failure();
+  // Every method (and, for auto, every schedule) side by side.
+  SmallVector<std::string> methods = {"uniform", "parameters", "cost"};
+  if (!llvm::is_contained(methods, options.partitionMethod))
+    methods.push_back(options.partitionMethod);
+  std::vector<Alternative> alternatives;
+  int chosen = -1;
+  PartitionOptions chosenOptions;
+  for (ScheduleChoice sc : shape.schedules) {
+    PartitionOptions opts =
+        partitionOptions(module, options, shape.stages, sc,
+                         shape.microbatches, shape.dataParallel,
+                         shape.updateInStep);
+    for (const std::string &method : methods) {
+      Alternative alt = evaluateAlternative(*graph, method, opts);
+      if (method == options.partitionMethod) {
+        bool better =
+            chosen < 0 ||
+            (alt.error.empty() &&
+             (!alternatives[chosen].error.empty() ||
+              alt.evaluation.stepTime <
+                  alternatives[chosen].evaluation.stepTime));
+        if (better)
+          chosen = alternatives.size(), chosenOptions = opts;
+      }
+      alternatives.push_back(std::move(alt));
+    }
+  }
+  if (chosen < 0) {
+    error = "no schedule to compare";
+    return failure();
+  }
+  if (!alternatives[chosen].error.empty()) {
+    error = alternatives[chosen].error;
+    return failure();
+  }
+  alternatives[chosen].chosen = true;
+  // The pipeline itself, pass by pass, under the options the chosen
+  // alternative was evaluated with.
+  OpPassManager pm(ModuleOp::getOperationName());
+  buildPipelinePassPipeline(pm, chosenOptions, options.partitionMethod,
+                            options.recompute);
+  if (failed(run(pm)))
+    return failure();
+  return alternatives;
 }
 
 PartitionOptions ppc::partitionOptions(ModuleOp prepared,

@@ -435,8 +435,6 @@ static ppc::CompileOptions compileOptions(double limit) {
   return o;
 }
 
-using Kind = ppc::sched::Kind;
-
 /// ppc MODEL -stages=K -o DIR (or -devices=N): the whole pipeline compiler.
 static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
   bool byDevices = devices.getNumOccurrences();
@@ -471,11 +469,13 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
   // inference schedules have no backward.
   if (train && !scheduleName.getNumOccurrences())
     scheduleName = byDevices ? "auto" : "1f1b";
-  bool autoSchedule = scheduleName == "auto";
+  // The schedules compared: -schedule=auto's four, or the one given.
+  std::string error;
+  SmallVector<ppc::ScheduleChoice> schedules =
+      ppc::scheduleChoices(scheduleName, virtualStages, error);
+  if (schedules.empty())
+    return fail(error);
   std::optional<ppc::sched::Kind> kind = ppc::sched::parseKind(scheduleName);
-  if (!kind && !autoSchedule)
-    return fail("-schedule=" + scheduleName +
-                ": expected inference, gpipe, 1f1b, interleaved, zb-h1 or auto");
   // (A training schedule without -train plans and times the schedule but
   // compiles, and runs, the forward only.)
   if (kind && train && !ppc::sched::isTraining(*kind))
@@ -513,15 +513,6 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
   if (outputFile == "-")
     return fail(Twine(byDevices ? "-devices" : "-stages") +
                 " writes a directory: give it with -o DIR");
-
-  // The schedules compared: -schedule=auto's four, or the one given.
-  SmallVector<ppc::ScheduleChoice> schedules;
-  if (autoSchedule)
-    schedules = {{Kind::GPipe, 1}, {Kind::OneFOneB, 1}, {Kind::ZBH1, 1},
-                 {Kind::Interleaved, 2}};
-  else
-    schedules = {{*kind, virtualStages > 0 ? (int)virtualStages
-                         : *kind == Kind::Interleaved ? 2 : 1}};
 
   ppc::CompileOptions compile = compileOptions(limit);
   PhaseTimer timer;
@@ -589,56 +580,29 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
     }
     batchSize = m * d * size;
   }
-  std::optional<ppc::OpGraph> graph = ppc::OpGraph::build(main);
-  if (!graph)
-    return 1;
+  // Every method (and, for auto, every schedule) side by side, and the
+  // chosen one compiled pass by pass, as ppc-opt -pp-pipeline runs it.
+  ppc::PipelineShape shape;
+  shape.stages = k;
+  shape.microbatches = m;
+  shape.dataParallel = d;
+  shape.schedules = schedules;
+  shape.updateInStep = updateInStep;
+  auto run = [&](OpPassManager &passes) {
+    return ppc::runPasses(*module, passes);
+  };
+  FailureOr<std::vector<ppc::Alternative>> alternatives =
+      ppc::compilePrepared(*module, compile, shape, run, error);
+  if (failed(alternatives))
+    return error.empty() ? 1 : fail(error);
+  timer.mark("methods compared; partition, split, schedule");
 
-  // Every method (and, for auto, every schedule) side by side.
-  SmallVector<std::string> methods = {"uniform", "parameters", "cost"};
-  if (!llvm::is_contained(methods, partitionMethod))
-    methods.push_back(partitionMethod);
-  std::vector<ppc::Alternative> alternatives;
-  int chosen = -1;
-  ppc::PartitionOptions chosenOptions;
-  for (ppc::ScheduleChoice sc : schedules) {
-    ppc::PartitionOptions opts =
-        ppc::partitionOptions(*module, compile, k, sc, m, d, updateInStep);
-    for (const std::string &method : methods) {
-      ppc::Alternative alt = ppc::evaluateAlternative(*graph, method, opts);
-      if (method == partitionMethod) {
-        bool better =
-            chosen < 0 ||
-            (alt.error.empty() &&
-             (!alternatives[chosen].error.empty() ||
-              alt.evaluation.stepTime <
-                  alternatives[chosen].evaluation.stepTime));
-        if (better)
-          chosen = alternatives.size(), chosenOptions = opts;
-      }
-      alternatives.push_back(std::move(alt));
-    }
-  }
-  if (!alternatives[chosen].error.empty())
-    return fail(alternatives[chosen].error);
-  alternatives[chosen].chosen = true;
-  timer.mark("partition methods compared");
-
-  // The pipeline itself, pass by pass, as ppc-opt would run it, under the
-  // options the chosen alternative was evaluated with.
-  PassManager pm(&context);
-  ppc::buildPipelinePassPipeline(pm, chosenOptions, partitionMethod,
-                                 recompute);
-  if (failed(pm.run(*module)))
-    return 1;
-  timer.mark("partition, split, schedule");
-
-  std::string error;
   std::optional<ppc::PipelineSummary> summary = ppc::summarize(*module, error);
   if (!summary)
     return fail(error);
   summary->model = inputFile;
   summary->batch = batchSize;
-  summary->alternatives = std::move(alternatives);
+  summary->alternatives = std::move(*alternatives);
   if (byDevices) {
     summary->devices = devices;
     summary->candidates = std::move(candidates);
@@ -646,7 +610,9 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
 
   std::string mlirText;
   llvm::raw_string_ostream mlirStream(mlirText);
+  // As mlir-opt and ppc-opt print it: ppc-opt -pp-pipeline writes the same.
   module->print(mlirStream);
+  mlirStream << "\n";
   if (std::error_code ec = llvm::sys::fs::create_directories(outputFile))
     return fail("-o " + outputFile + ": " + ec.message());
   std::pair<const char *, std::string> files[] = {

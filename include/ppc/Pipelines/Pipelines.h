@@ -77,6 +77,53 @@ PartitionOptions partitionOptions(mlir::ModuleOp prepared,
                                   int64_t microbatches, int64_t dataParallel,
                                   bool updateInStep);
 
+/// The schedules `-schedule=NAME` compares: auto's four (gpipe, 1f1b,
+/// zb-h1, interleaved v2), or NAME's alone with `virtualStages` (0: 2 for
+/// interleaved, 1 otherwise). Empty, with `error`, for an unknown name.
+llvm::SmallVector<ScheduleChoice>
+scheduleChoices(llvm::StringRef name, int64_t virtualStages,
+                std::string &error);
+
+/// How a prepared module is cut: K `stages`, M `microbatches` per replica,
+/// D `dataParallel` replicas, the `schedules` compared, and whether the
+/// optimizer update counts in the step.
+struct PipelineShape {
+  int64_t stages = 1, microbatches = 1, dataParallel = 1;
+  llvm::SmallVector<ScheduleChoice> schedules;
+  bool updateInStep = false;
+};
+
+/// Runs a pass pipeline on the module being compiled: ppc runs a
+/// PassManager, the pp-pipeline pass its dynamic pipeline.
+using PipelineRunner = llvm::function_ref<mlir::LogicalResult(mlir::OpPassManager &)>;
+
+/// `passes` run on `module` by a PassManager of its own (ppc's runner).
+mlir::LogicalResult runPasses(mlir::ModuleOp module,
+                              const mlir::OpPassManager &passes);
+
+/// The prepare pipeline on an imported module and, when training, its
+/// optimizer (pp.optimizer): what prepareModule does after the import.
+mlir::LogicalResult prepareImported(mlir::ModuleOp module,
+                                    const CompileOptions &options,
+                                    int64_t microbatches, int64_t dataParallel,
+                                    PipelineRunner run);
+
+/// Every partition method (uniform, parameters, cost and
+/// `options.partitionMethod`) under every schedule of `shape`, evaluated on
+/// the prepared `module`; the fastest of `options.partitionMethod` is chosen
+/// and compiled by buildPipelinePassPipeline. Returns the alternatives, the
+/// chosen one marked. On failure `error` says why when no diagnostic did
+/// (the chosen alternative's error).
+mlir::FailureOr<std::vector<Alternative>>
+compilePrepared(mlir::ModuleOp module, const CompileOptions &options,
+                const PipelineShape &shape, PipelineRunner run,
+                std::string &error);
+
+/// Registers -pp-pipeline: prepareImported and compilePrepared as one pass,
+/// so that `ppc-opt IMPORTED.mlir -pp-pipeline=...` writes what `ppc -o`
+/// writes as pipeline.mlir (docs/passes.md).
+void registerPipelinePass();
+
 /// -pp-partition by `method` under `options`, -pp-split-stages,
 /// -pp-build-schedule, -pp-verify-schedule, -pp-plan-memory.
 void buildPipelinePassPipeline(mlir::OpPassManager &pm,
