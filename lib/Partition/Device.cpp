@@ -6,6 +6,8 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 
+#include <thread>
+
 using namespace ppc;
 
 /// The JSON value in a file; `what` names it in errors.
@@ -72,9 +74,30 @@ std::optional<DeviceProfile> DeviceProfile::builtin(llvm::StringRef name) {
     d.memoryBytes = row.memoryBytes;
     d.linkBandwidth = row.link;
     d.linkLatency = row.latency;
+    // The CPU's ranks share the cores of the machine ppc runs on, as
+    // pprun's --threads budget does by default.
+    if (d.name == "cpu")
+      d.cores = (int)std::max(1u, std::thread::hardware_concurrency());
     return d;
   }
   return std::nullopt;
+}
+
+/// The "ops" object of a cost table or device file, in seconds.
+static std::optional<llvm::StringMap<double>>
+readOps(const llvm::json::Object &ops, llvm::StringRef path,
+        std::string &error) {
+  llvm::StringMap<double> table;
+  for (auto &[name, value] : ops) {
+    auto us = value.getAsNumber();
+    if (!us || *us < 0) {
+      error = path.str() + ": op '" + name.str() +
+              "' needs a non-negative time in microseconds";
+      return std::nullopt;
+    }
+    table[name.str()] = *us * 1e-6;
+  }
+  return table;
 }
 
 std::optional<DeviceProfile> DeviceProfile::load(llvm::StringRef nameOrPath,
@@ -91,9 +114,27 @@ std::optional<DeviceProfile> DeviceProfile::load(llvm::StringRef nameOrPath,
   if (!json)
     return std::nullopt;
   const llvm::json::Object *obj = json->getAsObject();
+  if (!obj) {
+    error = nameOrPath.str() + ": expected a JSON object";
+    return std::nullopt;
+  }
+  // A calibrated file (pprun --calibrate) starts from a built-in profile
+  // and overrides what it measured.
   DeviceProfile d;
+  std::optional<llvm::StringRef> base = obj->getString("base");
+  if (base) {
+    std::optional<DeviceProfile> b = builtin(*base);
+    if (!b) {
+      error = nameOrPath.str() + ": \"base\": \"" + base->str() +
+              "\" is not a built-in device (h100, h200, a100, cpu)";
+      return std::nullopt;
+    }
+    d = std::move(*b);
+  }
   auto number = [&](llvm::StringRef key, double &out) {
-    std::optional<double> v = obj ? obj->getNumber(key) : std::nullopt;
+    std::optional<double> v = obj->getNumber(key);
+    if (!v && base)
+      return true;
     if (!v || *v <= 0) {
       error = nameOrPath.str() + ": needs a positive number \"" + key.str() +
               "\"";
@@ -106,18 +147,36 @@ std::optional<DeviceProfile> DeviceProfile::load(llvm::StringRef nameOrPath,
       !number("memory_bytes", d.memoryBytes) ||
       !number("link_bandwidth", d.linkBandwidth))
     return std::nullopt;
-  d.linkLatency = obj->getNumber("link_latency").value_or(0);
+  if (std::optional<double> latency = obj->getNumber("link_latency"))
+    d.linkLatency = *latency;
+  else if (!base)
+    d.linkLatency = 0;
+  if (std::optional<double> cores = obj->getNumber("cores")) {
+    if (*cores < 0 || *cores != (int)*cores) {
+      error = nameOrPath.str() + ": \"cores\" must be a whole number, 0 or "
+              "more";
+      return std::nullopt;
+    }
+    d.cores = (int)*cores;
+  }
   d.name = obj->getString("name").value_or(nameOrPath).str();
-  const llvm::json::Object *peak = obj->getObject("peak_flops");
-  if (peak)
+  if (const llvm::json::Object *peak = obj->getObject("peak_flops")) {
+    d.peak.clear();
     for (auto &[dtype, value] : *peak)
       if (auto v = value.getAsNumber(); v && *v > 0)
         d.peak[dtype.str()] = *v;
+  }
   if (d.peak.empty()) {
     error = nameOrPath.str() +
             ": needs \"peak_flops\": {\"f32\": FLOP/s, ...} with positive "
             "values";
     return std::nullopt;
+  }
+  if (const llvm::json::Object *ops = obj->getObject("ops")) {
+    auto table = readOps(*ops, nameOrPath, error);
+    if (!table)
+      return std::nullopt;
+    d.ops = std::move(*table);
   }
   return d;
 }
@@ -133,15 +192,5 @@ ppc::loadCostTable(llvm::StringRef path, std::string &error) {
     error = path.str() + ": expected {\"ops\": {\"NODE\": microseconds, ...}}";
     return std::nullopt;
   }
-  llvm::StringMap<double> table;
-  for (auto &[name, value] : *ops) {
-    auto us = value.getAsNumber();
-    if (!us || *us < 0) {
-      error = path.str() + ": op '" + name.str() +
-              "' needs a non-negative time in microseconds";
-      return std::nullopt;
-    }
-    table[name.str()] = *us * 1e-6;
-  }
-  return table;
+  return readOps(*ops, path, error);
 }

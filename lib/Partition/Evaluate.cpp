@@ -139,6 +139,7 @@ Evaluation ppc::evaluate(const OpGraph &graph, const Assignment &assignment,
     costs.bwdW.push_back(s.time);
     costs.stashBytes.push_back(s.activationBytes);
   }
+  costs.cores = graph.cores;
   costs.transfer = [&](int from, int to) {
     auto it = e.messages.find({from, to});
     int64_t bytes = it == e.messages.end() ? 0 : it->second;

@@ -26,6 +26,7 @@ std::optional<OpGraph> OpGraph::build(func::FuncOp func) {
   graph.linkLatency = attrNumber(device, "link_latency");
   graph.memoryBytes = attrNumber(device, "memory_bytes");
   graph.memoryBandwidth = attrNumber(device, "memory_bandwidth");
+  graph.cores = (int)attrNumber(device, "cores");
   llvm::StringMap<int> paramIndex;
   DenseMap<Operation *, int> nodeOf;
   FreeOps isFree;

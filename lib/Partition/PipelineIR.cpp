@@ -76,6 +76,7 @@ std::optional<StagePipeline> ppc::readStages(ModuleOp module) {
   auto device = module->getAttrOfType<DictionaryAttr>(kDeviceAttr);
   double bandwidth = attrNumber(device, "link_bandwidth", 1);
   double latency = attrNumber(device, "link_latency");
+  p.costs.cores = (int)attrNumber(device, "cores");
   p.topology.consumers.resize(n);
   for (auto &[stage, func] : byStage) {
     p.stages.push_back(func);

@@ -18,7 +18,9 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <cassert>
 #include <deque>
+#include <limits>
 #include <map>
 #include <tuple>
 
@@ -47,6 +49,16 @@ std::string cell(const Action &a) {
 struct Message {
   int from, to, mb; // stages
   double arrival;
+  int id; // its index in Interpreter::arrivals
+};
+
+/// What a rank does, in order, as the shared-cores timing replays it.
+struct Work {
+  enum Kind { Compute, Send, Recv } kind;
+  double duration; // Compute: seconds alone; Send: the transfer
+  int message;     // Send, Recv: the message's id
+  int event;       // Compute, Send: its index in RunResult::events
+  int linkTo;      // Send: the receiving rank
 };
 
 enum class Step { Done, Blocked, Error };
@@ -59,6 +71,7 @@ public:
     for (auto *grid : {&fwdDone, &bDone, &wDone})
       grid->assign(stages, std::vector<int>(m, 0));
     clock.assign(s.ranks.size(), 0.0);
+    work.resize(s.ranks.size());
     lastGrad.assign(s.ranks.size(), -1.0);
     result.busy.assign(s.ranks.size(), 0.0);
     result.peakStashBytes.assign(s.ranks.size(), 0);
@@ -101,6 +114,10 @@ private:
   }
   RunResult deadlock(const std::vector<size_t> &pc);
   RunResult incomplete();
+  bool sharesCores() const {
+    return costs && costs->cores > 0 && costs->cores < (int)sched.ranks.size();
+  }
+  void retimeOnSharedCores();
 
   const Schedule &sched;
   const Topology &topo;
@@ -116,6 +133,9 @@ private:
   std::vector<double> lastGrad; // end of the rank's last Bwd or BwdW
   std::vector<int64_t> stash;
   std::vector<int> inflight;
+  // With shared cores: each rank's work, and each message's arrival.
+  std::vector<std::vector<Work>> work;
+  int messages = 0;
   std::string error;
   RunResult result;
 };
@@ -194,9 +214,13 @@ Step Interpreter::exec(int rank, const Action &a) {
       double start = std::max(clock[rank], free);
       arrival = start + costs->transfer(grad ? a.peer : s, grad ? s : a.peer);
       free = arrival;
+      if (sharesCores())
+        work[rank].push_back({Work::Send, arrival - start, messages,
+                              (int)result.events.size(), peerRank});
       result.events.push_back({rank, a, start, arrival});
     }
-    channels[{rank, peerRank, grad}].push_back({s, a.peer, mb, arrival});
+    channels[{rank, peerRank, grad}].push_back(
+        {s, a.peer, mb, arrival, messages++});
     return Step::Done;
   }
   case Op::RecvAct:
@@ -219,12 +243,17 @@ Step Interpreter::exec(int rank, const Action &a) {
                   " micro-batch " + std::to_string(msg.mb) +
                   " (sends and receives are out of order)");
     queue.pop_front();
+    if (sharesCores())
+      work[rank].push_back({Work::Recv, 0, msg.id, -1, -1});
     (grad ? gradIn : actIn)[{s, a.peer, mb}] = true;
     clock[rank] = std::max(clock[rank], msg.arrival);
     return Step::Done;
   }
   }
   double cost = computeCost(a);
+  if (sharesCores())
+    work[rank].push_back(
+        {Work::Compute, cost, -1, (int)result.events.size(), -1});
   if (costs)
     result.events.push_back({rank, a, clock[rank], clock[rank] + cost});
   clock[rank] += cost;
@@ -372,6 +401,8 @@ RunResult Interpreter::run() {
   RunResult done = incomplete();
   if (!done.ok)
     return done;
+  if (sharesCores())
+    retimeOnSharedCores();
   // The gradient collective starts when the rank's last backward ends; the
   // update follows it and the rank's last action (a send may still run).
   bool tail = costs && isTraining(sched.kind) &&
@@ -420,6 +451,106 @@ RunResult Interpreter::run() {
   return result;
 }
 } // namespace
+
+/// The schedule ran with each rank on its own device; this replays each
+/// rank's work in global time on `cores` shared cores. A rank computes
+/// alone at full speed, n > cores ranks at once at cores / n each; sends
+/// take no core (the transfer is the link's, ordered per link as before)
+/// and a receive waits for its message's arrival. Events, clocks and the
+/// end of each rank's last backward take the new times; busy stays the
+/// work alone (bubble is then idle time beside work at full speed).
+void Interpreter::retimeOnSharedCores() {
+  const double kEps = 1e-15;
+  size_t ranks = work.size();
+  std::vector<double> arrival(messages, -1); // -1: not sent yet
+  std::vector<size_t> next(ranks, 0);
+  std::vector<double> left(ranks, 0), startedAt(ranks, 0);
+  std::map<std::pair<int, int>, double> linkBusy;
+  double now = 0;
+  auto active = [&](size_t r) {
+    return next[r] < work[r].size() &&
+           work[r][next[r]].kind == Work::Compute;
+  };
+  // Starts what can start at `now`: sends, arrived receives, computes;
+  // true when a rank moved (a send may free a rank visited before it).
+  auto advance = [&]() {
+    bool moved = false;
+    for (size_t r = 0; r < ranks; ++r) {
+      while (next[r] < work[r].size()) {
+        Work &w = work[r][next[r]];
+        if (w.kind == Work::Send) {
+          double &free = linkBusy[{(int)r, w.linkTo}];
+          double start = std::max(now, free);
+          arrival[w.message] = free = start + w.duration;
+          result.events[w.event].start = start;
+          result.events[w.event].end = start + w.duration;
+          ++next[r];
+          moved = true;
+        } else if (w.kind == Work::Recv) {
+          if (arrival[w.message] < 0 || arrival[w.message] > now + kEps)
+            break;
+          ++next[r];
+          moved = true;
+        } else {
+          if (left[r] <= 0) {
+            left[r] = w.duration;
+            startedAt[r] = now;
+          }
+          break;
+        }
+      }
+    }
+    return moved;
+  };
+  while (true) {
+    while (advance()) {
+    }
+    int computing = 0;
+    for (size_t r = 0; r < ranks; ++r)
+      computing += active(r);
+    double rate =
+        computing > costs->cores ? double(costs->cores) / computing : 1.0;
+    // The next moment something changes: a compute ends or a message that
+    // a rank waits for arrives.
+    double step = std::numeric_limits<double>::infinity();
+    for (size_t r = 0; r < ranks; ++r) {
+      if (active(r))
+        step = std::min(step, left[r] / rate);
+      else if (next[r] < work[r].size() &&
+               work[r][next[r]].kind == Work::Recv &&
+               arrival[work[r][next[r]].message] > now)
+        step = std::min(step, arrival[work[r][next[r]].message] - now);
+    }
+    if (step == std::numeric_limits<double>::infinity())
+      break;
+    now += step;
+    for (size_t r = 0; r < ranks; ++r) {
+      if (!active(r))
+        continue;
+      left[r] -= step * rate;
+      if (left[r] > kEps * std::max(1.0, work[r][next[r]].duration))
+        continue;
+      Work &w = work[r][next[r]];
+      result.events[w.event].start = startedAt[r];
+      result.events[w.event].end = now;
+      left[r] = 0;
+      ++next[r];
+    }
+  }
+  // The schedule ran without deadlock on its own devices, and sharing
+  // cores only delays work: every rank gets to its end.
+  for (size_t r = 0; r < ranks; ++r)
+    assert(next[r] == work[r].size() && "shared-cores replay stopped early");
+  for (size_t r = 0; r < ranks; ++r) {
+    clock[r] = 0;
+    lastGrad[r] = -1;
+  }
+  for (const Event &e : result.events) {
+    clock[e.rank] = std::max(clock[e.rank], e.end);
+    if (e.action.op == Op::Bwd || e.action.op == Op::BwdW)
+      lastGrad[e.rank] = std::max(lastGrad[e.rank], e.end);
+  }
+}
 
 llvm::StringRef ppc::sched::tailName(TailEvent::Kind kind) {
   switch (kind) {

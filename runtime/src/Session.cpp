@@ -205,6 +205,7 @@ Status Session::start() {
   int budget = o.threads > 0
                    ? o.threads
                    : (int)std::max(1u, std::thread::hardware_concurrency());
+  s->threadBudget = budget;
   int sharing = lastRank - firstRank;
   if (s->mpi)
     if (const char *local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE"))
@@ -242,7 +243,7 @@ Status Session::start() {
   }
   for (auto &e : s->executors) {
     PPRT_RETURN_IF_ERROR(e->load());
-    e->enableProfile(!o.profile.empty());
+    e->enableProfile(o.profiling());
   }
   return Status::ok();
 }

@@ -69,7 +69,7 @@ Status runInference(Session::State &s) {
     bool last = it == iterations - 1;
     // --profile leaves the warm-up batch out as the timing does (the GEMM
     // algorithms are timed and scratch allocated in the first).
-    if (iterations > 1 && !o.profile.empty())
+    if (iterations > 1 && o.profiling())
       for (auto &e : executors)
         e->enableProfile(it > 0);
     double start = seconds();
@@ -122,6 +122,8 @@ Status runInference(Session::State &s) {
     PPRT_RETURN_IF_ERROR(writeTrace(s, traces));
   if (!o.profile.empty())
     PPRT_RETURN_IF_ERROR(writeProfile(s));
+  if (!o.calibrate.empty())
+    PPRT_RETURN_IF_ERROR(writeCalibration(s));
   double perBatch = timed / std::max(timedIterations, 1);
   s.summary.checksum = checksum;
   s.summary.secondsPerBatch = perBatch;

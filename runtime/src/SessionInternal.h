@@ -37,6 +37,7 @@ struct Session::State {
   std::vector<std::unique_ptr<Transport>> transports; // local: one a rank
   std::vector<std::unique_ptr<Executor>> executors;   // one a rank
   int firstRank = 0;
+  int threadBudget = 1; // this machine's threads, shared by its ranks
 
   int count() const { return (int)executors.size(); }
   bool underMpi() const { return mpi != nullptr; }
@@ -90,6 +91,12 @@ Status writeTrace(const Session::State &s,
 /// --profile FILE: mean microseconds per run of every op by ONNX node (the
 /// format of ppc -cost-table), and the kernels that take the most on `err`.
 Status writeProfile(const Session::State &s);
+/// --calibrate FILE: a device file for ppc -device= (docs/partitioning.md):
+/// the ops' forward times from this run, the cores this machine's ranks
+/// share, and the transport's latency and bandwidth from a ping-pong
+/// between world ranks 0 and 1 (every process of an MPI run takes part;
+/// world rank 0 writes the file, with every process's ops).
+Status writeCalibration(Session::State &s);
 
 } // namespace session
 } // namespace pprt

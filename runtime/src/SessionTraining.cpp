@@ -121,7 +121,7 @@ Status runTraining(Session::State &s) {
     bool traceIt = !o.trace.empty() && step == steps;
     // As for inference, --profile leaves the run's first step out (GEMM
     // algorithm timing, first allocations) where there are more.
-    if (!o.profile.empty() && steps - startStep > 1)
+    if (o.profiling() && steps - startStep > 1)
       for (auto &e : executors)
         e->enableProfile(step > startStep + 1);
     double start = seconds();
@@ -177,6 +177,8 @@ Status runTraining(Session::State &s) {
     PPRT_RETURN_IF_ERROR(writeTrace(s, traces));
   if (!o.profile.empty())
     PPRT_RETURN_IF_ERROR(writeProfile(s));
+  if (!o.calibrate.empty())
+    PPRT_RETURN_IF_ERROR(writeCalibration(s));
   // What each stage kept for its backward at most: the schedule's
   // activation memory (1F1B: stage s holds at most K - s micro-batches).
   if (o.out)

@@ -47,6 +47,50 @@ TEST(Schedule, InferenceIsGPipeForward) {
   EXPECT_NEAR(r.bubble, 3.0 / 11, 1e-9);
 }
 
+TEST(Schedule, SharedCoresAtLeastRanksChangeNothing) {
+  Topology topo = Topology::chain(4, 4);
+  Costs alone = uniformCosts(4, 1, 2, 1, 0.25);
+  RunResult base = simulate(Kind::OneFOneB, topo, 8, alone);
+  for (int cores : {4, 8}) {
+    Costs c = alone;
+    c.cores = cores;
+    RunResult r = simulate(Kind::OneFOneB, topo, 8, c);
+    EXPECT_DOUBLE_EQ(r.stepTime, base.stepTime) << cores << " cores";
+    ASSERT_EQ(r.events.size(), base.events.size());
+    for (size_t i = 0; i < r.events.size(); ++i)
+      EXPECT_DOUBLE_EQ(r.events[i].end, base.events[i].end);
+  }
+}
+
+TEST(Schedule, SharedCoresSlowRanksThatComputeAtOnce) {
+  // Two stages on one core, F = 1, two micro-batches: rank 0's second
+  // forward and rank 1's first share the core from t = 1 at half speed
+  // each, so both end at 3; rank 1's second forward runs alone to 4.
+  Topology two = Topology::chain(2, 2);
+  Costs c = uniformCosts(2, 1, 1, 1);
+  c.cores = 1;
+  RunResult r = simulate(Kind::Inference, two, 2, c);
+  EXPECT_DOUBLE_EQ(r.stepTime, 4);
+  for (const Event &e : r.events) {
+    if (e.action.op != Op::Fwd)
+      continue;
+    double end = e.rank == 0 ? (e.action.mb == 0 ? 1 : 3)
+                             : (e.action.mb == 0 ? 3 : 4);
+    EXPECT_DOUBLE_EQ(e.end, end) << "rank " << e.rank << " mb " << e.action.mb;
+  }
+  // On one core the step is all the work, whatever the schedule.
+  Topology four = Topology::chain(4, 4);
+  Costs one = uniformCosts(4, 1, 1, 1);
+  one.cores = 1;
+  EXPECT_DOUBLE_EQ(simulate(Kind::Inference, four, 8, one).stepTime, 32);
+  EXPECT_DOUBLE_EQ(simulate(Kind::OneFOneB, four, 8, one).stepTime, 96);
+  // On two, at least half the work and at least the unshared step.
+  one.cores = 2;
+  double t = simulate(Kind::Inference, four, 8, one).stepTime;
+  EXPECT_GE(t, 16);
+  EXPECT_LT(t, 32);
+}
+
 TEST(Schedule, AllReduceStartsAtEachRanksLastBackward) {
   // 1F1B, F = 1, B = 2: rank r's last backward ends 2r before the pipeline's
   // (T), so its all-reduce overlaps the backwards still running upstream.

@@ -25,6 +25,13 @@ struct DeviceProfile {
   double memoryBytes = 0;
   double linkBandwidth = 0; // bytes/s, stage to stage
   double linkLatency = 0;   // s
+  /// Cores the ranks of one machine share (a CPU); 0: each rank has its own
+  /// device. The simulator slows ranks that compute at once on fewer cores.
+  int cores = 0;
+  /// Measured seconds of the ops of one model by ONNX node (a calibrated
+  /// file's "ops", pprun --calibrate): the cost table when -cost-table
+  /// gives none.
+  llvm::StringMap<double> ops;
 
   double peakFor(llvm::StringRef dtype) const;
   double opTime(double flops, double bytes, llvm::StringRef dtype) const;

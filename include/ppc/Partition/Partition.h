@@ -67,6 +67,7 @@ struct OpGraph {
   std::vector<mlir::Operation *> paramOps; // the pp.param of each index
   double linkBandwidth = 1, linkLatency = 0;
   double memoryBytes = 0, memoryBandwidth = 0;
+  int cores = 0; // shared by the ranks (DeviceProfile::cores)
 
   double transferTime(int64_t bytes) const;
 

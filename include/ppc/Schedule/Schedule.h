@@ -79,6 +79,11 @@ struct Costs {
   /// update of the rank's shard and an all-gather after it, half each.
   std::vector<double> allReduce, optimizer;
   bool zero = false;
+  /// Cores the ranks share (a CPU: the ranks of one machine); 0, or at
+  /// least as many as ranks: each rank computes on its own device. With
+  /// fewer, n ranks computing at once each progress at cores / n of their
+  /// speed (processor sharing), as threads of one machine do.
+  int cores = 0;
 };
 
 /// Builds the schedule of `kind` for `microbatches` micro-batches. Interleaved

@@ -39,6 +39,12 @@ struct SessionOptions {
   std::vector<std::pair<std::string, std::string>> inputs; // NAME, FILE.npy
   int iterations = 0; // 0: 1, or 4 on random inputs
   std::string trace, profile;
+  /// --calibrate FILE: this machine as `ppc -device=FILE` reads it (the
+  /// ops' measured times, the cores the ranks share, the transport's
+  /// latency and bandwidth).
+  std::string calibrate;
+  /// Whether ops are timed (--profile or --calibrate).
+  bool profiling() const { return !profile.empty() || !calibrate.empty(); }
   // Training (a pipeline compiled with ppc -train).
   std::vector<std::pair<std::string, std::string>> data; // NAME, FILE.npy
   int steps = 0, saveEvery = 0;

@@ -47,6 +47,9 @@ void usage() {
       "             rank's GPU; --tf32: fp32 products on TF32 tensor cores)\n"
       "             [--iterations N] [--trace FILE.json] [--timeout SECONDS]\n"
       "             [--profile COSTS.json]   (per-op times, for ppc -cost-table)\n"
+      "             [--calibrate DEVICE.json]  (this machine for ppc -device=:\n"
+      "             op times, shared cores, the transport's latency and\n"
+      "             bandwidth)\n"
       "training (ppc -train):\n"
       "             [--steps N] [--data NAME=FILE.npy]... (samples on axis 0,\n"
       "             taken in batches, wrapping) [--metrics FILE.jsonl]\n"
@@ -136,6 +139,8 @@ SessionOptions parse(int argc, char **argv) {
       o.trace = value("--trace");
     } else if (is("--profile")) {
       o.profile = value("--profile");
+    } else if (is("--calibrate")) {
+      o.calibrate = value("--calibrate");
     } else if (is("--timeout")) {
       // Finite and positive: 0 would blame every peer, inf never end.
       std::string v = value("--timeout");
