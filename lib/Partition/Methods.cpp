@@ -104,6 +104,10 @@ public:
     case sched::Kind::GPipe: return m;
     case sched::Kind::OneFOneB:
     case sched::Kind::ZBH1: return std::min(k - stage % k, m);
+    case sched::Kind::ZBH2: return std::min(2 * (k - stage % k) - 1, m);
+    // ZB-V's order (Generators.cpp): chunk 0 (stage r) holds up to 2K-r
+    // micro-batches, chunk 1 (stage 2K-1-r) r+1: 2K - stage either way.
+    case sched::Kind::ZBV: return std::min(2 * k - stage, m);
     case sched::Kind::Interleaved: {
       int r = stage % k;
       int warm = std::min((k - r - 1) * 2 + (opts.virtualStages - 1) * k,
