@@ -28,6 +28,9 @@ llvm::StringRef ppc::sched::kindName(Kind kind) {
   case Kind::ZBH1: return "zb-h1";
   case Kind::ZBH2: return "zb-h2";
   case Kind::ZBV: return "zb-v";
+  case Kind::VHalf: return "v-half";
+  case Kind::LoopedBFS: return "looped-bfs";
+  case Kind::DualPipeV: return "dualpipe-v";
   }
   return "?";
 }
@@ -41,21 +44,27 @@ std::optional<Kind> ppc::sched::parseKind(llvm::StringRef name) {
       .Case("zb-h1", Kind::ZBH1)
       .Case("zb-h2", Kind::ZBH2)
       .Case("zb-v", Kind::ZBV)
+      .Case("v-half", Kind::VHalf)
+      .Case("looped-bfs", Kind::LoopedBFS)
+      .Case("dualpipe-v", Kind::DualPipeV)
       .Default(std::nullopt);
 }
 
 std::string ppc::sched::kindNames() {
   std::string names;
   for (Kind k : {Kind::Inference, Kind::GPipe, Kind::OneFOneB,
-                 Kind::Interleaved, Kind::ZBH1, Kind::ZBH2, Kind::ZBV})
+                 Kind::Interleaved, Kind::ZBH1, Kind::ZBH2, Kind::ZBV,
+                 Kind::VHalf, Kind::LoopedBFS, Kind::DualPipeV})
     names += (names.empty() ? "" : ", ") + kindName(k).str();
   return names;
 }
 
-bool ppc::sched::isVShaped(Kind kind) { return kind == Kind::ZBV; }
+bool ppc::sched::isVShaped(Kind kind) {
+  return kind == Kind::ZBV || kind == Kind::VHalf || kind == Kind::DualPipeV;
+}
 
 bool ppc::sched::takesVirtualStages(Kind kind) {
-  return kind == Kind::Interleaved;
+  return kind == Kind::Interleaved || kind == Kind::LoopedBFS;
 }
 
 int ppc::sched::stageRankOf(Kind kind, int stage, int stages, int ranks) {
@@ -419,6 +428,120 @@ Order zbVOrder(const Topology &topo, int m) {
   return order;
 }
 
+/// V-Half (Qi et al., "Pipeline Parallelism with Controllable Memory",
+/// 2024): the V placement of ZB-V under about half of 1F1B's activation
+/// memory. The paper builds it from a repeated building block whose
+/// lifespans it shortens; here the same rules are met by the zero-bubble
+/// list scheduler on the V with every rank's budget K+1 half-share
+/// activations, (K+1)/2 micro-batches of its model share against 1F1B's K
+/// on stage 0, and W's held back while other work is ready. The price is
+/// the bubble the paper reports for it: more than ZB-V's, less than 1F1B's
+/// at equal costs (test/unit/ScheduleTest.cpp).
+Order vHalfOrder(const Topology &topo, int m, const Costs *costs,
+                 std::string &error) {
+  int k = topo.numRanks();
+  std::vector<int> budget(k, k + 1);
+  return zeroBubbleOrder(topo, m, costs, budget,
+                         std::numeric_limits<int>::max(), error);
+}
+
+/// Looped BFS (Lamy-Poirier, "Breadth-First Pipeline Parallelism", 2022;
+/// torch.distributed.pipelining's ScheduleLoopedBFS): rank r runs every
+/// micro-batch's forward through its first stage, then through its next
+/// (stages placed round robin), then the backwards stage by stage from its
+/// last. torch walks each stage's backwards from the last micro-batch; here
+/// from the first, so that a stage's gradients are summed in micro-batch
+/// order as in every other schedule (bitwise the same result); the bubble
+/// and GPipe's memory (M micro-batches a stage) are the same either way.
+Order loopedBFSOrder(const Topology &topo, int m) {
+  auto byRank = stagesByRank(topo);
+  Order order(byRank.size());
+  for (size_t r = 0; r < byRank.size(); ++r) {
+    for (int s : byRank[r])
+      for (int mb = 0; mb < m; ++mb)
+        order[r].push_back(compute(Op::Fwd, s, mb));
+    for (auto it = byRank[r].rbegin(); it != byRank[r].rend(); ++it)
+      for (int mb = 0; mb < m; ++mb)
+        order[r].push_back(compute(Op::Bwd, *it, mb));
+  }
+  return order;
+}
+
+/// DualPipeV (DeepSeek's DualPipe cut in half, "DualPipeV";
+/// torch.distributed.pipelining's ScheduleDualPipeV, whose order this is):
+/// the V placement; warm-up 2(K-r-1) first-chunk forwards, r+1 pairs of
+/// first- and second-chunk forwards, K-r-1 rounds of a second-chunk B, a
+/// held-back W and a second-chunk F; then the steady state of "F&B" pairs,
+/// a forward of one chunk beside a whole backward of the other (DualPipe
+/// overlaps the two so that one's communication hides under the other's
+/// compute; pprun runs them one after the other, F first, so F&B = F + B);
+/// the cool-down switches half-way to split B's whose W's fill the tail.
+/// Needs M >= 2K.
+Order dualPipeVOrder(const Topology &topo, int m) {
+  int k = topo.numRanks(), stages = topo.numStages();
+  Order order(k);
+  for (int r = 0; r < k; ++r) {
+    auto &list = order[r];
+    int s0 = r, s1 = stages - 1 - r;
+    std::vector<int> nextF(stages, 0), nextB(stages, 0);
+    std::deque<std::pair<int, int>> weights;
+    auto fwd = [&](int s) { list.push_back(compute(Op::Fwd, s, nextF[s]++)); };
+    auto bwd = [&](int s, bool split) {
+      int mb = nextB[s]++;
+      list.push_back(compute(split ? Op::BwdB : Op::Bwd, s, mb));
+      if (split)
+        weights.push_back({s, mb});
+    };
+    auto weight = [&] {
+      if (weights.empty())
+        return;
+      list.push_back(compute(Op::BwdW, weights.front().first,
+                             weights.front().second));
+      weights.pop_front();
+    };
+    auto fAndB = [&](int f, int b) {
+      fwd(f);
+      bwd(b, false);
+    };
+    for (int i = 0; i < 2 * (k - r - 1); ++i)
+      fwd(s0);
+    for (int i = 0; i < r + 1; ++i) {
+      fwd(s0);
+      fwd(s1);
+    }
+    for (int i = 0; i < k - r - 1; ++i) {
+      bwd(s1, true);
+      weight();
+      fwd(s1);
+    }
+    for (int i = 0; i < m - 2 * k + r + 1; ++i) {
+      fAndB(s0, s1);
+      fAndB(s1, s0);
+    }
+    for (int i = 0; i < k - r - 1; ++i) {
+      bwd(s1, false);
+      fAndB(s1, s0);
+    }
+    bool split = false;
+    int half = (r + 1) / 2;
+    for (int i = 0; i < r + 1; ++i) {
+      if (i == half && r % 2 == 1)
+        split = true;
+      bwd(s1, split);
+      if (i == half && r % 2 == 0)
+        split = true;
+      bwd(s0, split);
+    }
+    for (int i = 0; i < k - r - 1; ++i) {
+      weight();
+      bwd(s0, split);
+    }
+    while (!weights.empty())
+      weight();
+  }
+  return order;
+}
+
 /// Megatron-LM's interleaved 1F1B: rank r holds stages r, r+K, ..., and
 /// forward units go K micro-batches at a time through each of its chunks.
 Order interleavedOrder(const Topology &topo, int m) {
@@ -606,6 +729,28 @@ std::optional<Schedule> ppc::sched::generate(Kind kind, const Topology &topo,
     break;
   case Kind::ZBV:
     order = zbVOrder(topo, m);
+    break;
+  case Kind::VHalf:
+    order = vHalfOrder(topo, m, costs, error);
+    if (order.empty())
+      return std::nullopt;
+    break;
+  case Kind::DualPipeV:
+    if (m < 2 * ranks) {
+      error = "dualpipe-v needs at least as many micro-batches as stages: "
+              "use -microbatches=" + std::to_string(2 * ranks) +
+              " or more (have " + std::to_string(m) + ")";
+      return std::nullopt;
+    }
+    order = dualPipeVOrder(topo, m);
+    break;
+  case Kind::LoopedBFS:
+    if (stages % ranks != 0) {
+      error = "looped-bfs needs the same number of virtual stages on every "
+              "rank";
+      return std::nullopt;
+    }
+    order = loopedBFSOrder(topo, m);
     break;
   case Kind::Interleaved:
     if (stages % ranks != 0) {

@@ -318,7 +318,7 @@ TEST(Schedule, SkipConnectionIntoTheV) {
   // sends rank 1 (stages 1, 2) activations of stage 0 and gradients of
   // stage 3 for both 2 and 1 on one channel, which rank 1 takes in the
   // order they were sent.
-  for (Kind kind : {Kind::ZBV})
+  for (Kind kind : {Kind::ZBV, Kind::VHalf, Kind::DualPipeV})
     for (int k : {2, 4}) {
       Topology topo = Topology::chain(2 * k, k, kind);
       topo.consumers[1].push_back(2 * k - 1);
@@ -329,4 +329,61 @@ TEST(Schedule, SkipConnectionIntoTheV) {
       EXPECT_TRUE(r.ok) << kindName(kind).str() << " K=" << k << ": "
                         << r.message << "\n" << r.table;
     }
+}
+
+TEST(Schedule, VHalfHoldsAboutHalfOf1F1B) {
+  for (int k : {2, 4, 8})
+    for (int m : {2 * k, 4 * k}) {
+      Topology v = Topology::chain(2 * k, k, Kind::VHalf);
+      Costs c = uniformCosts(2 * k, 0.5, 0.5, 0.5);
+      c.stashBytes.assign(2 * k, 50);
+      RunResult r = simulate(Kind::VHalf, v, m, c);
+      Topology h = Topology::chain(k, k);
+      RunResult r1 = simulate(Kind::OneFOneB, h, m, uniformCosts(k, 1, 1, 1));
+      RunResult zv = simulate(Kind::ZBV, v, m, c);
+      // K+1 half-share activations: (K+1)/2K of 1F1B's K on stage 0.
+      for (int rank = 0; rank < k; ++rank)
+        EXPECT_LE(r.peakStashBytes[rank], 50 * (k + 1))
+            << "K=" << k << " M=" << m << " rank " << rank;
+      EXPECT_LE(2 * r.peakStashBytes[0], r1.peakStashBytes[0]);
+      // Its bubble lies between ZB-V's and 1F1B's.
+      EXPECT_LT(r.stepTime, r1.stepTime) << "K=" << k << " M=" << m;
+      EXPECT_GE(r.stepTime, zv.stepTime) << "K=" << k << " M=" << m;
+    }
+}
+
+TEST(Schedule, LoopedBFSBubbleMatchesTheory) {
+  // Like interleaved: (K-1)/(V*M) of the ideal step M(F+B), for M >= K;
+  // every stage holds all M micro-batches, as GPipe.
+  for (int k : {2, 4})
+    for (int v : {2, 4})
+      for (int m : {k, 2 * k, 4 * k}) {
+        Topology topo = Topology::chain(k * v, k);
+        Costs c = uniformCosts(k * v, 1.0 / v, 1.0 / v, 1.0 / v);
+        RunResult r = simulate(Kind::LoopedBFS, topo, m, c);
+        double ideal = m * 3.0;
+        double theory = double(k - 1) / (v * m);
+        EXPECT_NEAR((r.stepTime - ideal) / ideal, theory, 1e-9)
+            << "K=" << k << " V=" << v << " M=" << m;
+        for (int s = 0; s < k * v; ++s)
+          EXPECT_EQ(r.peakInflight[s], m);
+      }
+}
+
+TEST(Schedule, DualPipeVVerifies) {
+  // torch's order for every K and M >= 2K, under uneven costs too; it needs
+  // 2K micro-batches.
+  for (int k : {2, 4, 8})
+    for (int m : {2 * k, 2 * k + 1, 4 * k})
+      for (auto [f, b, w] : {std::tuple{1.0, 1.0, 1.0}, {1.0, 2.0, 1.0},
+                             {1.0, 1.5, 0.5}}) {
+        Topology v = Topology::chain(2 * k, k, Kind::DualPipeV);
+        RunResult r = simulate(Kind::DualPipeV, v, m, uniformCosts(2 * k, f, b, w));
+        EXPECT_TRUE(r.ok) << "K=" << k << " M=" << m;
+      }
+  std::string error;
+  EXPECT_FALSE(generate(Kind::DualPipeV, Topology::chain(8, 4, Kind::DualPipeV),
+                        6, error));
+  EXPECT_NE(error.find("use -microbatches=8 or more"), std::string::npos)
+      << error;
 }

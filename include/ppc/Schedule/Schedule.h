@@ -34,7 +34,10 @@ enum class Kind {
   Interleaved,
   ZBH1,
   ZBH2,
-  ZBV
+  ZBV,
+  VHalf,
+  LoopedBFS,
+  DualPipeV
 };
 enum class Op { Fwd, Bwd, BwdB, BwdW, SendAct, RecvAct, SendGrad, RecvGrad };
 
