@@ -93,7 +93,8 @@ Evaluation ppc::evaluate(const OpGraph &graph, const Assignment &assignment,
   e.topology.stageRank.resize(numStages);
   e.topology.consumers.resize(numStages);
   for (int s = 0; s < numStages; ++s)
-    e.stages[s].rank = e.topology.stageRank[s] = s % options.ranks;
+    e.stages[s].rank = e.topology.stageRank[s] =
+        sched::stageRankOf(options.schedule, s, numStages, options.ranks);
 
   std::vector<std::vector<char>> hasParam(
       numStages, std::vector<char>(graph.paramBytes.size(), 0));
@@ -188,7 +189,7 @@ int ppc::optimizerStateCopies(mlir::ModuleOp module) {
 
 std::string ppc::scheduleLabel(sched::Kind kind, int virtualStages) {
   std::string name = sched::kindName(kind).str();
-  if (kind == sched::Kind::Interleaved)
+  if (sched::takesVirtualStages(kind))
     name += " v" + std::to_string(virtualStages);
   return name;
 }

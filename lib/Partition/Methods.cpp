@@ -104,6 +104,17 @@ public:
     case sched::Kind::GPipe: return m;
     case sched::Kind::OneFOneB:
     case sched::Kind::ZBH1: return std::min(k - stage % k, m);
+    case sched::Kind::ZBH2: return std::min(2 * (k - stage % k) - 1, m);
+    // ZB-V's order (Generators.cpp): chunk 0 (stage r) holds up to 2K-r
+    // micro-batches, chunk 1 (stage 2K-1-r) r+1: 2K - stage either way.
+    case sched::Kind::ZBV: return std::min(2 * k - stage, m);
+    // V-Half's budget: K+1 activations of the rank's two stages together.
+    case sched::Kind::VHalf: return std::min(k + 1, m);
+    case sched::Kind::LoopedBFS: return m;
+    // DualPipeV's warm-up: 2(K-r)-1 first-chunk forwards before its first
+    // backward, r+1 of the second chunk (stage 2K-1-r).
+    case sched::Kind::DualPipeV:
+      return std::min(stage < k ? 2 * (k - stage) - 1 : 2 * k - stage, m);
     case sched::Kind::Interleaved: {
       int r = stage % k;
       int warm = std::min((k - r - 1) * 2 + (opts.virtualStages - 1) * k,

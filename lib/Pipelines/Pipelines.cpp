@@ -119,13 +119,15 @@ SmallVector<ScheduleChoice> ppc::scheduleChoices(StringRef name,
             {Kind::Interleaved, 2}};
   std::optional<Kind> kind = sched::parseKind(name);
   if (!kind) {
-    error = "-schedule=" + name.str() +
-            ": expected inference, gpipe, 1f1b, interleaved, zb-h1 or auto";
+    error = "-schedule=" + name.str() + ": expected " + sched::kindNames() +
+            " or auto";
     return {};
   }
+  // Interleaved and the V schedules hold two virtual stages per rank
+  // unless told.
   int v = virtualStages > 0 ? (int)virtualStages
-          : *kind == Kind::Interleaved ? 2
-                                       : 1;
+          : sched::takesVirtualStages(*kind) || sched::isVShaped(*kind) ? 2
+                                                                       : 1;
   return {{*kind, v}};
 }
 

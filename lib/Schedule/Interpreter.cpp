@@ -3,8 +3,9 @@
 // Ranks advance in turn; a rank stops at a receive whose message has not been
 // sent yet (sends are buffered, as Megatron's batched isend/irecv and NCCL's
 // grouped calls behave). Messages are matched in order on each (sender,
-// receiver, activation|gradient) channel, as MPI's non-overtaking rule and
-// one NCCL stream give. When no rank can advance before all are done, the
+// receiver) channel, activations and gradients alike, as MPI's
+// non-overtaking rule and one NCCL stream give, and as pprun's transports
+// and its plan check (runtime/src/Verify.cpp) have it. When no rank can advance before all are done, the
 // schedule deadlocks. Static mistakes (a backward before its forward, a
 // compute whose input never arrived, a message that does not match) are
 // reported at the action where they happen.
@@ -48,6 +49,7 @@ std::string cell(const Action &a) {
 
 struct Message {
   int from, to, mb; // stages
+  bool grad;
   double arrival;
   int id; // its index in Interpreter::arrivals
 };
@@ -126,8 +128,8 @@ private:
   std::vector<std::vector<int>> fwdDone, bDone, wDone;
   // Received (stage, peer, mb) per direction.
   std::map<std::tuple<int, int, int>, bool> actIn, gradIn;
-  // (sender rank, receiver rank, is gradient) -> messages in flight.
-  std::map<std::tuple<int, int, bool>, std::deque<Message>> channels;
+  // (sender rank, receiver rank) -> messages in flight.
+  std::map<std::pair<int, int>, std::deque<Message>> channels;
   std::map<std::pair<int, int>, double> linkFree;
   std::vector<double> clock;
   std::vector<double> lastGrad; // end of the rank's last Bwd or BwdW
@@ -219,8 +221,8 @@ Step Interpreter::exec(int rank, const Action &a) {
                               (int)result.events.size(), peerRank});
       result.events.push_back({rank, a, start, arrival});
     }
-    channels[{rank, peerRank, grad}].push_back(
-        {s, a.peer, mb, arrival, messages++});
+    channels[{rank, peerRank}].push_back(
+        {s, a.peer, mb, grad, arrival, messages++});
     return Step::Done;
   }
   case Op::RecvAct:
@@ -231,16 +233,19 @@ Step Interpreter::exec(int rank, const Action &a) {
       return fail("stage " + std::to_string(s) + " receives no " +
                   (grad ? "gradients" : "activations") + " from stage " +
                   std::to_string(a.peer));
-    auto &queue = channels[{topo.stageRank[a.peer], rank, grad}];
+    auto &queue = channels[{topo.stageRank[a.peer], rank}];
     if (queue.empty())
       return Step::Blocked;
     Message msg = queue.front();
-    if (msg.from != a.peer || msg.to != s || msg.mb != mb)
-      return fail("expects stage " + std::to_string(a.peer) + " -> " +
-                  std::to_string(s) + " micro-batch " + std::to_string(mb) +
-                  " but the next message on that channel is stage " +
-                  std::to_string(msg.from) + " -> " + std::to_string(msg.to) +
-                  " micro-batch " + std::to_string(msg.mb) +
+    auto what = [](bool g) { return g ? "gradients" : "activations"; };
+    if (msg.from != a.peer || msg.to != s || msg.mb != mb || msg.grad != grad)
+      return fail(std::string("expects ") + what(grad) + " of stage " +
+                  std::to_string(a.peer) + " -> " + std::to_string(s) +
+                  " micro-batch " + std::to_string(mb) +
+                  " but the next message on that channel is " +
+                  what(msg.grad) + " of stage " + std::to_string(msg.from) +
+                  " -> " + std::to_string(msg.to) + " micro-batch " +
+                  std::to_string(msg.mb) +
                   " (sends and receives are out of order)");
     queue.pop_front();
     if (sharesCores())
@@ -339,9 +344,9 @@ RunResult Interpreter::incomplete() {
     if (queue.empty())
       continue;
     const Message &msg = queue.front();
-    r.rank = std::get<0>(key);
+    r.rank = key.first;
     r.message = "rank " + std::to_string(r.rank) + " sends " +
-                (std::get<2>(key) ? "gradients" : "activations") +
+                (msg.grad ? "gradients" : "activations") +
                 " of stage " + std::to_string(msg.from) + " -> " +
                 std::to_string(msg.to) + " micro-batch " +
                 std::to_string(msg.mb) + " that no rank receives";

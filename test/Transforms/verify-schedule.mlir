@@ -58,7 +58,7 @@ pp.schedule inference attributes {microbatches = 2 : i64, stage_ranks = array<i6
     pp.action send_act 0 mb 1 peer 1
   }
   pp.rank 1 {
-    // expected-error @below {{rank 1 step 0 (recv_act stage 1 mb 1 from stage 0): expects stage 0 -> 1 micro-batch 1 but the next message on that channel is stage 0 -> 1 micro-batch 0 (sends and receives are out of order)}}
+    // expected-error @below {{rank 1 step 0 (recv_act stage 1 mb 1 from stage 0): expects activations of stage 0 -> 1 micro-batch 1 but the next message on that channel is activations of stage 0 -> 1 micro-batch 0 (sends and receives are out of order)}}
     pp.action recv_act 1 mb 1 peer 0
     pp.action fwd 1 mb 1
     pp.action recv_act 1 mb 0 peer 0

@@ -19,6 +19,12 @@ train_check.py PPC PPRUN WORKDIR
 4. Activation memory: stage 0 keeps at most K micro-batches under 1F1B and
    M under GPipe.
 5. Bad input: one clear line each.
+6. Schedules against 1F1B: GPT and resnet18 on 2 and 4 ranks under zb-h2,
+   zb-v, v-half, looped-bfs and dualpipe-v: one step's gradients and 20
+   steps of AdamW losses bitwise equal to 1F1B's at the same ranks and
+   micro-batches
+   (every schedule sums a stage's micro-batch gradients in micro-batch
+   order, and a stage's ops compute the same wherever the cuts fall).
 """
 import json
 import os
@@ -438,6 +444,54 @@ check(held.get("1f1b", 99) <= 4 and held.get("gpipe") == 8,
       f"activation memory, stage 0 of 4 with 8 micro-batches: 1f1b keeps "
       f"{held.get('1f1b')} (theory: at most 4), gpipe {held.get('gpipe')} "
       f"(theory: 8)")
+
+
+# 6. Schedules against 1F1B, bitwise. dualpipe-v needs 2K micro-batches:
+# it is compared with 1F1B at as many (and micro-batches of the same size).
+NEW_SCHEDULES = ("zb-h2", "zb-v", "v-half", "looped-bfs", "dualpipe-v")
+
+
+def schedule_run(name, ranks, schedule, micro):
+    onnx, _, _, _, batch, _, _, data = setups[name]
+    batch = batch // MICROBATCHES * micro
+    out = os.path.join(WORK, f"{name}-{ranks}-sched-{schedule}-{micro}")
+    r = compile_(onnx, out, ranks, schedule, batch, micro,
+                 "-optimizer=adamw", "-lr=0.0001", "-weight-decay=0.01")
+    if r.returncode:
+        return None, None, r.stderr.strip()
+    r = pprun(out, data, "--save-gradients", out + "/grads")
+    if r.returncode:
+        return None, None, r.stderr.strip()
+    grads = read_all(out + "/grads*")
+    metrics = out + "/metrics.jsonl"
+    r = pprun(out, data, "--steps", "20", "--metrics", metrics)
+    if r.returncode:
+        return None, None, r.stderr.strip()
+    return grads, [json.loads(line)["loss"] for line in open(metrics)], ""
+
+
+for name in ("gpt", "resnet18-train"):
+    for ranks in (2, 4):
+        base = {}
+        for schedule in NEW_SCHEDULES:
+            micro = max(MICROBATCHES, 2 * ranks) if schedule == "dualpipe-v" \
+                else MICROBATCHES
+            if micro not in base:
+                base[micro] = schedule_run(name, ranks, "1f1b", micro)
+            base_grads, base_losses, base_err = base[micro]
+            grads, losses, err = schedule_run(name, ranks, schedule, micro)
+            what = (f"{name} {ranks} ranks {schedule} against 1f1b, {micro} "
+                    f"micro-batches")
+            if grads is None or base_grads is None:
+                check(False, f"{what}: {err or base_err}")
+                continue
+            same_grads = grads.keys() == base_grads.keys() and len(grads) and \
+                all(np.array_equal(grads[k], base_grads[k]) for k in grads)
+            check(same_grads and losses == base_losses,
+                  f"{what}: {len(grads)} gradients bitwise "
+                  f"{'equal' if same_grads else 'DIFFERENT'}; 20 losses "
+                  f"{'equal' if losses == base_losses else 'DIFFERENT'} "
+                  f"({base_losses[0]:.7g} -> {base_losses[-1]:.7g})")
 
 
 # 5. Bad input.

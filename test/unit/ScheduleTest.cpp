@@ -252,3 +252,182 @@ TEST(ScheduleVerify, MissingMicrobatch) {
   EXPECT_NE(r.message.find("micro-batch 1 never runs backward on stage 0"),
             std::string::npos) << r.message;
 }
+
+namespace {
+/// Per rank, the time it idles between the start of its first compute and
+/// the end of its last: the bubble a zero-bubble schedule removes (the
+/// start-up offset of later ranks overlaps the previous step's tail).
+std::vector<double> innerIdle(const RunResult &r, int ranks) {
+  std::vector<double> first(ranks, 1e300), last(ranks, 0), busy(ranks, 0);
+  for (const Event &e : r.events) {
+    Op op = e.action.op;
+    if (op != Op::Fwd && op != Op::Bwd && op != Op::BwdB && op != Op::BwdW)
+      continue;
+    first[e.rank] = std::min(first[e.rank], e.start);
+    last[e.rank] = std::max(last[e.rank], e.end);
+    busy[e.rank] += e.end - e.start;
+  }
+  std::vector<double> idle(ranks);
+  for (int i = 0; i < ranks; ++i)
+    idle[i] = last[i] - first[i] - busy[i];
+  return idle;
+}
+} // namespace
+
+TEST(Schedule, ZBH2AndZBVHaveNoBubbleWhenFEqualsBEqualsW) {
+  // The papers' claim holds once the warm-up is full: M >= 2K-1 (ZB-H2's
+  // first rank runs 2K-1 forwards before its first B; fewer micro-batches
+  // leave the gap open, as they do in the papers' figures).
+  for (int k : {2, 4, 8})
+    for (int m : {2 * k - 1, 2 * k, 3 * k}) {
+      // ZB-H2: one stage per rank, F = B = W = 1.
+      Topology h2 = Topology::chain(k, k);
+      RunResult r = simulate(Kind::ZBH2, h2, m, uniformCosts(k, 1, 1, 1));
+      for (int rank = 0; rank < k; ++rank)
+        EXPECT_NEAR(innerIdle(r, k)[rank], 0, 1e-9)
+            << "zb-h2 K=" << k << " M=" << m << " rank " << rank;
+      // The parallelogram: rank r starts at r F and runs M (F+B+W) on end.
+      EXPECT_DOUBLE_EQ(r.stepTime, m * 3.0 + (k - 1));
+      EXPECT_EQ(r.peakInflight[0], 2 * k - 1) << "K=" << k << " M=" << m;
+      // ZB-V: 2K stages of half a rank's share each.
+      Topology v = Topology::chain(2 * k, k, Kind::ZBV);
+      Costs c = uniformCosts(2 * k, 0.5, 0.5, 0.5);
+      c.stashBytes.assign(2 * k, 50);
+      RunResult rv = simulate(Kind::ZBV, v, m, c);
+      for (int rank = 0; rank < k; ++rank)
+        EXPECT_NEAR(innerIdle(rv, k)[rank], 0, 1e-9)
+            << "zb-v K=" << k << " M=" << m << " rank " << rank;
+      // 1F1B's peak, K micro-batches of a rank's share, on every rank.
+      RunResult r1 = simulate(Kind::OneFOneB, h2, m, uniformCosts(k, 1, 1, 1));
+      for (int rank = 0; rank < k; ++rank)
+        EXPECT_LE(rv.peakStashBytes[rank], r1.peakStashBytes[0])
+            << "zb-v K=" << k << " M=" << m << " rank " << rank;
+      EXPECT_EQ(rv.peakStashBytes[0], r1.peakStashBytes[0])
+          << "zb-v K=" << k << " M=" << m;
+    }
+}
+
+TEST(Schedule, VPlacement) {
+  Topology v = Topology::chain(8, 4, Kind::ZBV);
+  EXPECT_EQ(v.stageRank, (std::vector<int>{0, 1, 2, 3, 3, 2, 1, 0}));
+  std::string error;
+  EXPECT_FALSE(generate(Kind::ZBV, Topology::chain(8, 4), 8, error));
+  EXPECT_NE(error.find("placed in a V"), std::string::npos) << error;
+  EXPECT_FALSE(generate(Kind::ZBH2, Topology::chain(8, 4), 8, error));
+}
+
+TEST(ScheduleVerify, BrokenZeroBubbleSchedulesAreRejected) {
+  std::string error;
+  // ZB-V: a W moved before its B.
+  Topology v = Topology::chain(4, 2, Kind::ZBV);
+  Schedule s = *generate(Kind::ZBV, v, 4, error);
+  auto &r0 = s.ranks[0];
+  size_t b = find(r0, {Op::BwdB, 3, 0, -1});
+  size_t w = find(r0, {Op::BwdW, 3, 0, -1});
+  ASSERT_LT(b, w);
+  std::swap(r0[b], r0[w]);
+  RunResult r = run(s, v);
+  ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.rank, 0);
+  EXPECT_EQ(r.step, (int)b);
+  EXPECT_NE(r.message.find("before its input gradient"), std::string::npos)
+      << r.message;
+  EXPECT_NE(r.table.find("[w3.0]"), std::string::npos) << r.table;
+  // ZB-V: the turn of the V (stage 1 -> 2 on rank 1) is local; a missing
+  // send from rank 0 to rank 1 deadlocks rank 1.
+  s = *generate(Kind::ZBV, v, 4, error);
+  auto &fresh = s.ranks[0];
+  fresh.erase(fresh.begin() + find(fresh, {Op::SendAct, 0, 2, 1}));
+  r = run(s, v);
+  ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.rank, 1);
+  EXPECT_NE(r.message.find("recv_act stage 1 mb 2 from stage 0"),
+            std::string::npos) << r.message;
+  EXPECT_NE(r.table.find("rank 1"), std::string::npos);
+  // ZB-H2: two receives swapped.
+  Topology h = Topology::chain(4, 4);
+  s = *generate(Kind::ZBH2, h, 8, error);
+  auto &r2 = s.ranks[2];
+  size_t a0 = find(r2, {Op::RecvAct, 2, 0, 1});
+  size_t a1 = find(r2, {Op::RecvAct, 2, 1, 1});
+  std::swap(r2[a0], r2[a1]);
+  r = run(s, h);
+  ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.rank, 2);
+  EXPECT_NE(r.message.find("out of order"), std::string::npos) << r.message;
+}
+
+TEST(Schedule, SkipConnectionIntoTheV) {
+  // 0 -> 1 -> 2 -> 3 and 1 -> 3 in a V on 2 ranks: rank 0 (stages 0, 3)
+  // sends rank 1 (stages 1, 2) activations of stage 0 and gradients of
+  // stage 3 for both 2 and 1 on one channel, which rank 1 takes in the
+  // order they were sent.
+  for (Kind kind : {Kind::ZBV, Kind::VHalf, Kind::DualPipeV})
+    for (int k : {2, 4}) {
+      Topology topo = Topology::chain(2 * k, k, kind);
+      topo.consumers[1].push_back(2 * k - 1);
+      std::string error;
+      auto s = generate(kind, topo, 2 * k, error);
+      ASSERT_TRUE(s) << error;
+      RunResult r = run(*s, topo);
+      EXPECT_TRUE(r.ok) << kindName(kind).str() << " K=" << k << ": "
+                        << r.message << "\n" << r.table;
+    }
+}
+
+TEST(Schedule, VHalfHoldsAboutHalfOf1F1B) {
+  for (int k : {2, 4, 8})
+    for (int m : {2 * k, 4 * k}) {
+      Topology v = Topology::chain(2 * k, k, Kind::VHalf);
+      Costs c = uniformCosts(2 * k, 0.5, 0.5, 0.5);
+      c.stashBytes.assign(2 * k, 50);
+      RunResult r = simulate(Kind::VHalf, v, m, c);
+      Topology h = Topology::chain(k, k);
+      RunResult r1 = simulate(Kind::OneFOneB, h, m, uniformCosts(k, 1, 1, 1));
+      RunResult zv = simulate(Kind::ZBV, v, m, c);
+      // K+1 half-share activations: (K+1)/2K of 1F1B's K on stage 0.
+      for (int rank = 0; rank < k; ++rank)
+        EXPECT_LE(r.peakStashBytes[rank], 50 * (k + 1))
+            << "K=" << k << " M=" << m << " rank " << rank;
+      EXPECT_LE(2 * r.peakStashBytes[0], r1.peakStashBytes[0]);
+      // Its bubble lies between ZB-V's and 1F1B's.
+      EXPECT_LT(r.stepTime, r1.stepTime) << "K=" << k << " M=" << m;
+      EXPECT_GE(r.stepTime, zv.stepTime) << "K=" << k << " M=" << m;
+    }
+}
+
+TEST(Schedule, LoopedBFSBubbleMatchesTheory) {
+  // Like interleaved: (K-1)/(V*M) of the ideal step M(F+B), for M >= K;
+  // every stage holds all M micro-batches, as GPipe.
+  for (int k : {2, 4})
+    for (int v : {2, 4})
+      for (int m : {k, 2 * k, 4 * k}) {
+        Topology topo = Topology::chain(k * v, k);
+        Costs c = uniformCosts(k * v, 1.0 / v, 1.0 / v, 1.0 / v);
+        RunResult r = simulate(Kind::LoopedBFS, topo, m, c);
+        double ideal = m * 3.0;
+        double theory = double(k - 1) / (v * m);
+        EXPECT_NEAR((r.stepTime - ideal) / ideal, theory, 1e-9)
+            << "K=" << k << " V=" << v << " M=" << m;
+        for (int s = 0; s < k * v; ++s)
+          EXPECT_EQ(r.peakInflight[s], m);
+      }
+}
+
+TEST(Schedule, DualPipeVVerifies) {
+  // torch's order for every K and M >= 2K, under uneven costs too; it needs
+  // 2K micro-batches.
+  for (int k : {2, 4, 8})
+    for (int m : {2 * k, 2 * k + 1, 4 * k})
+      for (auto [f, b, w] : {std::tuple{1.0, 1.0, 1.0}, {1.0, 2.0, 1.0},
+                             {1.0, 1.5, 0.5}}) {
+        Topology v = Topology::chain(2 * k, k, Kind::DualPipeV);
+        RunResult r = simulate(Kind::DualPipeV, v, m, uniformCosts(2 * k, f, b, w));
+        EXPECT_TRUE(r.ok) << "K=" << k << " M=" << m;
+      }
+  std::string error;
+  EXPECT_FALSE(generate(Kind::DualPipeV, Topology::chain(8, 4, Kind::DualPipeV),
+                        6, error));
+  EXPECT_NE(error.find("use -microbatches=8 or more"), std::string::npos)
+      << error;
+}

@@ -105,11 +105,13 @@ static cl::opt<int64_t>
 static cl::opt<std::string>
     scheduleName("schedule",
                  cl::desc("inference (default), gpipe, 1f1b, interleaved, "
-                          "zb-h1, or auto (the best predicted that fits)"),
+                          "zb-h1, zb-h2, zb-v, v-half, looped-bfs, dualpipe-v, or auto (the best predicted "
+                          "that fits; docs/partitioning.md)"),
                  cl::init("inference"), cl::cat(pipelineCategory));
 static cl::opt<int64_t>
     virtualStages("virtual-stages",
-                  cl::desc("Stages per rank for interleaved (default 2)"),
+                  cl::desc("Stages per rank for interleaved (default 2; "
+                           "looped-bfs takes V too; zb-v, v-half and dualpipe-v exactly 2)"),
                   cl::value_desc("V"), cl::init(0), cl::cat(pipelineCategory));
 static cl::opt<std::string>
     partitionMethod("partition",
@@ -480,8 +482,8 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
   // compiles, and runs, the forward only.)
   if (kind && train && !ppc::sched::isTraining(*kind))
     return fail("-schedule=" + scheduleName +
-                " runs no backward: training takes gpipe, 1f1b, interleaved, "
-                "zb-h1 or auto");
+                " runs no backward: training takes any other schedule or "
+                "auto");
   if (train) {
     if (optimizer != "sgd" && optimizer != "adamw")
       return fail("-optimizer=" + optimizer + ": expected sgd or adamw");
@@ -497,9 +499,14 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
              recompute) {
     return fail("-loss, -loss-on, -optimizer, -lr and -recompute need -train");
   }
+  if (virtualStages.getNumOccurrences() && kind &&
+      ppc::sched::isVShaped(*kind) && virtualStages != 2)
+    return fail("-virtual-stages=" + Twine(virtualStages) + ": -schedule=" +
+                scheduleName + " runs two stages per rank, in a V");
   if (virtualStages.getNumOccurrences() &&
       (virtualStages < 1 ||
-       (virtualStages > 1 && kind != ppc::sched::Kind::Interleaved)))
+       (virtualStages > 1 && !(kind && (ppc::sched::takesVirtualStages(*kind) ||
+                                        ppc::sched::isVShaped(*kind))))))
     return fail("-virtual-stages=" + Twine(virtualStages) +
                 " needs -schedule=interleaved and a value of at least 1");
   double limit = 0;

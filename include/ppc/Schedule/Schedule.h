@@ -26,7 +26,19 @@
 
 namespace ppc::sched {
 
-enum class Kind { Inference, GPipe, OneFOneB, Interleaved, ZBH1 };
+// The values are those of pp::ScheduleKind (PPPipelineOps.td).
+enum class Kind {
+  Inference,
+  GPipe,
+  OneFOneB,
+  Interleaved,
+  ZBH1,
+  ZBH2,
+  ZBV,
+  VHalf,
+  LoopedBFS,
+  DualPipeV
+};
 enum class Op { Fwd, Bwd, BwdB, BwdW, SendAct, RecvAct, SendGrad, RecvGrad };
 
 llvm::StringRef kindName(Kind kind);
@@ -34,6 +46,20 @@ std::optional<Kind> parseKind(llvm::StringRef name);
 llvm::StringRef opName(Op op);
 /// Whether the schedule runs backward passes (everything but inference).
 bool isTraining(Kind kind);
+/// The schedule names -schedule= takes, in the order docs list them.
+std::string kindNames();
+
+/// Stages per rank: how a schedule places its stages.
+/// - one stage a rank (gpipe, 1f1b, zb-h1, zb-h2; inference may take more);
+/// - any number V, placed round robin (interleaved, looped-bfs,
+///   interleaved-zb): stage s on rank s mod K;
+/// - exactly two, placed in a V (zb-v, v-half, dualpipe-v): rank r holds
+///   stages r and 2K-1-r, so the first and last stage share rank 0 and the
+///   middle two rank K-1.
+bool isVShaped(Kind kind);
+bool takesVirtualStages(Kind kind);
+/// The rank of `stage` of `stages` on `ranks` ranks under `kind`.
+int stageRankOf(Kind kind, int stage, int stages, int ranks);
 
 struct Action {
   Op op;
@@ -55,6 +81,8 @@ struct Topology {
   std::vector<std::vector<int>> producers() const;
   /// A chain s -> s+1 of `stages` stages, stage s on rank s mod `ranks`.
   static Topology chain(int stages, int ranks);
+  /// The same chain placed as `kind` places it (stageRankOf).
+  static Topology chain(int stages, int ranks, Kind kind);
 };
 
 struct Schedule {
@@ -87,9 +115,11 @@ struct Costs {
 };
 
 /// Builds the schedule of `kind` for `microbatches` micro-batches. Interleaved
-/// takes its virtual stages from the topology (stages / ranks). Returns an
-/// error message when the combination cannot be scheduled. ZB-H1 orders its
-/// actions by the costs when given (unit costs otherwise).
+/// takes its virtual stages from the topology (stages / ranks); the V
+/// schedules need the V placement (Topology::chain(2K, K, kind)). Returns an
+/// error message when the combination cannot be scheduled. ZB-H1, ZB-H2 and
+/// V-Half order their actions by the costs when given (unit costs
+/// otherwise).
 std::optional<Schedule> generate(Kind kind, const Topology &topo,
                                  int microbatches, std::string &error,
                                  const Costs *costs = nullptr);

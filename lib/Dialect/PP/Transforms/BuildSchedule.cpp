@@ -23,7 +23,7 @@ struct BuildSchedule : ppc::pp::impl::PPBuildSchedulePassBase<BuildSchedule> {
     std::optional<sched::Kind> kind = sched::parseKind(schedule);
     if (!kind) {
       module.emitError("unknown schedule '")
-          << schedule << "' (inference, gpipe, 1f1b, interleaved, zb-h1)";
+          << schedule << "' (" << sched::kindNames() << ")";
       return signalPassFailure();
     }
     std::optional<StagePipeline> pipeline = readStages(module);

@@ -40,9 +40,13 @@ struct Partition : ppc::pp::impl::PPPartitionPassBase<Partition> {
       return fail(module, "-zero=" + llvm::Twine(zero) + ": expected 0 or 1");
     std::optional<sched::Kind> kind = sched::parseKind(schedule);
     if (!kind)
-      return fail(module, "unknown schedule '" + schedule +
-                              "' (inference, gpipe, 1f1b, interleaved, zb-h1)");
-    if (virtualStages > 1 && *kind != sched::Kind::Interleaved)
+      return fail(module, "unknown schedule '" + schedule + "' (" +
+                              sched::kindNames() + ")");
+    if (sched::isVShaped(*kind) && virtualStages != 2)
+      return fail(module, "-schedule=" + schedule + " runs two stages per "
+                              "rank: -virtual-stages=2");
+    if (virtualStages > 1 && !sched::takesVirtualStages(*kind) &&
+        !sched::isVShaped(*kind))
       return fail(module, "-virtual-stages=" + llvm::Twine(virtualStages) +
                               " needs -schedule=interleaved");
     std::optional<OpGraph> graph = OpGraph::build(func);

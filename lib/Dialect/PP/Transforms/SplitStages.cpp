@@ -63,11 +63,16 @@ void SplitStages::runOnOperation() {
     numStages = std::max<int>(numStages, stage.getInt() + 1);
   }
   int numRanks = numStages;
+  // The schedule places the stages on ranks (round robin, or in a V).
+  sched::Kind placement = sched::Kind::Interleaved;
   if (auto info = module->getAttrOfType<DictionaryAttr>(kPartitionAttr)) {
     if (auto s = info.getAs<IntegerAttr>("stages"))
       numStages = std::max<int>(numStages, s.getInt());
     if (auto r = info.getAs<IntegerAttr>("ranks"))
       numRanks = r.getInt();
+    if (auto name = info.getAs<StringAttr>("schedule"))
+      if (auto kind = sched::parseKind(name.getValue()))
+        placement = *kind;
   }
   // -recompute: backward ops read their stage's forward values from clones
   // made in the backward, so that only the stage's inputs are kept.
@@ -271,7 +276,9 @@ void SplitStages::runOnOperation() {
         ("stage" + llvm::Twine(s) + "_" + phaseName(phase)).str(),
         builder.getFunctionType(argTypes, resultTypes));
     func->setAttr(kStageAttr, builder.getI64IntegerAttr(s));
-    func->setAttr("pp.rank", builder.getI64IntegerAttr(s % numRanks));
+    func->setAttr("pp.rank",
+                  builder.getI64IntegerAttr(sched::stageRankOf(
+                      placement, s, numStages, numRanks)));
     if (training)
       func->setAttr(kPhaseAttr, builder.getStringAttr(phaseName(phase)));
     for (auto [i, v] : llvm::enumerate(inputs))

@@ -49,7 +49,12 @@ def PP_ScheduleKind : I32EnumAttr<"ScheduleKind", "pipeline schedule", [
     I32EnumAttrCase<"GPipe", 1, "gpipe">,
     I32EnumAttrCase<"OneFOneB", 2, "one_f_one_b">,
     I32EnumAttrCase<"Interleaved", 3, "interleaved">,
-    I32EnumAttrCase<"ZBH1", 4, "zb_h1">]> {
+    I32EnumAttrCase<"ZBH1", 4, "zb_h1">,
+    I32EnumAttrCase<"ZBH2", 5, "zb_h2">,
+    I32EnumAttrCase<"ZBV", 6, "zb_v">,
+    I32EnumAttrCase<"VHalf", 7, "v_half">,
+    I32EnumAttrCase<"LoopedBFS", 8, "looped_bfs">,
+    I32EnumAttrCase<"DualPipeV", 9, "dualpipe_v">]> {
   let cppNamespace = "::ppc::pp";
   let genSpecializedAttr = 0;
 }
