@@ -192,6 +192,15 @@ static cl::opt<bool> promoteHalf(
              "with -train)"),
     cl::init(false), cl::cat(pipelineCategory));
 
+static cl::opt<std::string> precision(
+    "precision",
+    cl::desc("Compute precision of the products (matmul, gemm, conv and "
+             "their gradients): fp32 (default), bf16 or fp16, with fp32 "
+             "accumulation, fp32 master weights and optimizer "
+             "(-pp-precision, docs/precision.md)"),
+    cl::value_desc("fp32|bf16|fp16"), cl::init("fp32"),
+    cl::cat(pipelineCategory));
+
 static cl::opt<bool> timePhases("time-phases",
                                 cl::desc("Print the time of each phase"),
                                 cl::init(false), cl::cat(pipelineCategory));
@@ -432,6 +441,7 @@ static ppc::CompileOptions compileOptions(double limit) {
   o.eps = adamEps;
   o.recompute = recompute;
   o.promoteHalf = promoteHalf;
+  o.precision = precision;
   return o;
 }
 
@@ -497,6 +507,11 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
              recompute) {
     return fail("-loss, -loss-on, -optimizer, -lr and -recompute need -train");
   }
+  if (precision != "fp32" && precision != "bf16" && precision != "fp16")
+    return fail("-precision=" + precision + ": expected fp32, bf16 or fp16");
+  if (train && precision == "fp16")
+    return fail("-precision=fp16 with -train needs loss scaling, which ppc "
+                "does not have yet: use -precision=bf16");
   if (virtualStages.getNumOccurrences() &&
       (virtualStages < 1 ||
        (virtualStages > 1 && kind != ppc::sched::Kind::Interleaved)))

@@ -233,7 +233,26 @@ bool isHalf(DType d) { return d == DType::F16 || d == DType::BF16; }
 Status cast(Tensors &in, Tensors &out, const Attrs &a) {
   const TensorRef &x = *in[0];
   TensorRef &y = *out[0];
-  // Half types go through float.
+  // f32 <-> bf16/f16 directly (-pp-precision's casts, on every step).
+  if ((x.desc.dtype == DType::F32 && isHalf(y.desc.dtype)) ||
+      (isHalf(x.desc.dtype) && y.desc.dtype == DType::F32)) {
+    bool narrow = x.desc.dtype == DType::F32;
+    DType half = narrow ? y.desc.dtype : x.desc.dtype;
+    int64_t n = x.numel;
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
+    for (int64_t i = 0; i < n; ++i) {
+      if (narrow)
+        y.as<uint16_t>()[i] = half == DType::BF16
+                                  ? floatToBf16(x.as<float>()[i])
+                                  : floatToHalf(x.as<float>()[i]);
+      else
+        y.as<float>()[i] = half == DType::BF16
+                               ? bf16ToFloat(x.as<uint16_t>()[i])
+                               : halfToFloat(x.as<uint16_t>()[i]);
+    }
+    return Status::ok();
+  }
+  // Other half casts go through float.
   if (isHalf(x.desc.dtype) || isHalf(y.desc.dtype)) {
     std::vector<float> f(x.numel);
     if (isHalf(x.desc.dtype)) {
