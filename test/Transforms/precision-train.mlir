@@ -5,7 +5,8 @@
 
 // A training graph: the forward and backward products (gemms) read bf16
 // copies and return f32; the master weights, their gradients, the loss and
-// the ReLU's backward stay f32.
+// the ReLU's backward compute in f32; what the backward reads of the
+// forward is a bf16 copy, widened where read.
 // CHECK: pp.param @w1 : tensor<16x8xf32>
 // CHECK: pp.param @w2 : tensor<4x16xf32>
 // CHECK-LABEL: func.func @main
@@ -15,32 +16,38 @@
 // CHECK: %[[W1:.*]] = pp.get_param @w1 : tensor<16x8xf32>
 // CHECK-NEXT: %[[W1L:.*]] = pp.cast %[[W1]] : tensor<16x8xf32> to tensor<16x8xbf16>
 // CHECK-NEXT: %[[H:.*]] = pp.gemm %[[XL]], %[[W1L]] {trans_b} : (tensor<4x8xbf16>, tensor<16x8xbf16>) -> tensor<4x16xf32>
+// The ReLU's input, for its backward.
+// CHECK-NEXT: %[[HL:.*]] = pp.cast %[[H]] : tensor<4x16xf32> to tensor<4x16xbf16>
 // CHECK: %[[W2:.*]] = pp.get_param @w2 : tensor<4x16xf32>
 // CHECK-NEXT: %[[W2L:.*]] = pp.cast %[[W2]] : tensor<4x16xf32> to tensor<4x16xbf16>
 // CHECK: %[[R:.*]] = pp.relu %[[H]] : tensor<4x16xf32>
 // CHECK-NEXT: %[[RL:.*]] = pp.cast %[[R]] : tensor<4x16xf32> to tensor<4x16xbf16>
 // CHECK-NEXT: %[[Y:.*]] = pp.gemm %[[RL]], %[[W2L]] {trans_b} : (tensor<4x16xbf16>, tensor<4x16xbf16>) -> tensor<4x4xf32>
-// The loss in f32, numbered anew among the forward ops (9 with the casts, 7 before).
+// CHECK-NEXT: %[[YL:.*]] = pp.cast %[[Y]] : tensor<4x4xf32> to tensor<4x4xbf16>
+// The loss in f32, numbered anew among the forward ops (11 with the casts,
+// 7 before).
 // CHECK-NEXT: %[[LOSS:.*]] = pp.cross_entropy %[[Y]], %arg1
-// CHECK-NEXT: %[[DY:.*]] = pp.cross_entropy_grad %[[Y]], %arg1 {pp.fwd_index = 9 : i64, pp.phase = "bwd"
+// CHECK-NEXT: %[[YW:.*]] = pp.cast %[[YL]] {pp.fwd_index = 11 : i64, pp.phase = "bwd"} : tensor<4x4xbf16> to tensor<4x4xf32>
+// CHECK-NEXT: %[[DY:.*]] = pp.cross_entropy_grad %[[YW]], %arg1 {pp.fwd_index = 11 : i64, pp.phase = "bwd"
 // The gradient's cast is a backward op on its producer's stage.
-// CHECK-NEXT: %[[DYL:.*]] = pp.cast %[[DY]] {pp.fwd_index = 9 : i64, pp.phase = "bwd"} : tensor<4x4xf32> to tensor<4x4xbf16>
+// CHECK-NEXT: %[[DYL:.*]] = pp.cast %[[DY]] {pp.fwd_index = 11 : i64, pp.phase = "bwd"} : tensor<4x4xf32> to tensor<4x4xbf16>
 // The backward products read the forward's bf16 copies (what is kept).
-// CHECK-NEXT: %[[DR:.*]] = pp.gemm %[[DYL]], %[[W2L]] {pp.fwd_index = 8 : i64, pp.phase = "bwd"} : (tensor<4x4xbf16>, tensor<4x16xbf16>) -> tensor<4x16xf32>
-// CHECK-NEXT: %[[DW2:.*]] = pp.gemm %[[DYL]], %[[RL]] {pp.fwd_index = 8 : i64, pp.phase = "bwd", trans_a} : (tensor<4x4xbf16>, tensor<4x16xbf16>) -> tensor<4x16xf32>
-// CHECK-NEXT: %[[DH:.*]] = pp.relu_grad %[[H]], %[[DR]] {pp.fwd_index = 6 : i64, pp.phase = "bwd"} : (tensor<4x16xf32>, tensor<4x16xf32>) -> tensor<4x16xf32>
-// CHECK-NEXT: %[[DHL:.*]] = pp.cast %[[DH]] {pp.fwd_index = 6 : i64, pp.phase = "bwd"}
+// CHECK-NEXT: %[[DR:.*]] = pp.gemm %[[DYL]], %[[W2L]] {pp.fwd_index = 9 : i64, pp.phase = "bwd"} : (tensor<4x4xbf16>, tensor<4x16xbf16>) -> tensor<4x16xf32>
+// CHECK-NEXT: %[[DW2:.*]] = pp.gemm %[[DYL]], %[[RL]] {pp.fwd_index = 9 : i64, pp.phase = "bwd", trans_a} : (tensor<4x4xbf16>, tensor<4x16xbf16>) -> tensor<4x16xf32>
+// CHECK-NEXT: %[[HW:.*]] = pp.cast %[[HL]] {pp.fwd_index = 7 : i64, pp.phase = "bwd"} : tensor<4x16xbf16> to tensor<4x16xf32>
+// CHECK-NEXT: %[[DH:.*]] = pp.relu_grad %[[HW]], %[[DR]] {pp.fwd_index = 7 : i64, pp.phase = "bwd"} : (tensor<4x16xf32>, tensor<4x16xf32>) -> tensor<4x16xf32>
+// CHECK-NEXT: %[[DHL:.*]] = pp.cast %[[DH]] {pp.fwd_index = 7 : i64, pp.phase = "bwd"}
 // CHECK-NEXT: %[[DW1:.*]] = pp.gemm %[[DHL]], %[[XL]] {pp.fwd_index = 3 : i64, pp.phase = "bwd", trans_a} : (tensor<4x16xbf16>, tensor<4x8xbf16>) -> tensor<16x8xf32>
 // CHECK-NEXT: return %[[LOSS]], %[[Y]], %[[DW2]], %[[DW1]]
 
-// Split in two: stage 1 keeps the bf16 copy of its gemm's input for its
-// backward (a pp.stash argument), and the parameters are read, and cast,
-// on the stage that uses them.
+// Split in two: what each stage keeps for its backward (pp.stash) is bf16,
+// and the parameters are read, and cast, on the stage that uses them.
+// SPLIT-LABEL: func.func @stage0_fwd
+// SPLIT-SAME: -> (tensor<4x16xbf16> {pp.stash = 0 : i64}, tensor<4x8xbf16> {pp.stash = 1 : i64})
 // SPLIT-LABEL: func.func @stage1_fwd
+// SPLIT-SAME: tensor<4x4xbf16> {pp.stash = 0 : i64}, tensor<4x16xbf16> {pp.stash = 1 : i64})
 // SPLIT: pp.get_param @w2 : tensor<4x16xf32>
 // SPLIT-NEXT: pp.cast %{{.*}} : tensor<4x16xf32> to tensor<4x16xbf16>
-// SPLIT-LABEL: func.func @stage1_bwd_w
-// SPLIT-SAME: tensor<4x16xbf16> {pp.stash
 module {
   pp.param @w1 : tensor<16x8xf32>
   pp.param @w2 : tensor<4x16xf32>

@@ -10,6 +10,7 @@
 #include "ppc/Dialect/PP/IR/PPOps.h"
 #include "ppc/Dialect/PP/Transforms/Passes.h"
 #include "ppc/Partition/Partition.h"
+#include "ppc/Partition/PipelineIR.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -124,6 +125,38 @@ void Lowering::run() {
   for (Operation *op : products)
     for (unsigned i : factorOperands(op))
       op->setOperand(i, lower(op->getOperand(i)));
+
+  // What the backward reads of the forward is kept in the low precision
+  // too: each backward reader of an f32 forward activation reads its low
+  // copy, widened by a cast of its own (so that the cast lands in the
+  // reader's function, B or W). Parameters and constants are read again
+  // where used, never kept, and stay as they are. So do the results a
+  // backward op reads of its own forward op (softmax's and layer_norm's):
+  // a partition may cut between that op and the cast after it, and the
+  // backward, on the op's stage, cannot read a later stage.
+  FreeOps isFree;
+  OpBuilder builder(func.getContext());
+  for (Operation &op : body) {
+    if (!op.hasAttr(kPhaseAttr) || isa<func::ReturnOp>(op))
+      continue;
+    auto index = op.getAttrOfType<IntegerAttr>(kFwdIndexAttr);
+    Operation *fwd = index && index.getInt() >= 0 &&
+                             index.getInt() < (int64_t)forward.size()
+                         ? forward[index.getInt()]
+                         : nullptr;
+    for (OpOperand &use : op.getOpOperands()) {
+      Value v = use.get();
+      Operation *def = v.getDefiningOp();
+      if (!isF32Tensor(v) || (def && def->hasAttr(kPhaseAttr)) || isFree(v) ||
+          !fwd || !llvm::is_contained(fwd->getOperands(), v))
+        continue;
+      Value low = lower(v);
+      builder.setInsertionPoint(&op);
+      Operation *widen = CastOp::create(builder, op.getLoc(), v.getType(), low);
+      copyPhase(&op, widen);
+      use.set(widen->getResult(0));
+    }
+  }
 
   // Layout ops whose only readers were products are dead now; a forward
   // one hands its number to its low copy.
