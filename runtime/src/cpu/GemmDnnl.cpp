@@ -93,17 +93,46 @@ std::shared_ptr<TilePrimitive> tilePrimitive(GemmPrimitives &cache,
 } // namespace
 #endif
 
+/// The factors widened to f32 (exact for bf16 and f16), then the fp32
+/// GEMM: where oneDNN is not built in, and for f16, which oneDNN 2.x runs
+/// only on CPUs with AVX512_FP16.
+static Status gemmWidened(bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                          float alpha, const uint16_t *a, int64_t lda,
+                          const uint16_t *b, int64_t ldb, bool accumulate,
+                          float *c, int64_t ldc, DType type) {
+  auto widen = [&](const uint16_t *src, int64_t rowsOf, int64_t colsOf,
+                   int64_t ld, std::vector<float> &dst) {
+    dst.resize(rowsOf * ld);
+    for (int64_t i = 0; i < rowsOf; ++i)
+      for (int64_t j = 0; j < colsOf; ++j) {
+        uint16_t h = src[i * ld + j];
+        dst[i * ld + j] = type == DType::BF16 ? bf16ToFloat(h) : halfToFloat(h);
+      }
+  };
+  std::vector<float> wa, wb;
+  widen(a, ta ? k : m, ta ? m : k, lda, wa);
+  widen(b, tb ? n : k, tb ? k : n, ldb, wb);
+  gemmF32(ta, tb, m, n, k, alpha, wa.data(), lda, wb.data(), ldb,
+          accumulate ? 1.0f : 0.0f, c, ldc);
+  return Status::ok();
+}
+
 Status gemmLow(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
                const uint16_t *a, int64_t lda, const uint16_t *b, int64_t ldb,
                bool accumulate, float *c, int64_t ldc, DType type,
                std::shared_ptr<void> &state) {
+#ifdef PPRT_HAVE_DNNL
+  if (type == DType::F16)
+    return gemmWidened(ta, tb, m, n, k, alpha, a, lda, b, ldb, accumulate, c,
+                       ldc, type);
+  // The fp32 GEMM's tiles (Linalg.cpp): about 128 x 128, small products
+  // one call.
   auto tile = [](int64_t extent) { return extent < 192 ? extent : int64_t(128); };
   int64_t tm = std::max<int64_t>(1, tile(m)), tn = std::max<int64_t>(1, tile(n));
   int64_t rows = std::max<int64_t>(1, m / tm), cols = std::max<int64_t>(1, n / tn);
   bool one = rows * cols == 1 || m * n * k < (1 << 18);
   if (one)
     rows = cols = 1, tm = m, tn = n;
-#ifdef PPRT_HAVE_DNNL
   std::shared_ptr<GemmPrimitives> held;
   {
     // The entries of a batched matmul share one instruction's state.
@@ -155,30 +184,8 @@ Status gemmLow(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
   return Status::ok();
 #else
   (void)state;
-  // Widened to f32 (exact for bf16 and f16), then the fp32 GEMM.
-  auto widen = [&](const uint16_t *src, int64_t rowsOf, int64_t colsOf,
-                   int64_t ld, std::vector<float> &dst) {
-    dst.resize(rowsOf * ld);
-    for (int64_t i = 0; i < rowsOf; ++i)
-      for (int64_t j = 0; j < colsOf; ++j) {
-        uint16_t h = src[i * ld + j];
-        dst[i * ld + j] = type == DType::BF16 ? bf16ToFloat(h) : halfToFloat(h);
-      }
-  };
-  std::vector<float> wa, wb;
-  widen(a, ta ? k : m, ta ? m : k, lda, wa);
-  widen(b, tb ? n : k, tb ? k : n, ldb, wb);
-  gemmF32(ta, tb, m, n, k, alpha, wa.data(), lda, wb.data(), ldb,
-          accumulate ? 1.0f : 0.0f, c, ldc);
-  return Status::ok();
-#endif
-}
-
-bool haveDnnlGemm() {
-#ifdef PPRT_HAVE_DNNL
-  return true;
-#else
-  return false;
+  return gemmWidened(ta, tb, m, n, k, alpha, a, lda, b, ldb, accumulate, c,
+                     ldc, type);
 #endif
 }
 
