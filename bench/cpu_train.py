@@ -4,11 +4,15 @@ the same module, batch, optimizer and thread count, in one run.
 
 usage: bench/cpu_train.py PPC PPRUN [--threads N] [--steps N]
        [--models M ...] [--batch B] [--microbatches M]
+       [--precision fp32|bf16]
 
 The step is forward, backward and an SGD-with-momentum update; PyTorch
 runs the very module that was exported. Goal (issue 5): at least 0.5x
 PyTorch's speed (pprun/torch is the ratio of samples per second).
+With --precision=bf16, ppc compiles with -precision=bf16 and PyTorch runs
+its forward and loss under torch.autocast("cpu", dtype=torch.bfloat16).
 """
+import contextlib
 import argparse
 import json
 import os
@@ -26,14 +30,18 @@ sys.path.insert(0, os.path.join(HERE, "..", "test", "e2e"))
 import models  # noqa: E402
 
 
-def torch_step_ms(model, x, y, steps, threads):
+def torch_step_ms(model, x, y, steps, threads, bf16=False):
     torch.set_num_threads(threads)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
 
     def step():
         opt.zero_grad()
-        out = model(x)
-        F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1)).backward()
+        with (torch.autocast("cpu", dtype=torch.bfloat16) if bf16
+              else contextlib.nullcontext()):
+            out = model(x)
+            loss = F.cross_entropy(out.reshape(-1, out.shape[-1]),
+                                   y.reshape(-1))
+        loss.backward()
         opt.step()
     step()  # warm-up
     start = time.perf_counter()
@@ -51,6 +59,7 @@ def main():
     ap.add_argument("--models", nargs="*", default=["gpt-bench"])
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--microbatches", type=int, default=1)
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     args = ap.parse_args()
     if os.environ.get("OPENBLAS_CORETYPE"):
         print(f"note: OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']}")
@@ -77,7 +86,8 @@ def main():
                             f"-batch={args.batch}",
                             f"-microbatches={args.microbatches}",
                             "-optimizer=sgd", "-lr=0.001", "-momentum=0.9",
-                            "-device=cpu", "-o", out],
+                            "-device=cpu", f"-precision={args.precision}",
+                            "-o", out],
                            check=True, capture_output=True)
             metrics = tmp + "/m.jsonl"
             subprocess.run([args.pprun, out, f"--threads={args.threads}",
@@ -88,9 +98,11 @@ def main():
                            check=True, capture_output=True)
             times = [json.loads(line)["step_time"] for line in open(metrics)]
             ppc_ms = sum(times[1:]) / len(times[1:]) * 1e3  # first warms up
-            torch_ms = torch_step_ms(model, x, y, args.steps, args.threads)
+            torch_ms = torch_step_ms(model, x, y, args.steps, args.threads,
+                                     args.precision == "bf16")
             rows.append((name, args.batch, ppc_ms, torch_ms))
-    print(f"\nCPU training step, {args.threads} threads, SGD with momentum, "
+    print(f"\nCPU training step ({args.precision}), {args.threads} threads, "
+          f"SGD with momentum, "
           f"{args.microbatches} micro-batch(es), mean of {args.steps} steps\n")
     print("| model | batch | pprun ms | PyTorch ms | pprun/PyTorch speed |")
     print("|---|---:|---:|---:|---:|")

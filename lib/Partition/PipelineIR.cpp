@@ -111,6 +111,16 @@ std::optional<StagePipeline> ppc::readStages(ModuleOp module) {
     };
     p.costs.bwdB.push_back(costOf("bwd_b"));
     p.costs.bwdW.push_back(costOf("bwd_w"));
+    // A training stage keeps, per micro-batch in flight, exactly what its
+    // forward returns for its backward (pp.stash), in the types it has
+    // (-pp-precision keeps bf16 copies); without a backward, the forward's
+    // results are the estimate.
+    if (backward.count({stage, "bwd_b"}) || backward.count({stage, "bwd_w"})) {
+      act = 0;
+      for (unsigned i = 0; i < func.getNumResults(); ++i)
+        if (func.getResultAttr(i, "pp.stash"))
+          act += tensorBytes(func.getResultTypes()[i]);
+    }
     p.costs.stashBytes.push_back(act);
   }
   for (auto &[key, bytes] : p.messages)

@@ -100,6 +100,9 @@ struct PipelinePass : PassWrapper<PipelinePass, OperationPass<ModuleOp>> {
   Option<double> eps{*this, "eps", llvm::cl::init(1e-8)};
   Option<bool> recompute{*this, "recompute", llvm::cl::init(false)};
   Option<bool> promoteHalf{*this, "promote-half", llvm::cl::init(false)};
+  Option<std::string> precision{*this, "precision",
+                                llvm::cl::desc("fp32, bf16 or fp16 products"),
+                                llvm::cl::init("fp32")};
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -123,6 +126,7 @@ struct PipelinePass : PassWrapper<PipelinePass, OperationPass<ModuleOp>> {
     o.eps = eps;
     o.recompute = recompute;
     o.promoteHalf = promoteHalf;
+    o.precision = precision;
 
     std::string error;
     std::string name = schedule.empty() ? (train ? "1f1b" : "inference")

@@ -27,6 +27,14 @@ void ppc::buildPreparePassPipeline(OpPassManager &pm,
     ad.dataParallel = dataParallel;
     pm.addPass(pp::createPPAutodiffPass(ad));
   }
+  // After autodiff, so that the gradients' products are lowered too; before
+  // the cost, so that the partition, messages and memory plan count the
+  // low-precision bytes.
+  if (options.precision != "fp32") {
+    pp::PPPrecisionPassOptions precision;
+    precision.precision = options.precision;
+    pm.addPass(pp::createPPPrecisionPass(precision));
+  }
   pp::PPAnnotateCostPassOptions cost;
   cost.device = options.device;
   cost.costTable = options.costTable;

@@ -93,6 +93,19 @@ private:
                   dtypeName(b.dtype));
     return Status::ok();
   }
+  /// A product's types: its two factors share one; the result has it, or
+  /// F32 when they are BF16 or F16 (fp32 accumulation, -pp-precision);
+  /// addends (gemm's C, conv's bias) have the result's.
+  Status productTypes(const TensorDesc &a, const TensorDesc &b,
+                      const TensorDesc &result, size_t firstAddend) {
+    PPRT_RETURN_IF_ERROR(sameType(a, b));
+    bool half = a.dtype == DType::BF16 || a.dtype == DType::F16;
+    if (!(half && result.dtype == DType::F32))
+      PPRT_RETURN_IF_ERROR(sameType(a, result));
+    for (size_t i = firstAddend; i < in.size(); ++i)
+      PPRT_RETURN_IF_ERROR(sameType(*in[i], result));
+    return Status::ok();
+  }
   Status sameShape(const TensorDesc &a, const TensorDesc &b) {
     if (a.shape != b.shape)
       return fail("needs equal shapes, has " + shapeText(a.shape) + " and " +
@@ -215,8 +228,7 @@ Status InstrCheck::binary(bool compare, bool mixedRhs) {
 
 Status InstrCheck::matmul() {
   PPRT_RETURN_IF_ERROR(counts(2, 2, 1, 1));
-  PPRT_RETURN_IF_ERROR(sameType(*in[0], *out[0]));
-  PPRT_RETURN_IF_ERROR(sameType(*in[1], *out[0]));
+  PPRT_RETURN_IF_ERROR(productTypes(*in[0], *in[1], *out[0], 2));
   Shape a = in[0]->shape, b = in[1]->shape;
   if (a.empty() || b.empty())
     return fail("matmul of a scalar");
@@ -253,8 +265,7 @@ Status InstrCheck::matmul() {
 
 Status InstrCheck::gemm() {
   PPRT_RETURN_IF_ERROR(counts(2, 3, 1, 1));
-  for (const TensorDesc *t : in)
-    PPRT_RETURN_IF_ERROR(sameType(*t, *out[0]));
+  PPRT_RETURN_IF_ERROR(productTypes(*in[0], *in[1], *out[0], 2));
   const Shape &a = in[0]->shape, &b = in[1]->shape, &y = out[0]->shape;
   if (a.size() != 2 || b.size() != 2 || y.size() != 2)
     return fail("gemm needs 2-D operands and result");
@@ -594,8 +605,7 @@ Status InstrCheck::check() {
   if (k == "conv") {
     PPRT_RETURN_IF_ERROR(counts(2, 3, 1, 1));
     PPRT_RETURN_IF_ERROR(nonEmpty());
-    for (const TensorDesc *t : in)
-      PPRT_RETURN_IF_ERROR(sameType(*t, *out[0]));
+    PPRT_RETURN_IF_ERROR(productTypes(*in[0], *in[1], *out[0], 2));
     PPRT_RETURN_IF_ERROR(conv(*in[0], *in[1], *out[0]));
     if (in.size() > 2)
       PPRT_RETURN_IF_ERROR(numel(*in[2], out[0]->shape[1], "the bias"));
@@ -604,11 +614,13 @@ Status InstrCheck::check() {
   if (k == "conv_input_grad") { // grad, filter -> input-shaped result
     PPRT_RETURN_IF_ERROR(counts(2, 2, 1, 1));
     PPRT_RETURN_IF_ERROR(nonEmpty());
+    PPRT_RETURN_IF_ERROR(productTypes(*in[0], *in[1], *out[0], 2));
     return conv(*out[0], *in[1], *in[0]);
   }
   if (k == "conv_filter_grad") { // input, grad -> filter-shaped result
     PPRT_RETURN_IF_ERROR(counts(2, 2, 1, 1));
     PPRT_RETURN_IF_ERROR(nonEmpty());
+    PPRT_RETURN_IF_ERROR(productTypes(*in[0], *in[1], *out[0], 2));
     return conv(*in[0], *out[0], *in[1]);
   }
   if (k == "max_pool" || k == "avg_pool") {

@@ -13,6 +13,11 @@ train_check.py PPC PPRUN WORKDIR
    steps, 1e-3 after; and 4 ranks bitwise equal to 1 at equal micro-batches
    (losses and final parameters, running statistics included). resnet18's
    trained model in eval mode (running statistics) against pprun --eval.
+   bf16 (ppc -precision=bf16): 50 steps of AdamW on GPT and resnet18, 1
+   and 4 ranks, against torch under torch.autocast("cpu", bfloat16) with
+   fp32 master weights: within 2e-2 relative every step (torch's own
+   bf16-against-fp32 distance printed beside it), 4 ranks bitwise equal
+   to 1.
 3. Resume: 20 steps, against 10 + checkpoint + a new process resuming 10:
    identical parameters. A 4-rank checkpoint resumed on 2 ranks gives the
    same next loss.
@@ -333,6 +338,39 @@ for name, tag, optimizer, lr, kw, flags in [
             export_in_ort(out, trained_onnx, "image",
                           os.path.join(WORK, "r18.x.npy"), "resnet18")
         model.train()
+
+# 2b. bf16 loss curves: ppc -precision=bf16 against torch's bf16 autocast.
+for name, lr, flags in [
+        ("gpt", 1e-3, ["-optimizer=adamw", "-lr=0.001", "-weight-decay=0.01"]),
+        ("resnet18-train", 1e-5,
+         ["-optimizer=adamw", "-lr=0.00001", "-weight-decay=0.01"])]:
+    ref32, _ = torch_curve(name, "adamw", 50, lr, weight_decay=0.01)
+    ref16, _ = torch_curve(name, "adamw", 50, lr, weight_decay=0.01,
+                           autocast=True)
+    theirs = max(abs(a - b) / abs(b) for a, b in zip(ref16, ref32))
+    curves = {}
+    for ranks in (1, 4):
+        got, err, out = ppc_curve(name, "bf16", ranks, 50,
+                                  flags + ["-precision=bf16"])
+        if got is None:
+            check(False, f"bf16 loss curve {name} {ranks} ranks: {err}")
+            continue
+        curves[ranks] = (got, out)
+        rel = max(abs(a - b) / abs(b) for a, b in zip(got, ref16))
+        rel32 = max(abs(a - b) / abs(b) for a, b in zip(got, ref32))
+        check(len(got) == 50 and rel <= 2e-2,
+              f"bf16 loss curve {name} {ranks} ranks: worst relative error "
+              f"{rel:.1e} against torch bf16 autocast ({rel32:.1e} against "
+              f"torch fp32; torch bf16 against torch fp32: {theirs:.1e})")
+    if len(curves) == 2:
+        p1 = read_all(curves[1][1] + "/ck/step-50/stage*.safetensors")
+        p4 = read_all(curves[4][1] + "/ck/step-50/stage*.safetensors")
+        same = curves[1][0] == curves[4][0] and p1.keys() == p4.keys() and all(
+            np.array_equal(p1[k], p4[k]) for k in p1)
+        check(same and all(v.dtype == np.float32 for v in p1.values()
+                           if v.dtype.kind == "f"),
+              f"{name} bf16: 4 ranks bitwise equal to 1, fp32 master "
+              f"weights ({len(p1)} tensors after 50 steps)")
 
 # 3. Resume.
 flags = ["-optimizer=adamw", "-lr=0.001"]

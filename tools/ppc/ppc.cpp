@@ -194,6 +194,15 @@ static cl::opt<bool> promoteHalf(
              "with -train)"),
     cl::init(false), cl::cat(pipelineCategory));
 
+static cl::opt<std::string> precision(
+    "precision",
+    cl::desc("Compute precision of the products (matmul, gemm, conv and "
+             "their gradients): fp32 (default), bf16 or fp16, with fp32 "
+             "accumulation, fp32 master weights and optimizer "
+             "(-pp-precision, docs/precision.md)"),
+    cl::value_desc("fp32|bf16|fp16"), cl::init("fp32"),
+    cl::cat(pipelineCategory));
+
 static cl::opt<bool> timePhases("time-phases",
                                 cl::desc("Print the time of each phase"),
                                 cl::init(false), cl::cat(pipelineCategory));
@@ -434,6 +443,7 @@ static ppc::CompileOptions compileOptions(double limit) {
   o.eps = adamEps;
   o.recompute = recompute;
   o.promoteHalf = promoteHalf;
+  o.precision = precision;
   return o;
 }
 
@@ -503,6 +513,11 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
       ppc::sched::isVShaped(*kind) && virtualStages != 2)
     return fail("-virtual-stages=" + Twine(virtualStages) + ": -schedule=" +
                 scheduleName + " runs two stages per rank, in a V");
+  if (precision != "fp32" && precision != "bf16" && precision != "fp16")
+    return fail("-precision=" + precision + ": expected fp32, bf16 or fp16");
+  if (train && precision == "fp16")
+    return fail("-precision=fp16 with -train needs loss scaling, which ppc "
+                "does not have yet: use -precision=bf16");
   if (virtualStages.getNumOccurrences() &&
       (virtualStages < 1 ||
        (virtualStages > 1 && !(kind && (ppc::sched::takesVirtualStages(*kind) ||

@@ -43,11 +43,13 @@ struct CompileOptions {
   /// Compute f16/bf16 models in f32 (-pp-promote-half); training always
   /// does (its gradients and optimizer are f32).
   bool promoteHalf = false;
+  /// Products in fp32, bf16 or fp16 (-pp-precision).
+  std::string precision = "fp32";
 };
 
 /// -pp-promote-half when training or asked, -pp-canonicalize, when training
-/// -pp-autodiff for `microbatches` x `dataParallel` micro-batches, and
-/// -pp-annotate-cost.
+/// -pp-autodiff for `microbatches` x `dataParallel` micro-batches,
+/// -pp-precision unless fp32, and -pp-annotate-cost.
 void buildPreparePassPipeline(mlir::OpPassManager &pm,
                               const CompileOptions &options,
                               int64_t microbatches, int64_t dataParallel);

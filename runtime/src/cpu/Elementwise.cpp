@@ -233,7 +233,40 @@ bool isHalf(DType d) { return d == DType::F16 || d == DType::BF16; }
 Status cast(Tensors &in, Tensors &out, const Attrs &a) {
   const TensorRef &x = *in[0];
   TensorRef &y = *out[0];
-  // Half types go through float.
+  // f32 <-> bf16/f16 directly (-pp-precision's casts, on every step).
+  if ((x.desc.dtype == DType::F32 && isHalf(y.desc.dtype)) ||
+      (isHalf(x.desc.dtype) && y.desc.dtype == DType::F32)) {
+    int64_t n = x.numel;
+    bool big = n > (1 << 16);
+    // One plain loop per direction, so that the compiler vectorises it.
+    if (x.desc.dtype == DType::F32 && y.desc.dtype == DType::BF16) {
+      const uint32_t *src = x.as<uint32_t>();
+      uint16_t *dst = y.as<uint16_t>();
+#pragma omp parallel for simd schedule(static) if (big)
+      for (int64_t i = 0; i < n; ++i) {
+        uint32_t v = src[i];
+        uint16_t rounded = uint16_t((v + 0x7fffu + ((v >> 16) & 1)) >> 16);
+        uint16_t nan = uint16_t((v >> 16) | 0x40);
+        dst[i] = (v & 0x7fffffffu) > 0x7f800000u ? nan : rounded;
+      }
+    } else if (x.desc.dtype == DType::BF16 && y.desc.dtype == DType::F32) {
+      const uint16_t *src = x.as<uint16_t>();
+      uint32_t *dst = y.as<uint32_t>();
+#pragma omp parallel for simd schedule(static) if (big)
+      for (int64_t i = 0; i < n; ++i)
+        dst[i] = uint32_t(src[i]) << 16;
+    } else if (x.desc.dtype == DType::F32) {
+#pragma omp parallel for schedule(static) if (big)
+      for (int64_t i = 0; i < n; ++i)
+        y.as<uint16_t>()[i] = floatToHalf(x.as<float>()[i]);
+    } else {
+#pragma omp parallel for schedule(static) if (big)
+      for (int64_t i = 0; i < n; ++i)
+        y.as<float>()[i] = halfToFloat(x.as<uint16_t>()[i]);
+    }
+    return Status::ok();
+  }
+  // Other half casts go through float.
   if (isHalf(x.desc.dtype) || isHalf(y.desc.dtype)) {
     std::vector<float> f(x.numel);
     if (isHalf(x.desc.dtype)) {

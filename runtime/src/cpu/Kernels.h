@@ -227,6 +227,26 @@ Status convDnnl(Tensors &in, Tensors &out, const Window &win, int64_t group,
                 std::shared_ptr<void> &state);
 bool haveDnnl();
 
+/// The fp32 GEMM of Linalg.cpp: C = alpha op(A) op(B) + beta C, row-major,
+/// bitwise the same for any thread count.
+void gemmF32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+             const float *a, int64_t lda, const float *b, int64_t ldb,
+             float beta, float *c, int64_t ldc);
+/// The same with bf16 or f16 (`type`) factors and an f32 result,
+/// accumulated in f32; `accumulate` adds to C (GemmDnnl.cpp: oneDNN's
+/// matmul where built in, else the factors widened to f32). `state` keeps
+/// the primitives (one per instruction).
+Status gemmLow(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+               const uint16_t *a, int64_t lda, const uint16_t *b, int64_t ldb,
+               bool accumulate, float *c, int64_t ldc, DType type,
+               std::shared_ptr<void> &state);
+/// Whether a product reads bf16 or f16 factors into an f32 result
+/// (-pp-precision).
+inline bool lowProduct(const TensorRef &factor, const TensorRef &result) {
+  return (factor.desc.dtype == DType::BF16 || factor.desc.dtype == DType::F16) &&
+         result.desc.dtype == DType::F32;
+}
+
 /// How fp32 convolutions run: oneDNN's direct kernels where built in
 /// (the default), else im2col + BLAS GEMM. PPRT_CONV=im2col|direct
 /// overrides, for benchmarks.

@@ -141,11 +141,27 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,
 }
 
 /// numpy matmul: 1-D operands are promoted, batch axes broadcast.
-Status matmul(Tensors &in, Tensors &out, const Attrs &) {
+Status matmul(Tensors &in, Tensors &out, const Attrs &attrs) {
   const TensorRef &A = *in[0], &B = *in[1];
   TensorRef &C = *out[0];
   MatmulShape s = matmulShape(A.desc.shape, B.desc.shape);
   int64_t m = s.m, k = s.k, n = s.n;
+  if (lowProduct(A, C)) {
+    std::vector<Status> failed(s.count);
+#pragma omp parallel for schedule(static) if (s.count > 1)
+    for (int64_t bi = 0; bi < s.count; ++bi) {
+      auto [oa, ob] = s.entry(bi);
+      failed[bi] = gemmLow(false, false, m, n, k, 1.0f,
+                           A.as<uint16_t>() + oa * m * k, k,
+                           B.as<uint16_t>() + ob * k * n, n, false,
+                           C.as<float>() + bi * m * n, n, A.desc.dtype,
+                           attrs.state());
+    }
+    for (Status &st : failed)
+      if (!st.isOk())
+        return st;
+    return Status::ok();
+  }
   return dispatch(
       C.desc.dtype,
       [&](auto tag) {
@@ -169,6 +185,21 @@ Status gemmKernel(Tensors &in, Tensors &out, const Attrs &attrs) {
   int64_t m = Y.desc.shape[0], n = Y.desc.shape[1];
   int64_t k = ta ? A.desc.shape[0] : A.desc.shape[1];
   double alpha = attrs.f("alpha", 1.0), beta = attrs.f("beta", 1.0);
+  if (lowProduct(A, Y)) {
+    // C, scaled by beta, first; the product added to it.
+    float *y = Y.as<float>();
+    bool withC = in.size() > 2 && beta != 0;
+    if (withC) {
+      const TensorRef &Cm = *in[2];
+      auto sc = broadcastStrides(Cm.desc.shape, Y.desc.shape);
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j)
+          y[i * n + j] = float(beta) * Cm.as<float>()[i * sc[0] + j * sc[1]];
+    }
+    return gemmLow(ta, tb, m, n, k, float(alpha), A.as<uint16_t>(),
+                   A.desc.shape[1], B.as<uint16_t>(), B.desc.shape[1], withC,
+                   y, n, A.desc.dtype, attrs.state());
+  }
   return dispatch(
       Y.desc.dtype,
       [&](auto tag) {
@@ -431,14 +462,48 @@ Status convFilterGrad(Tensors &in, Tensors &out, const Attrs &attrs) {
     }
   return Status::ok();
 }
+
+/// `kernel` (an fp32 convolution or gradient) on bf16 or f16 factors: the
+/// two factors widened to f32, exactly, into scratch, and an f32 result:
+/// bf16 products with fp32 accumulation, emulated. (oneDNN's bf16
+/// convolution primitives are the faster way, not taken yet.)
+Kernel widenedFactors(Kernel kernel) {
+  return [kernel](Tensors &in, Tensors &out, const Attrs &attrs) -> Status {
+    if (!lowProduct(*in[0], *out[0]))
+      return kernel(in, out, attrs);
+    thread_local std::vector<float> store[2];
+    TensorRef wide[2];
+    Tensors args = in;
+    for (int f = 0; f < 2; ++f) {
+      const TensorRef &x = *in[f];
+      store[f].resize(x.numel);
+      const uint16_t *h = x.as<uint16_t>();
+      float *w = store[f].data();
+      bool bf16 = x.desc.dtype == DType::BF16;
+#pragma omp parallel for schedule(static) if (x.numel > (1 << 16))
+      for (int64_t i = 0; i < x.numel; ++i)
+        w[i] = bf16 ? bf16ToFloat(h[i]) : halfToFloat(h[i]);
+      wide[f] = TensorRef{{DType::F32, x.desc.shape},
+                          reinterpret_cast<uint8_t *>(w), x.numel, x.numel * 4};
+      args[f] = &wide[f];
+    }
+    return kernel(args, out, attrs);
+  };
+}
 } // namespace
+
+void gemmF32(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+             const float *a, int64_t lda, const float *b, int64_t ldb,
+             float beta, float *c, int64_t ldc) {
+  gemm<float>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
 
 void registerLinalg(Registry &r) {
   r["matmul"] = matmul;
   r["gemm"] = gemmKernel;
-  r["conv"] = conv;
-  r["conv_input_grad"] = convInputGrad;
-  r["conv_filter_grad"] = convFilterGrad;
+  r["conv"] = widenedFactors(conv);
+  r["conv_input_grad"] = widenedFactors(convInputGrad);
+  r["conv_filter_grad"] = widenedFactors(convFilterGrad);
 }
 
 } // namespace cpu

@@ -870,7 +870,12 @@ Status matmulKernel(Tensors &in, Tensors &out, const Attrs &, Ctx &c) {
   if (!type)
     return type.status();
   if (A.desc.dtype != C.desc.dtype || B.desc.dtype != C.desc.dtype)
-    return invalidArgument("matmul of mixed types on the CUDA backend");
+    return invalidArgument(
+        cpu::lowProduct(A, C)
+            ? "matmul with " + A.desc.toString() + " factors and an f32 result "
+              "(ppc -precision=bf16/fp16) has no CUDA kernel yet; compile "
+              "with -precision=fp32 or run on the CPU backend"
+            : std::string("matmul of mixed types on the CUDA backend"));
   cpu::MatmulShape ms = cpu::matmulShape(A.desc.shape, B.desc.shape);
   int64_t m = ms.m, k = ms.k, n = ms.n, count = ms.count;
   if (C.numel == 0)
@@ -916,7 +921,12 @@ Status gemmKernel(Tensors &in, Tensors &out, const Attrs &a, Ctx &c) {
   if (!type)
     return type.status();
   if (A.desc.dtype != Y.desc.dtype || B.desc.dtype != Y.desc.dtype)
-    return invalidArgument("gemm of mixed types on the CUDA backend");
+    return invalidArgument(
+        cpu::lowProduct(A, Y)
+            ? "gemm with " + A.desc.toString() + " factors and an f32 result "
+              "(ppc -precision=bf16/fp16) has no CUDA kernel yet; compile "
+              "with -precision=fp32 or run on the CPU backend"
+            : std::string("gemm of mixed types on the CUDA backend"));
   GemmShape s;
   s.type = *type;
   s.transA = a.i("trans_a");

@@ -66,6 +66,24 @@ static auto errorsOf(Operation *op) {
   return [op]() { return op->emitOpError(); };
 }
 
+/// The element type a product (matmul, gemm, conv) of `factors` returns:
+/// theirs, or f32 when they are f16 or bf16 (-pp-precision: low-precision
+/// operands, accumulated and returned in f32). An `addend` (gemm's C,
+/// conv's bias) has the result's type. Errors name the disagreement.
+static FailureOr<Type> productElementType(Operation *op, ValueRange factors,
+                                          Value addend) {
+  if (failed(sameElementTypes(op, factors)))
+    return failure();
+  Type factor = tensorType(factors.front()).getElementType();
+  Type result = tensorType(op->getResult(0)).getElementType();
+  Type want = (factor.isF16() || factor.isBF16()) && result.isF32() ? result
+                                                                   : factor;
+  if (addend && tensorType(addend).getElementType() != want)
+    return op->emitOpError("addend must have the result's element type ")
+           << want << ", got " << tensorType(addend).getElementType();
+  return want;
+}
+
 //===----------------------------------------------------------------------===//
 // Cost defaults
 //===----------------------------------------------------------------------===//
@@ -173,12 +191,14 @@ LogicalResult ClipOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult MatMulOp::verify() {
-  if (failed(sameElementTypes(*this, {getLhs(), getRhs()})))
+  FailureOr<Type> element =
+      productElementType(*this, {getLhs(), getRhs()}, nullptr);
+  if (failed(element))
     return failure();
   return verifyInferred(*this, getResult(),
                       matmulShape(shapeOf(getLhs()), shapeOf(getRhs()),
                                   errorsOf(*this)),
-                      tensorType(getLhs()).getElementType());
+                      *element);
 }
 int64_t MatMulOp::getFlops() {
   ArrayRef<int64_t> lhs = shapeOf(getLhs());
@@ -186,7 +206,8 @@ int64_t MatMulOp::getFlops() {
 }
 
 LogicalResult GemmOp::verify() {
-  if (failed(sameElementTypes(*this, getOperation()->getOperands())))
+  FailureOr<Type> element = productElementType(*this, {getA(), getB()}, getC());
+  if (failed(element))
     return failure();
   std::optional<ArrayRef<int64_t>> c;
   if (getC())
@@ -194,7 +215,7 @@ LogicalResult GemmOp::verify() {
   return verifyInferred(*this, getResult(),
                       gemmShape(shapeOf(getA()), shapeOf(getB()), c,
                                 getTransA(), getTransB(), errorsOf(*this)),
-                      tensorType(getA()).getElementType());
+                      *element);
 }
 int64_t GemmOp::getFlops() {
   ArrayRef<int64_t> a = shapeOf(getA());
@@ -204,7 +225,9 @@ int64_t GemmOp::getFlops() {
 }
 
 LogicalResult ConvOp::verify() {
-  if (failed(sameElementTypes(*this, getOperation()->getOperands())))
+  FailureOr<Type> element =
+      productElementType(*this, {getInput(), getFilter()}, getBias());
+  if (failed(element))
     return failure();
   ArrayRef<int64_t> filter = shapeOf(getFilter());
   if (getBias() && shapeOf(getBias()) != ArrayRef<int64_t>{filter[0]})
@@ -214,7 +237,7 @@ LogicalResult ConvOp::verify() {
                       convShape(shapeOf(getInput()), filter, getStrides(),
                                 getPads(), getDilations(),
                                 getGroupAttr().getInt(), errorsOf(*this)),
-                      tensorType(getInput()).getElementType());
+                      *element);
 }
 int64_t ConvOp::getFlops() {
   // Multiply-adds per output element: input channels per group times the

@@ -68,6 +68,37 @@ def PPAutodiffPass : Pass<"pp-autodiff", "mlir::ModuleOp"> {
   let dependentDialects = ["ppc::pp::PPDialect"];
 }
 
+def PPPrecisionPass : Pass<"pp-precision", "mlir::ModuleOp"> {
+  let summary = "Compute products in bf16 or fp16 on fp32 master weights";
+  let description = [{
+    Mixed precision after torch.autocast (docs/precision.md): the products,
+    `pp.matmul`, `pp.gemm`, `pp.conv` and conv's gradients
+    (`pp.conv_input_grad`, `pp.conv_filter_grad`; matmul's and gemm's
+    gradients are matmuls and gemms), take their factors in `precision` and
+    return f32: the kernel accumulates in f32, and it knows so from its
+    types (low-precision factors, an f32 result). Everything else
+    (softmax, normalisations, reductions, losses, element-wise ops, the
+    optimizer) stays f32, and so do the parameters (the master weights),
+    their gradients and the optimizer state.
+
+    Each f32 value a product reads gets one cast, placed just after its
+    definition and shared by all its product uses, forward and backward: a
+    parameter is cast once where it is read (a free op, so each stage that
+    reads it casts its own copy), and an activation that the backward's
+    products read again is kept in the low precision. Transposes and
+    reshapes between a value and a product are redone on the cast value.
+    Runs after -pp-autodiff, so that the gradient products are covered, and
+    before -pp-annotate-cost, so that costs, the partition, messages and the
+    memory plan count the smaller bytes. `precision=fp32` changes nothing;
+    fp16 training is refused (it needs loss scaling).
+  }];
+  let options = [
+    Option<"precision", "precision", "std::string", "\"bf16\"",
+           "fp32, bf16 or fp16">,
+  ];
+  let dependentDialects = ["ppc::pp::PPDialect"];
+}
+
 def PPAnnotateCostPass : Pass<"pp-annotate-cost", "mlir::ModuleOp"> {
   let summary = "Annotate every op with FLOPs, bytes, parameters and time";
   let description = [{
