@@ -589,6 +589,17 @@ LogicalResult GatherNDOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
   return success();
 }
 
+LogicalResult GatherElementsOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                              SmallVectorImpl<Value> &dx) {
+  if (!isFloat(getData()))
+    return success();
+  // Every gathered element added back where it came from, into zeros.
+  dx[0] = make<GatherElementsGradOp>(b, getLoc(), getData().getType(),
+                                     {getIndices(), dy[0]},
+                                     {named(b, "axis", getAxisAttr())});
+  return success();
+}
+
 /// none: the scattered places take nothing from data, and each update its
 /// place's gradient; add: data's gradient passes, updates gather theirs;
 /// mul: data's gradient times the product of its place's updates, and an
