@@ -83,10 +83,17 @@ LogicalResult importIdentity(NodeContext &ctx) {
     return ctx.emitError() << "the mask output is not supported (ppc imports "
                               "Dropout for inference)";
   if (ctx.node.op_type() == "Dropout" && ctx.hasInput(2)) {
+    // In training mode Dropout is still the identity with ratio 0, which
+    // is what torch's TorchScript exporter writes for an nn.Dropout(0) in
+    // a model exported with training=TrainingMode.TRAINING.
     const HostTensor *training = ctx.constant(2);
-    if (!training || training->getInt(0) != 0)
-      return ctx.emitError() << "training_mode must be a constant false: ppc "
-                                "imports Dropout for inference";
+    const HostTensor *ratio = ctx.hasInput(1) ? ctx.constant(1) : nullptr;
+    bool ratioZero = ratio && ratio->numElements() == 1 &&
+                     ratio->getFloat(0) == 0.0;
+    if (!training || (training->getInt(0) != 0 && !ratioZero))
+      return ctx.emitError() << "training_mode must be a constant false, or "
+                                "ratio a constant 0: ppc imports Dropout for "
+                                "inference";
   }
   if (ctx.allFoldable()) {
     ctx.setConstant(0, *ctx.constant(0));
