@@ -1,6 +1,7 @@
 //===- OpGeometry.h - index geometry both backends' kernels share -*- C++ -*-===//
 //
-// How gather_nd / scatter_nd tuples, rotary embeddings and attention lay
+// How gather_nd / scatter_nd tuples, gather_elements' positions, rotary
+// embeddings and attention lay
 // their operands out, computed once from the shapes and attributes for the
 // CPU kernels (cpu/Indexing.cpp, cpu/Attention.cpp) and the CUDA ones
 // (cuda/IndexingOps.cpp, cuda/AttentionOps.cpp).
@@ -59,6 +60,44 @@ inline StatusOr<TupleGeometry> tupleGeometry(const TensorDesc &data,
     g.dims.push_back(d[batchDims + k]);
     g.strides.push_back(productOf(d, batchDims + k + 1, d.size()));
   }
+  return g;
+}
+
+/// gather_elements (and its gradient): result element i, at position
+/// (c0, .., cr-1) of indices' shape `dims`, reads data at
+/// sum_{d != axis} c_d * dataStrides[d] + j * dataStrides[axis], j the
+/// index there, in [-axisSize, axisSize).
+struct ElementsGeometry {
+  int64_t rank = 0, axis = 0, axisSize = 0, count = 0;
+  std::vector<int64_t> dims, dataStrides;
+};
+inline StatusOr<ElementsGeometry> elementsGeometry(const TensorDesc &data,
+                                                   const TensorDesc &indices,
+                                                   int64_t axis,
+                                                   const char *kernel) {
+  const auto &d = data.shape, &i = indices.shape;
+  if (indices.dtype != DType::I64 && indices.dtype != DType::I32)
+    return invalidArgument(std::string(kernel) + ": indices of type " +
+                           dtypeName(indices.dtype));
+  int64_t r = d.size();
+  if (axis < 0)
+    axis += r;
+  bool fits = (int64_t)i.size() == r && axis >= 0 && axis < r;
+  for (int64_t k = 0; fits && k < r; ++k)
+    fits = k == axis || i[k] <= d[k];
+  if (!fits)
+    return invalidArgument(std::string(kernel) + ": indices " +
+                           indices.toString() + " do not index data " +
+                           data.toString() + " along axis " +
+                           std::to_string(axis));
+  ElementsGeometry g;
+  g.rank = r;
+  g.axis = axis;
+  g.axisSize = d[axis];
+  g.count = productOf(i, 0, i.size());
+  g.dims = i;
+  for (int64_t k = 0; k < r; ++k)
+    g.dataStrides.push_back(productOf(d, k + 1, d.size()));
   return g;
 }
 

@@ -195,6 +195,7 @@ const std::set<std::string> kActivationGrad = {
 /// Checked by InstrCheck::indexingOrTransformer.
 const std::set<std::string> kIndexingTransformer = {
     "gather_nd", "scatter_nd", "cumsum",         "range",
+    "gather_elements", "gather_elements_grad",
     "rms_norm",  "rms_norm_grad", "rotary_embedding", "attention",
     "attention_grad", "rotary_embedding_cache_grad"};
 const std::set<std::string> kReduce = {"reduce_sum", "reduce_mean",
@@ -736,6 +737,26 @@ Status InstrCheck::indexingOrTransformer(const std::string &k) {
       if (r != "none" && r != "add" && r != "mul" && r != "max" && r != "min")
         return fail("reduction '" + r + "'");
     }
+    return Status::ok();
+  }
+  if (k == "gather_elements" || k == "gather_elements_grad") {
+    // gather_elements: data, indices -> indices-shaped; its gradient:
+    // indices, grad (indices-shaped) -> data-shaped.
+    bool gather = k == "gather_elements";
+    PPRT_RETURN_IF_ERROR(counts(2, 2, 1, 1));
+    const TensorDesc &data = gather ? *in[0] : *out[0];
+    const TensorDesc &indices = gather ? *in[1] : *in[0];
+    const TensorDesc &elements = gather ? *out[0] : *in[1];
+    PPRT_RETURN_IF_ERROR(sameType(data, elements));
+    auto g = elementsGeometry(data, indices, attrs.i("axis"), k.c_str());
+    if (!g)
+      return fail(g.status().message());
+    if (elements.shape != indices.shape)
+      return fail(k + ": " + shapeText(elements.shape) +
+                  " must have the shape of indices " +
+                  shapeText(indices.shape));
+    if (!gather && data.dtype != DType::F32 && data.dtype != DType::F64)
+      return fail(k + " of element type " + dtypeName(data.dtype));
     return Status::ok();
   }
   if (k == "cumsum") {

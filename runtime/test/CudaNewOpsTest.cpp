@@ -254,6 +254,30 @@ TEST(CudaNewOps, IndexingKernels) {
   EXPECT_FALSE(gr.isOk()) << "another length than compiled";
 }
 
+// gather_elements copies; its gradient adds a place's terms in index order
+// on both backends: the same bits (tolerance 0).
+TEST(CudaNewOps, GatherElementsAndItsGradient) {
+  NEED_GPU();
+  Both b;
+  Buf data = f32(randoms(24, 31), {2, 3, 4});
+  Buf idx = i64({0, 2, -1, 0, 1, 1, 2, 0, 0, 1, 2, 2, -3, 1, 0, 0}, {2, 2, 4});
+  for (int64_t axis : {1}) {
+    AttrList a({{"axis", axis}});
+    b.agree("gather_elements", {data, idx}, {zeros({2, 2, 4})}, a, 0.0);
+    b.agree("gather_elements_grad", {idx, f32(randoms(16, 32), {2, 2, 4})},
+            {zeros({2, 3, 4})}, a, 0.0);
+  }
+  Buf idx2 = i64({1, 0, 1, 1, 0, 0, 1, 1, 0, 1, 0, 1}, {1, 3, 4});
+  AttrList a0({{"axis", int64_t(0)}});
+  b.agree("gather_elements", {data, idx2}, {zeros({1, 3, 4})}, a0, 0.0);
+  b.agree("gather_elements_grad", {idx2, f32(randoms(12, 33), {1, 3, 4})},
+          {zeros({2, 3, 4})}, a0, 0.0);
+  auto [c, g] = b.run("gather_elements", {data, i64({0, 3}, {1, 1, 2})},
+                      {zeros({1, 1, 2})}, AttrList({{"axis", int64_t(1)}}));
+  EXPECT_FALSE(c.isOk());
+  EXPECT_FALSE(g.isOk()) << "an index out of range";
+}
+
 TEST(CudaNewOps, ElementwiseKernels) {
   NEED_GPU();
   Both b;

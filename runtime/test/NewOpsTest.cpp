@@ -337,3 +337,54 @@ TEST(NewOps, ModFollowsTheDivisorsSignUnlessFmod) {
 }
 
 } // namespace
+
+//===----------------------------------------------------------------------===//
+// gather_elements (torch.gather) and its gradient
+//===----------------------------------------------------------------------===//
+
+// torch.gather(torch.tensor([[1., 2, 3], [4, 5, 6]]), 1,
+//              torch.tensor([[2, -1, 0, 0], [1, 1, 0, 2]])) (negative
+// indices as ONNX: from the end of the axis).
+TEST(NewOps, GatherElementsTakesOneElementPerIndex) {
+  Buf x = f32({1, 2, 3, 4, 5, 6}, {2, 3}),
+      idx = i64({2, -1, 0, 0, 1, 1, 0, 2}, {2, 4}), y = zeros({2, 4});
+  AttrList a({{"axis", int64_t(1)}});
+  ASSERT_TRUE(run("gather_elements", {&x, &idx}, {&y}, a.get()).isOk());
+  EXPECT_EQ(y.floats(), std::vector<float>({3, 3, 1, 1, 5, 5, 4, 6}));
+  // Axis 0 with indices smaller than data on axis 1.
+  Buf idx0 = i64({1, 0}, {1, 2}), y0 = zeros({1, 2});
+  AttrList a0({{"axis", int64_t(0)}});
+  ASSERT_TRUE(run("gather_elements", {&x, &idx0}, {&y0}, a0.get()).isOk());
+  EXPECT_EQ(y0.floats(), std::vector<float>({4, 2}));
+}
+
+TEST(NewOps, GatherElementsGradMatchesFiniteDifferences) {
+  Buf x = f32(randoms(12, 21), {3, 4}),
+      idx = i64({0, 2, 2, 1, 2, 2, 0, -1, 1, 1, 1, 0}, {3, 4}),
+      y = zeros({3, 4});
+  AttrList a({{"axis", int64_t(0)}});
+  auto forward = [&] {
+    EXPECT_TRUE(run("gather_elements", {&x, &idx}, {&y}, a.get()).isOk());
+    return y.floats();
+  };
+  std::vector<float> w = randoms(12, 22);
+  Buf dy = f32(w, {3, 4}), dx = zeros({3, 4});
+  ASSERT_TRUE(run("gather_elements_grad", {&idx, &dy}, {&dx}, a.get()).isOk());
+  expectNear(dx.floats(), numericGrad(x, w, forward), 1e-3,
+             "gather_elements");
+}
+
+TEST(NewOps, GatherElementsRefusesAnIndexOutOfRange) {
+  Buf x = f32(randoms(6, 23), {2, 3}), idx = i64({0, 3}, {1, 2}),
+      y = zeros({1, 2});
+  AttrList a({{"axis", int64_t(1)}});
+  Status st = run("gather_elements", {&x, &idx}, {&y}, a.get());
+  ASSERT_FALSE(st.isOk());
+  EXPECT_NE(st.message().find("index 3 at 1 is out of range for an axis of "
+                              "size 3"),
+            std::string::npos)
+      << st.message();
+  Buf dx = zeros({2, 3});
+  st = run("gather_elements_grad", {&idx, &y}, {&dx}, a.get());
+  EXPECT_FALSE(st.isOk());
+}

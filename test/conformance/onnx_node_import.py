@@ -39,6 +39,10 @@ EXTRA_OPS = {
     "Gelu", "GroupNormalization",
     "HardSigmoid", "HardSwish", "Mod", "GatherND", "ScatterND", "CumSum",
     "Einsum",
+    # Issue 16: what torch 2.x's exports of GPT-2, LLaMA and BERT need.
+    "IsNaN", "IsInf", "CastLike", "GatherElements", "SplitToSequence",
+    "SequenceAt", "SequenceConstruct", "SequenceLength", "SequenceEmpty",
+    "SequenceInsert", "SequenceErase", "ConcatFromSequence",
 }
 # Inputs read at compile time, by op: frozen from the test data.
 COMPILE_TIME_INPUTS = {
@@ -50,6 +54,9 @@ COMPILE_TIME_INPUTS = {
     # axes, an input from opset 18
     "ReduceMean": [1], "ReduceMax": [1], "ReduceMin": [1], "ReduceProd": [1],
     "CumSum": [1],
+    # a sequence's length and positions are resolved while importing
+    "SplitToSequence": [1], "SequenceAt": [1], "SequenceInsert": [2],
+    "SequenceErase": [1],
 }
 
 

@@ -136,17 +136,21 @@ FailureOr<const HostTensor *> NodeContext::requireScalar(unsigned i,
   return c;
 }
 
+bool NodeContext::foldable(unsigned i) {
+  if (!hasInput(i))
+    return false;
+  Slot *slot = graph.lookup(node.input(i));
+  // Large constants (a causal mask) are left to run time: folding them
+  // would cost compile time and duplicate their bytes per use.
+  return slot->foldable && slot->type &&
+         slot->type.getNumElements() <= kMaxFoldElements &&
+         graph.hostValue(*slot, loc);
+}
+
 bool NodeContext::allFoldable() {
-  for (unsigned i = 0; i < numInputs(); ++i) {
-    if (!hasInput(i))
-      continue;
-    Slot *slot = graph.lookup(node.input(i));
-    // Large constants (a causal mask) are left to run time: folding them
-    // would cost compile time and duplicate their bytes per use.
-    if (!slot->foldable || slot->type.getNumElements() > kMaxFoldElements ||
-        !graph.hostValue(*slot, loc))
+  for (unsigned i = 0; i < numInputs(); ++i)
+    if (hasInput(i) && !foldable(i))
       return false;
-  }
   return true;
 }
 
@@ -211,6 +215,84 @@ void NodeContext::setConstant(unsigned i, HostTensor value) {
   slot.constant = std::move(value);
   slot.foldable = true;
   graph.define(node.output(i), std::move(slot));
+}
+
+const std::vector<std::string> *NodeContext::sequence(unsigned i) {
+  if (!hasInput(i))
+    return nullptr;
+  Slot *slot = graph.lookup(node.input(i));
+  return slot->sequence ? &*slot->sequence : nullptr;
+}
+
+Type NodeContext::sequenceElementType(unsigned i) {
+  return graph.lookup(node.input(i))->sequenceElement;
+}
+
+void NodeContext::setSequence(unsigned i, std::vector<std::string> elements,
+                              Type elementType) {
+  if (i >= (unsigned)node.output_size() || node.output(i).empty())
+    return;
+  Slot slot;
+  slot.sequence = std::move(elements);
+  slot.sequenceElement = elementType;
+  graph.define(node.output(i), std::move(slot));
+}
+
+/// "<output>#<k>" cannot clash with an ONNX name the exporters write ('#'
+/// is not in their names), and says where the element came from.
+static std::string elementName(const onnx::NodeProto &node, unsigned i,
+                               unsigned k) {
+  return node.output(i) + "#" + std::to_string(k);
+}
+
+std::string NodeContext::defineElement(unsigned i, unsigned k, Value value) {
+  std::string name = elementName(node, i, k);
+  Slot slot;
+  slot.type = cast<RankedTensorType>(value.getType());
+  slot.value = value;
+  slot.uses = 1;
+  graph.define(name, std::move(slot));
+  return name;
+}
+
+std::string NodeContext::defineElementConstant(unsigned i, unsigned k,
+                                               HostTensor value) {
+  std::string name = elementName(node, i, k);
+  Slot slot;
+  slot.type = RankedTensorType::get(
+      value.shape(), elementTypeFor(getContext(), value.onnxType()));
+  slot.constant = std::move(value);
+  slot.foldable = true;
+  slot.uses = 1;
+  graph.define(name, std::move(slot));
+  return name;
+}
+
+RankedTensorType NodeContext::typeOf(StringRef name) {
+  return graph.lookup(name)->type;
+}
+
+FailureOr<Value> NodeContext::valueOf(StringRef name) {
+  return graph.materialize(name, *graph.lookup(name), loc);
+}
+
+const HostTensor *NodeContext::constantOf(StringRef name) {
+  Slot *slot = graph.lookup(name);
+  if (!slot->foldable || slot->type.getNumElements() > kMaxFoldElements)
+    return nullptr;
+  return graph.hostValue(*slot, loc);
+}
+
+LogicalResult NodeContext::forwardOutput(unsigned i, StringRef name) {
+  if (const HostTensor *c = constantOf(name)) {
+    setConstant(i, *c);
+    return success();
+  }
+  FailureOr<Value> v = valueOf(name);
+  if (failed(v))
+    return failure();
+  setOutput(i, *v);
+  return success();
 }
 
 FailureOr<RankedTensorType> NodeContext::tensorType(ArrayRef<int64_t> shape,
@@ -423,6 +505,15 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node,
   // importONNXModel's pre-scan has checked that every op has a handler and
   // every input is defined by an earlier node, an initializer or an input.
   OpHandler handler = opRegistry().lookup(node.op_type());
+  // Sequences exist only between the sequence ops, which resolve them here.
+  bool sequenceOp = StringRef(node.op_type()).contains("Sequence");
+  for (const std::string &in : node.input()) {
+    Slot *slot = in.empty() ? nullptr : lookup(in);
+    if (slot && slot->sequence && !sequenceOp)
+      return emitError(loc) << node.op_type() << ": input '" << in
+                            << "' is a sequence; " << node.op_type()
+                            << " takes tensors";
+  }
   NodeContext ctx(*this, node, opset, loc, bodyBuilder);
   if (failed(handler(ctx)))
     return failure();
@@ -430,6 +521,8 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node,
     if (out.empty())
       continue;
     Slot *slot = lookup(out);
+    if (slot && slot->sequence)
+      continue;
     if (!slot || !slot->type) {
       if (slot && slot->uses > 0)
         return emitError(loc) << node.op_type() << ": output '" << out
@@ -527,6 +620,10 @@ LogicalResult GraphImporter::import(onnx::GraphProto &graph,
   SmallVector<Type> resultTypes;
   for (const onnx::ValueInfoProto &vi : graph.output()) {
     Slot *slot = lookup(vi.name());
+    if (slot && slot->sequence)
+      return emitError(fileLocation)
+             << "output '" << vi.name()
+             << "' is a sequence: ppc's outputs are tensors";
     if (!slot || !slot->type)
       return emitError(fileLocation)
              << "output '" << vi.name() << "' is not produced by the graph";

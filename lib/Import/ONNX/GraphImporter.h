@@ -31,6 +31,10 @@ struct Slot {
   std::shared_ptr<WeightBuffer> externalOwner;
   /// May be folded through: not a trainable parameter.
   bool foldable = false;
+  /// A sequence, resolved at import time: the names of its elements' slots
+  /// (of static count), and the element type (for an empty one).
+  std::optional<std::vector<std::string>> sequence;
+  mlir::Type sequenceElement;
   /// Number of nodes (and graph outputs) that read it.
   unsigned uses = 0;
 };

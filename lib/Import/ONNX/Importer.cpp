@@ -252,6 +252,23 @@ OwningOpRef<ModuleOp> importONNXModel(StringRef path, MLIRContext &context,
                          << ") is not supported";
       return nullptr;
     }
+    // torch's dynamo exporter (2.x, at opset 17) writes Split's opset-18
+    // num_outputs into opset-17 models; onnx's own checker and ONNX
+    // Runtime refuse them as libonnx does. Say whose fault it is.
+    if (node.op_type() == "Split" && *opset < 18)
+      for (const onnx::AttributeProto &a : node.attribute())
+        if (a.name() == "num_outputs") {
+          emitError(nodeLoc)
+              << "Split: attribute num_outputs exists from opset 18, but the "
+                 "model imports opset "
+              << *opset << " (an exporter's fault: "
+              << (model.producer_name().empty() ? std::string("the exporter")
+                                                : model.producer_name() + " " +
+                                                      model.producer_version())
+              << " wrote an opset-18 Split; onnx.checker and ONNX Runtime "
+                 "refuse the file too); export at opset 18 or later";
+          return nullptr;
+        }
     for (const std::string &in : node.input())
       if (!in.empty() && !defined.contains(in)) {
         emitError(nodeLoc) << node.op_type() << ": input '" << in

@@ -76,6 +76,27 @@ public:
   /// True when every present input is a constant that may be folded through
   /// (not a trainable parameter).
   bool allFoldable();
+  /// True when input `i` alone is such a constant.
+  bool foldable(unsigned i);
+
+  // Sequences (OpImportersSequence.cpp): a sequence value is the list of
+  // its elements' value names, of a length known at import time.
+  /// The element names of sequence input `i`, or null when it is a tensor.
+  const std::vector<std::string> *sequence(unsigned i);
+  /// Element type of sequence input `i` (null if unknown: an empty one).
+  mlir::Type sequenceElementType(unsigned i);
+  void setSequence(unsigned i, std::vector<std::string> elements,
+                   mlir::Type elementType);
+  /// Defines a fresh value (named after output `i` and `k`) for an element
+  /// of a sequence this node makes; returns its name.
+  std::string defineElement(unsigned i, unsigned k, mlir::Value value);
+  std::string defineElementConstant(unsigned i, unsigned k, HostTensor value);
+  /// The type, SSA value and host constant (or null) of a named value.
+  mlir::RankedTensorType typeOf(llvm::StringRef name);
+  mlir::FailureOr<mlir::Value> valueOf(llvm::StringRef name);
+  const HostTensor *constantOf(llvm::StringRef name);
+  /// Output `i` becomes the value `name` (a constant stays one).
+  mlir::LogicalResult forwardOutput(unsigned i, llvm::StringRef name);
 
   // Attributes.
   const onnx::AttributeProto *attribute(llvm::StringRef name) const;
@@ -142,6 +163,7 @@ void registerPointwiseOps(OpRegistry &registry);
 void registerIndexingOps(OpRegistry &registry);
 void registerEinsumOps(OpRegistry &registry);
 void registerTransformerOps(OpRegistry &registry);
+void registerSequenceOps(OpRegistry &registry);
 
 } // namespace ppc::onnximport
 

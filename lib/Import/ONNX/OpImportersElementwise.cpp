@@ -83,10 +83,17 @@ LogicalResult importIdentity(NodeContext &ctx) {
     return ctx.emitError() << "the mask output is not supported (ppc imports "
                               "Dropout for inference)";
   if (ctx.node.op_type() == "Dropout" && ctx.hasInput(2)) {
+    // In training mode Dropout is still the identity with ratio 0, which
+    // is what torch's TorchScript exporter writes for an nn.Dropout(0) in
+    // a model exported with training=TrainingMode.TRAINING.
     const HostTensor *training = ctx.constant(2);
-    if (!training || training->getInt(0) != 0)
-      return ctx.emitError() << "training_mode must be a constant false: ppc "
-                                "imports Dropout for inference";
+    const HostTensor *ratio = ctx.hasInput(1) ? ctx.constant(1) : nullptr;
+    bool ratioZero = ratio && ratio->numElements() == 1 &&
+                     ratio->getFloat(0) == 0.0;
+    if (!training || (training->getInt(0) != 0 && !ratioZero))
+      return ctx.emitError() << "training_mode must be a constant false, or "
+                                "ratio a constant 0: ppc imports Dropout for "
+                                "inference";
   }
   if (ctx.allFoldable()) {
     ctx.setConstant(0, *ctx.constant(0));
@@ -350,6 +357,84 @@ LogicalResult importCast(NodeContext &ctx) {
   return success();
 }
 
+/// CastLike (opset 15; `saturate` at 19 as Cast's): a Cast to input 1's
+/// element type. Input 1 gives only its type: it is never materialized, and
+/// input 0 folds whether or not input 1 is known.
+LogicalResult importCastLike(NodeContext &ctx) {
+  if (!ctx.hasInput(1))
+    return ctx.emitError() << "needs the target_type input";
+  Type element = ctx.elementType(1);
+  if (ctx.foldable(0)) {
+    ctx.setConstant(0, ctx.constant(0)->castTo(onnxTypeFor(element)));
+    return success();
+  }
+  FailureOr<Value> x = ctx.input(0);
+  if (failed(x))
+    return failure();
+  auto type = RankedTensorType::get(ctx.inputShape(0), element);
+  if (type == x->getType()) {
+    ctx.setOutput(0, *x);
+    return success();
+  }
+  ctx.setOutput(0, pp::CastOp::create(ctx.b, ctx.loc, type, *x));
+  return success();
+}
+
+/// IsNaN and IsInf, written as comparisons that are exact in IEEE
+/// arithmetic: a NaN is the one value unequal to itself, and an infinity
+/// the one equal to a constant of that infinity. Constants fold.
+LogicalResult importIsNaNOrInf(NodeContext &ctx) {
+  bool isNaN = ctx.node.op_type() == "IsNaN";
+  bool positive = isNaN || ctx.intAttr("detect_positive", 1) != 0,
+       negative = isNaN || ctx.intAttr("detect_negative", 1) != 0;
+  RankedTensorType inType = ctx.inputType(0);
+  if (!isa<FloatType>(inType.getElementType()))
+    return ctx.emitError() << "input must be a floating-point tensor";
+  auto boolType = RankedTensorType::get(inType.getShape(),
+                                        IntegerType::get(ctx.getContext(), 1));
+  if (ctx.allFoldable()) {
+    const HostTensor *x = ctx.constant(0);
+    HostTensor out(TensorProto::BOOL, x->shape());
+    for (int64_t i = 0, e = x->numElements(); i < e; ++i) {
+      double v = x->getFloat(i);
+      out.setInt(i, isNaN ? std::isnan(v)
+                          : std::isinf(v) && (v > 0 ? positive : negative));
+    }
+    ctx.setConstant(0, std::move(out));
+    return success();
+  }
+  FailureOr<Value> x = ctx.input(0);
+  if (failed(x))
+    return failure();
+  if (isNaN) {
+    Value same = pp::EqualOp::create(ctx.b, ctx.loc, boolType, *x, *x);
+    ctx.setOutput(0, pp::NotOp::create(ctx.b, ctx.loc, boolType, same));
+    return success();
+  }
+  Type element = inType.getElementType();
+  auto scalar = RankedTensorType::get({}, element);
+  auto equalsInf = [&](bool negativeInf) -> Value {
+    APFloat inf = APFloat::getInf(cast<FloatType>(element).getFloatSemantics(),
+                                  negativeInf);
+    Value c = pp::ConstantOp::create(
+        ctx.b, ctx.loc, scalar,
+        DenseElementsAttr::get(scalar, FloatAttr::get(element, inf)));
+    return pp::EqualOp::create(ctx.b, ctx.loc, boolType, *x, c);
+  };
+  Value result;
+  if (positive && negative)
+    result = pp::OrOp::create(ctx.b, ctx.loc, boolType, equalsInf(false),
+                              equalsInf(true));
+  else if (positive || negative)
+    result = equalsInf(negative);
+  else // neither: false everywhere
+    result = pp::ConstantOp::create(
+        ctx.b, ctx.loc, boolType,
+        DenseElementsAttr::get(boolType, false));
+  ctx.setOutput(0, result);
+  return success();
+}
+
 } // namespace
 
 void registerElementwiseOps(OpRegistry &r) {
@@ -396,6 +481,9 @@ void registerElementwiseOps(OpRegistry &r) {
   r.add("Mean", importVariadic<pp::AddOp, addF, addI, /*Mean=*/true>);
   r.add("Where", importWhere);
   r.add("Cast", importCast);
+  r.add("CastLike", importCastLike);
+  r.add("IsNaN", importIsNaNOrInf);
+  r.add("IsInf", importIsNaNOrInf);
 }
 
 } // namespace ppc::onnximport

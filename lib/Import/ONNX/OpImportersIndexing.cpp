@@ -1,4 +1,4 @@
-//===- OpImportersIndexing.cpp - GatherND, ScatterND, CumSum, Range -------===//
+//===- OpImportersIndexing.cpp - GatherND, ScatterND, GatherElements, ... -===//
 //
 // Index-tuple gathers and scatters (shifted-window attention's exports use
 // ScatterND), running sums, and Range with run-time operands. Each folds on
@@ -142,6 +142,55 @@ LogicalResult importScatterND(NodeContext &ctx) {
   return success();
 }
 
+/// GatherElements (opsets 11 and 13, which only adds types): pp.gather_elements,
+/// folded when data and indices are known. Known indices are checked here,
+/// so that an index out of range names the node at compile time.
+LogicalResult importGatherElements(NodeContext &ctx) {
+  ArrayRef<int64_t> data = ctx.inputShape(0), indices = ctx.inputShape(1);
+  FailureOr<int64_t> axis = ctx.normalizeAxis(ctx.intAttr("axis", 0), data.size());
+  if (failed(axis))
+    return failure();
+  if (failed(pp::checkGatherElementsShapes(data, indices, *axis, ctx.errors())))
+    return failure();
+  FailureOr<RankedTensorType> type = ctx.tensorType(indices, ctx.elementType(0));
+  if (failed(type))
+    return failure();
+  // Index i of the result to data's linear index (or an error).
+  pp::Shape dataStrides = stridesOf(data), indexStrides = stridesOf(indices);
+  auto dataIndex = [&](const HostTensor &idx, int64_t i) -> FailureOr<int64_t> {
+    int64_t at = 0;
+    for (size_t d = 0; d < indices.size(); ++d) {
+      int64_t c = (i / indexStrides[d]) % indices[d];
+      if ((int64_t)d == *axis) {
+        int64_t j = idx.getInt(i), n = data[d];
+        if (j < -n || j >= n)
+          return ctx.emitError() << "index " << j << " is out of range for axis "
+                                 << d << " of size " << n;
+        c = j < 0 ? j + n : j;
+      }
+      at += c * dataStrides[d];
+    }
+    return at;
+  };
+  if (const HostTensor *idx = ctx.constant(1))
+    for (int64_t i = 0, e = idx->numElements(); i < e; ++i)
+      if (failed(dataIndex(*idx, i)))
+        return failure();
+  if (ctx.allFoldable()) {
+    const HostTensor &x = *ctx.constant(0), &idx = *ctx.constant(1);
+    ctx.setConstant(0, gatherElements(x, indices, [&](int64_t i) {
+      return *dataIndex(idx, i);
+    }));
+    return success();
+  }
+  FailureOr<Value> x = ctx.input(0), idx = ctx.input(1);
+  if (failed(x) || failed(idx))
+    return failure();
+  ctx.setOutput(0, pp::GatherElementsOp::create(ctx.b, ctx.loc, *type, *x, *idx,
+                                                *axis));
+  return success();
+}
+
 LogicalResult importCumSum(NodeContext &ctx) {
   FailureOr<const HostTensor *> axisInput = ctx.requireScalar(1, "the axis");
   if (failed(axisInput))
@@ -265,6 +314,7 @@ RankedTensorType NodeContext::inferredOutputType(unsigned i) {
 void registerIndexingOps(OpRegistry &r) {
   r.add("GatherND", importGatherND);
   r.add("ScatterND", importScatterND);
+  r.add("GatherElements", importGatherElements);
   r.add("CumSum", importCumSum);
   // Known operands still fold through the constant importers' Range.
   foldingRange = r.lookup("Range");

@@ -17,6 +17,7 @@ const OpRegistry &opRegistry() {
     registerIndexingOps(r); // after the constant ops: its Range folds through theirs
     registerEinsumOps(r);
     registerTransformerOps(r);
+    registerSequenceOps(r);
     return r;
   }();
   return registry;

@@ -1,4 +1,4 @@
-//===- Indexing.cpp - gather_nd, scatter_nd, cumsum, range ----------------===//
+//===- Indexing.cpp - gather_nd, scatter_nd, gather_elements, cumsum, range ===//
 //
 // Index tuples are checked (negative ones count from the end of their
 // axis; out of range is an error naming the index). scatter_nd combines
@@ -57,6 +57,85 @@ Status gatherND(Tensors &in, Tensors &out, const Attrs &a) {
     std::memcpy(y.data + t * bytes, x.data + (*offsets)[t] * width, bytes);
   });
   return Status::ok();
+}
+
+/// The data offset that gather_elements' element i reads, or -1 when its
+/// index is out of range.
+int64_t elementOffset(const ElementsGeometry &g, const TensorRef &indices,
+                      int64_t i) {
+  int64_t at = 0, rest = i;
+  for (int64_t d = g.rank - 1; d >= 0; --d) {
+    int64_t c = rest % g.dims[d];
+    rest /= g.dims[d];
+    if (d == g.axis) {
+      int64_t j = indexAt(indices, i);
+      if (j < -g.axisSize || j >= g.axisSize)
+        return -1;
+      c = j < 0 ? j + g.axisSize : j;
+    }
+    at += c * g.dataStrides[d];
+  }
+  return at;
+}
+
+Status indexError(const char *kernel, const TensorRef &indices, int64_t i,
+                  int64_t n) {
+  return invalidArgument(std::string(kernel) + ": index " +
+                         std::to_string(indexAt(indices, i)) + " at " +
+                         std::to_string(i) +
+                         " is out of range for an axis of size " +
+                         std::to_string(n));
+}
+
+Status gatherElements(Tensors &in, Tensors &out, const Attrs &a) {
+  const TensorRef &x = *in[0], &idx = *in[1];
+  TensorRef &y = *out[0];
+  auto g = elementsGeometry(x.desc, idx.desc, a.i("axis"), "gather_elements");
+  if (!g)
+    return g.status();
+  for (int64_t i = 0; i < g->count; ++i)
+    if (elementOffset(*g, idx, i) < 0)
+      return indexError("gather_elements", idx, i, g->axisSize);
+  size_t width = dtypeSize(x.desc.dtype);
+  parallelFor(g->count, [&](int64_t i) {
+    std::memcpy(y.data + i * width, x.data + elementOffset(*g, idx, i) * width,
+                width);
+  });
+  return Status::ok();
+}
+
+/// Zeros, then each gradient element added at its place in index order (a
+/// place's terms in the order of their indices along the axis, as the CUDA
+/// kernel adds them).
+template <typename T>
+Status gatherElementsGradAs(const ElementsGeometry &g, const TensorRef &idx,
+                            const TensorRef &grad, TensorRef &y) {
+  T *dst = y.as<T>();
+  const T *src = grad.as<T>();
+  std::fill(dst, dst + y.numel, T(0));
+  for (int64_t i = 0; i < g.count; ++i) {
+    int64_t at = elementOffset(g, idx, i);
+    if (at < 0)
+      return indexError("gather_elements_grad", idx, i, g.axisSize);
+    dst[at] += src[i];
+  }
+  return Status::ok();
+}
+
+Status gatherElementsGrad(Tensors &in, Tensors &out, const Attrs &a) {
+  const TensorRef &idx = *in[0], &grad = *in[1];
+  TensorRef &y = *out[0];
+  auto g = elementsGeometry(y.desc, idx.desc, a.i("axis"),
+                            "gather_elements_grad");
+  if (!g)
+    return g.status();
+  if (y.desc.dtype == DType::F32)
+    return gatherElementsGradAs<float>(*g, idx, grad, y);
+  if (y.desc.dtype == DType::F64)
+    return gatherElementsGradAs<double>(*g, idx, grad, y);
+  return invalidArgument("gather_elements_grad: element type " +
+                         std::string(dtypeName(y.desc.dtype)) +
+                         " (f32 and f64 are supported)");
 }
 
 template <typename T> T combine(const std::string &r, T a, T u) {
@@ -175,6 +254,8 @@ Status range(Tensors &in, Tensors &out, const Attrs &) {
 void registerIndexing(Registry &r) {
   r["gather_nd"] = gatherND;
   r["scatter_nd"] = scatterND;
+  r["gather_elements"] = gatherElements;
+  r["gather_elements_grad"] = gatherElementsGrad;
   r["cumsum"] = cumsum;
   r["range"] = range;
 }

@@ -1,4 +1,4 @@
-//===- DeviceIndexing.h - gather_nd, scatter_nd, cumsum, range kernels -*- C++ -*-===//
+//===- DeviceIndexing.h - gather_nd, scatter_nd, gather_elements, ... -*- C++ -*-===//
 //
 // IndexingKernels.cu's device code as host calls (plain pointers, the
 // shared geometry of ../OpGeometry.h flattened, a stream), as Device.h is
@@ -35,6 +35,23 @@ Status gatherND(const void *x, const int64_t *offsets, void *y, int width,
 Status scatterND(DType type, int reduction, const void *updates,
                  const int64_t *offsets, void *y, const Tuples &g,
                  cudaStream_t stream);
+/// ElementsGeometry (../OpGeometry.h) for the device.
+struct Elements {
+  int64_t rank = 0, axis = 0, axisSize = 0, count = 0;
+  int64_t dims[kMaxRank] = {}, dataStrides[kMaxRank] = {};
+};
+/// gather_elements: y[i] = x at element i's place (elements of `width`
+/// bytes); an index outside its axis is recorded (code 1).
+Status gatherElements(const void *x, const void *indices, bool indices64,
+                      void *y, int width, const Elements &g,
+                      DeviceError *error, int instr, cudaStream_t stream);
+/// gather_elements_grad: y (data's shape, `dataCount` elements) = zeros
+/// plus each grad element at its place, one thread per place adding its
+/// terms in index order along the axis (no atomics: the CPU's bits). f32,
+/// f64.
+Status gatherElementsGrad(DType type, const void *indices, bool indices64,
+                          const void *grad, void *y, int64_t dataCount,
+                          const Elements &g, cudaStream_t stream);
 /// Running sums along the middle axis of outer x n x inner (floats summed
 /// in double); `exclusive` leaves out the element itself, `reverse` runs
 /// from the end. f32, f64, i64, i32.

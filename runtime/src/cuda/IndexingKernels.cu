@@ -1,4 +1,4 @@
-//===- IndexingKernels.cu - gather_nd, scatter_nd, cumsum, range ----------===//
+//===- IndexingKernels.cu - gather_nd, scatter_nd, gather_elements, ... ---===//
 //
 // scatter_nd with a reduction combines a place's updates tuple after tuple
 // in order, one thread per (batch, slice element), so that repeated tuples
@@ -106,6 +106,73 @@ __global__ void scatterNDReduceKernel(int reduction, const T *u,
   }
 }
 
+__device__ int64_t indexAt(const void *indices, bool wide, int64_t i) {
+  return wide ? static_cast<const int64_t *>(indices)[i]
+              : static_cast<const int32_t *>(indices)[i];
+}
+
+template <typename W>
+__global__ void gatherElementsKernel(const W *x, const void *indices, bool wide,
+                                     W *y, Elements g, DeviceError *error,
+                                     int instr) {
+  GRID_STRIDE(i, g.count) {
+    int64_t at = 0, rest = i;
+    bool ok = true;
+    for (int64_t d = g.rank - 1; d >= 0; --d) {
+      int64_t c = rest % g.dims[d];
+      rest /= g.dims[d];
+      if (d == g.axis) {
+        int64_t j = indexAt(indices, wide, i);
+        if (j < -g.axisSize || j >= g.axisSize) {
+          recordError(error, 1, instr, j, g.axisSize, i);
+          ok = false;
+          break;
+        }
+        c = j < 0 ? j + g.axisSize : j;
+      }
+      at += c * g.dataStrides[d];
+    }
+    if (ok)
+      y[i] = x[at];
+  }
+}
+
+/// One thread per place p of data: the indices' elements on p's line along
+/// the axis, in order, add their grad where their index names p.
+template <typename T>
+__global__ void gatherElementsGradKernel(const void *indices, bool wide,
+                                         const T *grad, T *y,
+                                         int64_t dataCount, Elements g) {
+  GRID_STRIDE(p, dataCount) {
+    // p's coordinates in data (row-major by dataStrides), then the linear
+    // index in indices of the same place with the axis coordinate 0.
+    int64_t rest = p, base = 0, step = 0, stride = 1, axisCoord = 0;
+    int64_t coords[kMaxRank];
+    for (int64_t d = 0; d < g.rank; ++d) {
+      coords[d] = rest / g.dataStrides[d];
+      rest %= g.dataStrides[d];
+    }
+    bool inside = true;
+    for (int64_t d = g.rank - 1; d >= 0; --d) {
+      if (d == g.axis) {
+        axisCoord = coords[d];
+        step = stride;
+      } else {
+        inside = inside && coords[d] < g.dims[d];
+        base += coords[d] * stride;
+      }
+      stride *= g.dims[d];
+    }
+    T acc = T(0);
+    for (int64_t k = 0; inside && k < g.dims[g.axis]; ++k) {
+      int64_t i = base + k * step, j = indexAt(indices, wide, i);
+      if ((j < 0 ? j + g.axisSize : j) == axisCoord)
+        acc = acc + grad[i];
+    }
+    y[p] = acc;
+  }
+}
+
 template <typename T>
 __global__ void cumsumKernel(const T *x, T *y, int64_t outer, int64_t n,
                              int64_t inner, bool exclusive, bool reverse) {
@@ -157,6 +224,40 @@ template <typename F> Status byWidth(int width, const char *what, F &&f) {
 }
 
 } // namespace
+
+Status gatherElements(const void *x, const void *indices, bool indices64,
+                      void *y, int width, const Elements &g,
+                      DeviceError *error, int instr, cudaStream_t s) {
+  if (g.count == 0)
+    return Status::ok();
+  return byWidth(width, "gather_elements", [&](auto w) {
+    using W = decltype(w);
+    gatherElementsKernel<W><<<blocksFor(g.count), kThreads, 0, s>>>(
+        static_cast<const W *>(x), indices, indices64, static_cast<W *>(y), g,
+        error, instr);
+    return launched("gather_elements");
+  });
+}
+
+Status gatherElementsGrad(DType type, const void *indices, bool indices64,
+                          const void *grad, void *y, int64_t dataCount,
+                          const Elements &g, cudaStream_t s) {
+  if (dataCount == 0)
+    return Status::ok();
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    gatherElementsGradKernel<T><<<blocksFor(dataCount), kThreads, 0, s>>>(
+        indices, indices64, static_cast<const T *>(grad), static_cast<T *>(y),
+        dataCount, g);
+    return launched("gather_elements_grad");
+  };
+  if (type == DType::F32)
+    return run(float{});
+  if (type == DType::F64)
+    return run(double{});
+  return invalidArgument(std::string("gather_elements_grad: element type ") +
+                         dtypeName(type) + " is not supported on the CUDA backend");
+}
 
 Status tupleOffsets(const void *indices, bool indices64, const Tuples &g,
                     int64_t *offsets, DeviceError *error, int instr,

@@ -1,4 +1,4 @@
-//===- IndexingOps.cpp - gather_nd, scatter_nd, cumsum, range on CUDA -----===//
+//===- IndexingOps.cpp - gather_nd, scatter_nd, gather_elements, ... CUDA -===//
 //
 // The host side: the shared geometry (../OpGeometry.h), scratch for the
 // tuples' offsets, then IndexingKernels.cu on the stage's stream.
@@ -77,6 +77,50 @@ Status scatterNDKernel(Tensors &in, Tensors &out, const Attrs &a, Ctx &c) {
                    o->first, c.stream);
 }
 
+/// The shared geometry flattened for the device.
+StatusOr<Elements> elementsOf(const TensorDesc &data, const TensorDesc &indices,
+                              const Attrs &a, const char *kernel) {
+  auto g = elementsGeometry(data, indices, a.i("axis"), kernel);
+  if (!g)
+    return g.status();
+  if (g->rank > kMaxRank)
+    return invalidArgument(std::string(kernel) + ": rank " +
+                           std::to_string(g->rank) + " (at most " +
+                           std::to_string(kMaxRank) + ")");
+  Elements e;
+  e.rank = g->rank;
+  e.axis = g->axis;
+  e.axisSize = g->axisSize;
+  e.count = g->count;
+  for (int64_t d = 0; d < g->rank; ++d) {
+    e.dims[d] = g->dims[d];
+    e.dataStrides[d] = g->dataStrides[d];
+  }
+  return e;
+}
+
+Status gatherElementsKernel(Tensors &in, Tensors &out, const Attrs &a, Ctx &c) {
+  const TensorRef &x = *in[0], &idx = *in[1];
+  auto g = elementsOf(x.desc, idx.desc, a, "gather_elements");
+  if (!g)
+    return g.status();
+  return gatherElements(x.data, idx.data, idx.desc.dtype == DType::I64,
+                        out[0]->data, (int)dtypeSize(x.desc.dtype), *g,
+                        c.error, c.instr, c.stream);
+}
+
+Status gatherElementsGradKernel(Tensors &in, Tensors &out, const Attrs &a,
+                                Ctx &c) {
+  const TensorRef &idx = *in[0], &grad = *in[1];
+  TensorRef &y = *out[0];
+  auto g = elementsOf(y.desc, idx.desc, a, "gather_elements_grad");
+  if (!g)
+    return g.status();
+  return gatherElementsGrad(y.desc.dtype, idx.data,
+                            idx.desc.dtype == DType::I64, grad.data, y.data,
+                            y.numel, *g, c.stream);
+}
+
 Status cumsumKernel(Tensors &in, Tensors &out, const Attrs &a, Ctx &c) {
   const TensorRef &x = *in[0];
   const auto &shape = x.desc.shape;
@@ -100,6 +144,8 @@ Status rangeKernel(Tensors &in, Tensors &out, const Attrs &, Ctx &c) {
 void registerIndexingOps(Registry &r) {
   r["gather_nd"] = gatherNDKernel;
   r["scatter_nd"] = scatterNDKernel;
+  r["gather_elements"] = gatherElementsKernel;
+  r["gather_elements_grad"] = gatherElementsGradKernel;
   r["cumsum"] = cumsumKernel;
   r["range"] = rangeKernel;
 }

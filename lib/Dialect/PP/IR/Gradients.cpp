@@ -226,6 +226,83 @@ LogicalResult CosOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
   return success();
 }
 
+// The rules below are PyTorch's (tools/autograd/derivatives.yaml), so that
+// exported models train as torch does: sqrt: g / (2 y); exp: g y; log:
+// g / x; reciprocal: -g y^2; erf: g 2/sqrt(pi) exp(-x^2); pow: g b a^(b-1)
+// for the base, g y log(a) for a trained exponent.
+LogicalResult SqrtOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                    SmallVectorImpl<Value> &dx) {
+  Location loc = getLoc();
+  Value two = splatConstant(
+      b, loc, RankedTensorType::get({}, tensorType(getResult()).getElementType()),
+      2.0);
+  Value twice = binary<MulOp>(b, loc, getResult(), getResult(), two);
+  dx[0] = binary<DivOp>(b, loc, dy[0], dy[0], twice);
+  return success();
+}
+
+LogicalResult ExpOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                   SmallVectorImpl<Value> &dx) {
+  dx[0] = binary<MulOp>(b, getLoc(), dy[0], dy[0], getResult());
+  return success();
+}
+
+LogicalResult LogOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                   SmallVectorImpl<Value> &dx) {
+  dx[0] = binary<DivOp>(b, getLoc(), dy[0], dy[0], getInput());
+  return success();
+}
+
+LogicalResult ReciprocalOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                          SmallVectorImpl<Value> &dx) {
+  Location loc = getLoc();
+  Value square = binary<MulOp>(b, loc, getResult(), getResult(), getResult());
+  Value m = binary<MulOp>(b, loc, dy[0], dy[0], square);
+  dx[0] = make<NegOp>(b, loc, m.getType(), {m});
+  return success();
+}
+
+LogicalResult ErfOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                   SmallVectorImpl<Value> &dx) {
+  Location loc = getLoc();
+  Value x = getInput();
+  auto scalar = RankedTensorType::get({}, tensorType(x).getElementType());
+  Value square = binary<MulOp>(b, loc, x, x, x);
+  Value negSquare = make<NegOp>(b, loc, x.getType(), {square});
+  Value e = make<ExpOp>(b, loc, x.getType(), {negSquare});
+  Value scaled = binary<MulOp>(b, loc, x, e,
+                               splatConstant(b, loc, scalar, 1.1283791670955126));
+  dx[0] = binary<MulOp>(b, loc, dy[0], dy[0], scaled);
+  return success();
+}
+
+LogicalResult PowOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                   SmallVectorImpl<Value> &dx) {
+  if (!isFloat(getLhs()))
+    return success();
+  Location loc = getLoc();
+  Type element = tensorType(getLhs()).getElementType();
+  Value exponent = getRhs();
+  if (tensorType(exponent).getElementType() != element)
+    exponent = make<CastOp>(
+        b, loc, RankedTensorType::get(tensorType(exponent).getShape(), element),
+        {exponent});
+  auto scalar = RankedTensorType::get({}, element);
+  Value minusOne = binary<SubOp>(b, loc, exponent, exponent,
+                                 splatConstant(b, loc, scalar, 1.0));
+  Value p = binary<PowOp>(b, loc, getResult(), getLhs(), minusOne);
+  Value t = binary<MulOp>(b, loc, getResult(), p, exponent);
+  dx[0] = sumToShape(b, loc, binary<MulOp>(b, loc, dy[0], dy[0], t),
+                     tensorType(getLhs()));
+  if (isFloat(getRhs()) && dependsOnTrainable(getRhs())) {
+    Value l = make<LogOp>(b, loc, getLhs().getType(), {getLhs()});
+    Value yl = binary<MulOp>(b, loc, getResult(), getResult(), l);
+    dx[1] = sumToShape(b, loc, binary<MulOp>(b, loc, dy[0], dy[0], yl),
+                       tensorType(getRhs()));
+  }
+  return success();
+}
+
 LogicalResult HardSigmoidOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
                                            SmallVectorImpl<Value> &dx) {
   dx[0] = make<HardSigmoidGradOp>(b, getLoc(), dy[0].getType(),
@@ -586,6 +663,17 @@ LogicalResult GatherNDOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
                             {zeros, getIndices(), dy[0]},
                             {named(b, "reduction", b.getStringAttr("add")),
                              named(b, "batch_dims", getBatchDimsAttr())});
+  return success();
+}
+
+LogicalResult GatherElementsOp::buildGradient(OpBuilder &b, ArrayRef<Value> dy,
+                                              SmallVectorImpl<Value> &dx) {
+  if (!isFloat(getData()))
+    return success();
+  // Every gathered element added back where it came from, into zeros.
+  dx[0] = make<GatherElementsGradOp>(b, getLoc(), getData().getType(),
+                                     {getIndices(), dy[0]},
+                                     {named(b, "axis", getAxisAttr())});
   return success();
 }
 

@@ -1,4 +1,4 @@
-//===- PPIndexingOps.cpp - gather_nd, scatter_nd, cumsum, range -----------===//
+//===- PPIndexingOps.cpp - gather_nd, scatter_nd, gather_elements, ... ---===//
 //
 // Verifiers and costs of the ops in PPIndexingOps.td; the shape rules are
 // ShapeInference.cpp's, shared with the importer.
@@ -69,6 +69,42 @@ LogicalResult ScatterNDOp::verify() {
 // One operation per element of the updates (none: a copy).
 int64_t ScatterNDOp::getFlops() {
   return getReduction() == "none" ? 0 : tensorType(getUpdates()).getNumElements();
+}
+
+LogicalResult GatherElementsOp::verify() {
+  if (failed(checkGatherElementsShapes(shapeOf(getData()),
+                                       shapeOf(getIndices()),
+                                       getAxisAttr().getInt(),
+                                       [&] { return emitOpError(); })))
+    return failure();
+  return checkResult(*this, getResult(), shapeOf(getIndices()),
+                     elementOf(getData()));
+}
+int64_t GatherElementsOp::getFlops() { return 0; }
+// Reads one data element and one index per result element.
+int64_t GatherElementsOp::getBytesMoved() {
+  return 2 * byteSize(getResult()) + byteSize(getIndices());
+}
+
+LogicalResult GatherElementsGradOp::verify() {
+  if (failed(checkGatherElementsShapes(shapeOf(getResult()),
+                                       shapeOf(getIndices()),
+                                       getAxisAttr().getInt(),
+                                       [&] { return emitOpError(); })))
+    return failure();
+  if (shapeOf(getGrad()) != shapeOf(getIndices()))
+    return emitOpError("grad ")
+           << getGrad().getType() << " must have the shape of indices "
+           << getIndices().getType();
+  if (elementOf(getGrad()) != elementOf(getResult()))
+    return emitOpError("result element type ")
+           << elementOf(getResult()) << " should be grad's "
+           << elementOf(getGrad());
+  return success();
+}
+// One addition per element of grad.
+int64_t GatherElementsGradOp::getFlops() {
+  return tensorType(getGrad()).getNumElements();
 }
 
 LogicalResult CumSumOp::verify() {

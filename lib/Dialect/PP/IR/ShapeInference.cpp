@@ -385,6 +385,23 @@ LogicalResult checkScatterNDShapes(ArrayRef<int64_t> data,
   return success();
 }
 
+LogicalResult checkGatherElementsShapes(ArrayRef<int64_t> data,
+                                        ArrayRef<int64_t> indices, int64_t axis,
+                                        EmitErrorFn emitError) {
+  int64_t r = data.size();
+  if ((int64_t)indices.size() != r)
+    return emitError() << "indices " << shapeStr(indices)
+                       << " must have the rank of data " << shapeStr(data);
+  if (axis < 0 || axis >= r)
+    return emitError() << "axis " << axis << " is out of range for rank " << r;
+  for (int64_t d = 0; d < r; ++d)
+    if (d != axis && indices[d] > data[d])
+      return emitError() << "indices " << shapeStr(indices)
+                         << " are larger than data " << shapeStr(data)
+                         << " on axis " << d;
+  return success();
+}
+
 FailureOr<RotaryShape> rotaryShape(ArrayRef<int64_t> input, ArrayRef<int64_t> cos,
                                    ArrayRef<int64_t> sin,
                                    std::optional<ArrayRef<int64_t>> positionIds,

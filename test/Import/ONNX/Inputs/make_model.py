@@ -326,6 +326,121 @@ def batch_names():
                  [vi("y", F, ["batch_a", 4])])
 
 
+def isnan_isinf():
+    return model([
+        helper.make_node("IsNaN", ["x"], ["nan"], name="isnan"),
+        helper.make_node("IsInf", ["x"], ["inf"], name="isinf"),
+        helper.make_node("IsInf", ["x"], ["pos"], name="ispos",
+                         detect_negative=0),
+        helper.make_node("Constant", [], ["c"], name="c",
+                         value=numpy_helper.from_array(
+                             np.array([np.inf, -np.inf, np.nan, 1], np.float32))),
+        helper.make_node("IsInf", ["c"], ["cinf"], name="cinf"),
+        helper.make_node("IsNaN", ["c"], ["cnan"], name="cnan"),
+    ], [vi("x", F, [2, 3])],
+        [vi("nan", TensorProto.BOOL, [2, 3]), vi("inf", TensorProto.BOOL, [2, 3]),
+         vi("pos", TensorProto.BOOL, [2, 3]), vi("cinf", TensorProto.BOOL, [4]),
+         vi("cnan", TensorProto.BOOL, [4])])
+
+
+def castlike():
+    # Input 1 gives only its type; the constant folds through, the graph
+    # input becomes a pp.cast.
+    return model([
+        helper.make_node("CastLike", ["x", "like"], ["y"], name="cl"),
+        helper.make_node("Constant", [], ["c"], name="c",
+                         value=numpy_helper.from_array(
+                             np.array([1.5, -2.5], np.float32))),
+        helper.make_node("CastLike", ["c", "like"], ["z"], name="cc"),
+    ], [vi("x", F, [2, 3]), vi("like", I64, [5])],
+        [vi("y", I64, [2, 3]), vi("z", I64, [2])])
+
+
+def gather_elements():
+    idx = helper.make_node("Constant", [], ["ci"], name="ci",
+                           value=numpy_helper.from_array(
+                               np.array([[2, -1], [0, 1]], np.int64)))
+    return model([
+        helper.make_node("GatherElements", ["x", "i"], ["y"], name="ge", axis=1),
+        idx,
+        helper.make_node("GatherElements", ["c", "ci"], ["z"], name="gc", axis=1),
+    ], [vi("x", F, [2, 3]), vi("i", I64, [2, 4])],
+        [vi("y", F, [2, 4]), vi("z", I64, [2, 2])],
+        [const("c", np.array([[10, 11, 12], [20, 21, 22]], np.int64))])
+
+
+def gather_elements_range():
+    return model([
+        helper.make_node("GatherElements", ["x", "i"], ["y"], name="ge", axis=0),
+    ], [vi("x", F, [2, 3])], [vi("y", F, [1, 3])],
+        [const("i", np.array([[0, 2, 1]], np.int64))])
+
+
+def sequences():
+    # What torch writes for split / cat of lists without the optimizer:
+    # SplitToSequence + SequenceAt, SequenceConstruct + ConcatFromSequence,
+    # SequenceEmpty + SequenceInsert, SequenceErase and SequenceLength.
+    return model([
+        helper.make_node("SplitToSequence", ["x"], ["s"], name="split", axis=1,
+                         keepdims=0),
+        helper.make_node("SequenceAt", ["s", "minus1"], ["last"], name="at"),
+        helper.make_node("SplitToSequence", ["x", "two"], ["s2"], name="split2",
+                         axis=1),
+        helper.make_node("SequenceLength", ["s2"], ["n2"], name="len"),
+        helper.make_node("SequenceConstruct", ["last", "last"], ["pair"],
+                         name="construct"),
+        helper.make_node("ConcatFromSequence", ["pair"], ["stacked"],
+                         name="stack", axis=1, new_axis=1),
+        helper.make_node("SequenceEmpty", [], ["e"], name="empty"),
+        helper.make_node("SequenceInsert", ["e", "last"], ["e1"], name="ins"),
+        helper.make_node("SequenceInsert", ["e1", "x0", "zero"], ["e2"],
+                         name="ins0"),
+        helper.make_node("SequenceErase", ["e2", "minus1"], ["e3"], name="erase"),
+        helper.make_node("ConcatFromSequence", ["e3"], ["cat"], name="cat",
+                         axis=0),
+    ], [vi("x", F, [2, 3]), vi("x0", F, [2])],
+        [vi("last", F, [2]), vi("n2", I64, []), vi("stacked", F, [2, 2]),
+         vi("cat", F, [2])],
+        [const("minus1", np.array(-1, np.int64)),
+         const("zero", np.array(0, np.int64)),
+         const("two", np.array(2, np.int64))])
+
+
+def sequence_runtime_position():
+    return model([
+        helper.make_node("SplitToSequence", ["x"], ["s"], name="split", axis=1),
+        helper.make_node("SequenceAt", ["s", "p"], ["y"], name="at"),
+    ], [vi("x", F, [2, 3]), vi("p", I64, [])], [vi("y", F, [2, 1])])
+
+
+def sequence_output():
+    return model([
+        helper.make_node("SplitToSequence", ["x"], ["s"], name="split", axis=1),
+    ], [vi("x", F, [2, 3])],
+        [helper.make_tensor_sequence_value_info("s", F, [2, 1])])
+
+
+def split_num_outputs_17():
+    # torch's dynamo exporter at opset 17 writes opset 18's num_outputs.
+    return model([helper.make_node("Split", ["x"], ["a", "b"], name="node_Split_3",
+                                   axis=1, num_outputs=2)],
+                 [vi("x", F, [2, 4])], [vi("a", F, [2, 2]), vi("b", F, [2, 2])])
+
+
+def dropout_train_ratio0():
+    return model([helper.make_node("Dropout", ["x", "r", "t"], ["y"], name="drop")],
+                 [vi("x", F, [2, 3])], [vi("y", F, [2, 3])],
+                 [const("r", np.array(0.0, np.float32)),
+                  const("t", np.array(True))])
+
+
+def dropout_train_ratio():
+    return model([helper.make_node("Dropout", ["x", "r", "t"], ["y"], name="drop")],
+                 [vi("x", F, [2, 3])], [vi("y", F, [2, 3])],
+                 [const("r", np.array(0.1, np.float32)),
+                  const("t", np.array(True))])
+
+
 BUILDERS = {f.__name__: f for f in [
     seq_first, fixed_batch, batch_names,
     mlp, shape_chain, constants, softmax_opset11, conv_same, split, symbolic,
@@ -333,7 +448,10 @@ BUILDERS = {f.__name__: f for f in [
     negative_dim, overflow, bad_reshape, runtime_shape, reduce_axes_18,
     reduce_axes_attr_18, split_18, split_none_18, pad_19, pad_wrap_wide_19, pad_wrap_18,
     resize_18, resize_antialias_18, gelu_20, group_norm_18, group_norm_21,
-    avgpool_19, cast_19, bad_attr_18, not_ssa_18, ir10_17]}
+    avgpool_19, cast_19, bad_attr_18, not_ssa_18, ir10_17,
+    isnan_isinf, castlike, gather_elements, gather_elements_range, sequences,
+    sequence_runtime_position, sequence_output, split_num_outputs_17,
+    dropout_train_ratio0, dropout_train_ratio]}
 
 if __name__ == "__main__":
     name, out = sys.argv[1], sys.argv[2]

@@ -1,6 +1,7 @@
 //===- PPIndexingOps.td - gathers and scatters by index tuples, scans --*- tablegen -*-===//
 //
-// ONNX GatherND, ScatterND, CumSum and Range with run-time operands. Shape
+// ONNX GatherND, ScatterND, GatherElements, CumSum and Range with run-time
+// operands. Shape
 // rules are in ShapeInference.h, verifiers and costs in PPIndexingOps.cpp,
 // gradient rules in Gradients.cpp.
 //
@@ -44,6 +45,39 @@ def PP_ScatterNDOp : PP_Op<"scatter_nd", [Pure, PP_Grad], ["getFlops"]> {
   let results = (outs PP_Tensor:$result);
   let assemblyFormat = "$data `,` $indices `,` $updates attr-dict `:` "
                        "functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def PP_GatherElementsOp : PP_Op<"gather_elements", [Pure, PP_Grad],
+                                ["getFlops", "getBytesMoved"]> {
+  let summary = "take one element of data per index along an axis (ONNX GatherElements)";
+  let description = [{
+    `indices` has data's rank and, on every axis but `axis`, at most data's
+    size; the result has indices' shape, and its element at (i0, .., ir-1)
+    is data's at the same position with the index along `axis` replaced by
+    indices[i0, .., ir-1] (negative ones count from the end of the axis;
+    out of range is a kernel error). torch.gather.
+  }];
+  let arguments = (ins PP_Tensor:$data, PP_IndexTensor:$indices, I64Attr:$axis);
+  let results = (outs PP_Tensor:$result);
+  let assemblyFormat =
+      "$data `,` $indices attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def PP_GatherElementsGradOp : PP_Op<"gather_elements_grad", [Pure], ["getFlops"]> {
+  let summary = "the adjoint of pp.gather_elements: grad added into zeros of data's shape";
+  let description = [{
+    Each element of `grad` (indices' shape) is added to the place of the
+    result (data's shape) that pp.gather_elements read it from; places no
+    index names are 0. A place's terms are added in the order of their
+    indices along `axis`, on every backend, so the sum is the same bits.
+  }];
+  let arguments = (ins PP_IndexTensor:$indices, PP_FloatTensor:$grad,
+                       I64Attr:$axis);
+  let results = (outs PP_FloatTensor:$result);
+  let assemblyFormat =
+      "$indices `,` $grad attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }
 

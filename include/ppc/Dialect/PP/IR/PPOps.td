@@ -135,11 +135,11 @@ def PP_ConstantOp : PP_Op<"constant",
 def PP_ReluOp : PP_FloatUnaryOp<"relu", "max(x, 0)", [PP_Grad]>;
 def PP_SigmoidOp : PP_FloatUnaryOp<"sigmoid", "1 / (1 + exp(-x))", [PP_Grad]>;
 def PP_TanhOp : PP_FloatUnaryOp<"tanh", "hyperbolic tangent", [PP_Grad]>;
-def PP_ErfOp : PP_FloatUnaryOp<"erf", "Gauss error function">;
-def PP_SqrtOp : PP_FloatUnaryOp<"sqrt", "square root">;
-def PP_ExpOp : PP_FloatUnaryOp<"exp", "e^x">;
-def PP_LogOp : PP_FloatUnaryOp<"log", "natural logarithm">;
-def PP_ReciprocalOp : PP_FloatUnaryOp<"reciprocal", "1 / x">;
+def PP_ErfOp : PP_FloatUnaryOp<"erf", "Gauss error function", [PP_Grad]>;
+def PP_SqrtOp : PP_FloatUnaryOp<"sqrt", "square root", [PP_Grad]>;
+def PP_ExpOp : PP_FloatUnaryOp<"exp", "e^x", [PP_Grad]>;
+def PP_LogOp : PP_FloatUnaryOp<"log", "natural logarithm", [PP_Grad]>;
+def PP_ReciprocalOp : PP_FloatUnaryOp<"reciprocal", "1 / x", [PP_Grad]>;
 def PP_FloorOp : PP_FloatUnaryOp<"floor", "round down">;
 def PP_CeilOp : PP_FloatUnaryOp<"ceil", "round up">;
 def PP_RoundOp : PP_FloatUnaryOp<"round", "round half to even">;
@@ -193,7 +193,7 @@ def PP_MulOp : PP_ArithOp<"mul", "lhs * rhs", [PP_Grad]>;
 def PP_DivOp : PP_ArithOp<"div", "lhs / rhs (truncating for integers)", [PP_Grad]>;
 def PP_MaxOp : PP_ArithOp<"max", "max(lhs, rhs)">;
 def PP_MinOp : PP_ArithOp<"min", "min(lhs, rhs)">;
-def PP_PowOp : PP_ArithOp<"pow", "lhs ^ rhs (the exponent may have its own type)">;
+def PP_PowOp : PP_ArithOp<"pow", "lhs ^ rhs (the exponent may have its own type)", [PP_Grad]>;
 def PP_ModOp : PP_ArithOp<"mod", "remainder of lhs / rhs", [PP_Grad]> {
   let description = [{
     ONNX Mod. Without `fmod`, the remainder takes the sign of the divisor

@@ -111,6 +111,13 @@ mlir::LogicalResult checkScatterNDShapes(llvm::ArrayRef<int64_t> data,
                                          int64_t batchDims,
                                          EmitErrorFn emitError);
 
+/// ONNX GatherElements: indices has data's rank, axis in [0, rank), and
+/// on every other axis at most data's size. The result has indices' shape.
+mlir::LogicalResult checkGatherElementsShapes(llvm::ArrayRef<int64_t> data,
+                                              llvm::ArrayRef<int64_t> indices,
+                                              int64_t axis,
+                                              EmitErrorFn emitError);
+
 /// The geometry of a rotary embedding's input (4-D batch x heads x sequence
 /// x head_size, or 3-D batch x sequence x hidden with `numHeads` heads).
 struct RotaryShape {
