@@ -15,6 +15,7 @@
 
 #include "pprt/stage_generated.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -69,6 +70,12 @@ resolveSteps(StageProgram &program,
     if (instr->results())
       for (int i : *instr->results())
         step.out.push_back(&buffers[i]);
+    // An instruction whose results are all empty (a zero-size dimension)
+    // has nothing to write: it does not run, whatever its kernel.
+    if (!step.out.empty() &&
+        std::all_of(step.out.begin(), step.out.end(),
+                    [](const TensorRef *t) { return t->numel == 0; }))
+      continue;
     steps.push_back(std::move(step));
   }
   return steps;

@@ -137,9 +137,9 @@ LogicalResult resolveInputDims(onnx::GraphProto &graph,
           "input '" + vi.name() + "' dimension " + std::to_string(axis);
       bool isBatch = (int64_t)axis == batchAxis;
       if (dim.has_dim_value()) {
-        if (dim.dim_value() <= 0)
+        if (dim.dim_value() < 0)
           return emitError(loc) << where << " is " << dim.dim_value()
-                                << "; dimensions must be positive";
+                                << "; dimensions must not be negative";
         if (isBatch && options.batch && dim.dim_value() != *options.batch) {
           // Said in the user's flags: what they asked for, and what works.
           int64_t fixed = dim.dim_value(), m = options.microbatches,

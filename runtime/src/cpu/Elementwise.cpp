@@ -165,7 +165,7 @@ void forEachBroadcast(const TensorRef &a, const TensorRef &b,
 
 template <typename Op> Kernel floatUnary(Op op) {
   return [op](Tensors &in, Tensors &out, const Attrs &) {
-    return dispatch(
+    return dispatchElementwise(
         in[0]->desc.dtype,
         [&](auto tag) {
           using T = decltype(tag);
@@ -179,7 +179,7 @@ template <typename Op> Kernel floatUnary(Op op) {
 
 template <typename Op> Kernel numericUnary(Op op) {
   return [op](Tensors &in, Tensors &out, const Attrs &a) {
-    return dispatch(in[0]->desc.dtype, [&](auto tag) {
+    return dispatchElementwise(in[0]->desc.dtype, [&](auto tag) {
       using T = decltype(tag);
       const T *x = in[0]->as<T>();
       T *y = out[0]->as<T>();
@@ -191,7 +191,7 @@ template <typename Op> Kernel numericUnary(Op op) {
 /// A broadcasting binary op; Out is the result type (void: the operands').
 template <typename Out, typename Op> Kernel binary(Op op) {
   return [op](Tensors &in, Tensors &out, const Attrs &) {
-    return dispatch(in[0]->desc.dtype, [&](auto tag) {
+    return dispatchElementwise(in[0]->desc.dtype, [&](auto tag) {
       using T = decltype(tag);
       using R = std::conditional_t<std::is_void_v<Out>, T, Out>;
       const T *a = in[0]->as<T>(), *b = in[1]->as<T>();
@@ -332,11 +332,12 @@ template <typename T> T modOf(T a, T b, bool fmod) {
   if constexpr (std::is_same_v<T, bool>) {
     (void)a, (void)b, (void)fmod;
     return false;
-  } else if constexpr (std::is_floating_point_v<T>) {
-    T r = std::fmod(a, b);
-    if (!fmod && r != T(0) && ((r < T(0)) != (b < T(0))))
-      r += b;
-    return r;
+  } else if constexpr (isFloatLike<T>) {
+    using C = std::conditional_t<isHalf16<T>, float, T>;
+    C r = std::fmod(C(a), C(b));
+    if (!fmod && r != C(0) && ((r < C(0)) != (C(b) < C(0))))
+      r += C(b);
+    return T(r);
   } else {
     if (b == T(0))
       return T(0);
@@ -353,7 +354,7 @@ template <typename T> T modOf(T a, T b, bool fmod) {
 
 Status modKernel(Tensors &in, Tensors &out, const Attrs &attrs) {
   bool fmod = attrs.i("fmod");
-  return dispatch(in[0]->desc.dtype, [&](auto tag) {
+  return dispatchElementwise(in[0]->desc.dtype, [&](auto tag) {
     using T = decltype(tag);
     const T *a = in[0]->as<T>(), *b = in[1]->as<T>();
     T *y = out[0]->as<T>();
@@ -419,7 +420,8 @@ void registerElementwise(Registry &r) {
   r["mod"] = modKernel;
   r["neg"] = numericUnary([](auto x, const Attrs &) { return decltype(x)(-x); });
   r["abs"] = numericUnary([](auto x, const Attrs &) {
-    return decltype(x)(x < decltype(x)(0) ? -x : x);
+    using T = decltype(x);
+    return x < T(0) ? T(-x) : x;
   });
   r["sign"] = numericUnary([](auto x, const Attrs &) {
     using T = decltype(x);

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace pprt {
@@ -259,6 +260,25 @@ uint16_t floatToHalf(float f);
 float bf16ToFloat(uint16_t h);
 uint16_t floatToBf16(float f);
 
+/// A float16 or bfloat16 element as the element-wise kernels see it: stored
+/// as its 16 bits, computed in float (every operator widens it), rounded to
+/// nearest even when a result is stored; one rounding per op, as ONNX's
+/// reference (numpy's float16) computes.
+template <bool Brain> struct Half16 {
+  uint16_t bits = 0;
+  Half16() = default;
+  Half16(float f) : bits(Brain ? floatToBf16(f) : floatToHalf(f)) {}
+  operator float() const {
+    return Brain ? bf16ToFloat(bits) : halfToFloat(bits);
+  }
+};
+static_assert(sizeof(Half16<false>) == 2 && sizeof(Half16<true>) == 2);
+template <typename T> constexpr bool isHalf16 = false;
+template <bool B> constexpr bool isHalf16<Half16<B>> = true;
+/// float, double, float16 and bfloat16.
+template <typename T>
+constexpr bool isFloatLike = std::is_floating_point_v<T> || isHalf16<T>;
+
 /// Calls f(T{}) for the C++ type T of `dtype`.
 template <typename F> Status dispatch(DType dtype, F &&f, bool floatOnly = false) {
   switch (dtype) {
@@ -283,6 +303,21 @@ template <typename F> Status dispatch(DType dtype, F &&f, bool floatOnly = false
     return invalidArgument(std::string("element type ") + dtypeName(dtype) +
                            " is not supported on the CPU backend");
   }
+}
+
+/// dispatch, and for F16 and BF16 f(Half16{}): the element-wise kernels,
+/// which compute a half element in float.
+template <typename F>
+Status dispatchElementwise(DType dtype, F &&f, bool floatOnly = false) {
+  if (dtype == DType::F16) {
+    f(Half16<false>{});
+    return Status::ok();
+  }
+  if (dtype == DType::BF16) {
+    f(Half16<true>{});
+    return Status::ok();
+  }
+  return dispatch(dtype, std::forward<F>(f), floatOnly);
 }
 
 } // namespace cpu

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 namespace pprt {
 namespace cpu {
@@ -274,10 +275,17 @@ template <Reduce R> Status reduce(Tensors &in, Tensors &out, const Attrs &a) {
   int64_t count = Y.numel ? X.numel / Y.numel : 0;
   return dispatch(X.desc.dtype, [&](auto tag) {
     using T = decltype(tag);
-    std::vector<double> acc(Y.numel, R == Reduce::Max
-                                         ? -std::numeric_limits<double>::infinity()
-                                     : R == Reduce::Min
-                                         ? std::numeric_limits<double>::infinity()
+    // The identity of each reduction, which an empty set reduces to:
+    // max and min of integers and booleans start at the type's bounds
+    // (ONNX: false for a boolean max, true for a min), not at +-inf.
+    double lowest = -std::numeric_limits<double>::infinity();
+    double highest = std::numeric_limits<double>::infinity();
+    if constexpr (std::is_integral_v<T>) {
+      lowest = double(std::numeric_limits<T>::lowest());
+      highest = double(std::numeric_limits<T>::max());
+    }
+    std::vector<double> acc(Y.numel, R == Reduce::Max   ? lowest
+                                     : R == Reduce::Min  ? highest
                                      : R == Reduce::Prod ? 1.0
                                                          : 0.0);
     const T *x = X.as<T>();

@@ -20,6 +20,8 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda/std/limits>
+#include <cuda/std/type_traits>
 
 #include <cfloat>
 #include <cmath>
@@ -492,6 +494,11 @@ __global__ void reduceKernel(ReduceOp op, const T *x, T *y, Walk kept,
   default:
     total = blockReduce(acc, Plus());
   }
+  // An empty set's max and min of integers and booleans are the type's
+  // bounds (ONNX: false for a boolean max), not +-inf.
+  if constexpr (::cuda::std::is_integral_v<T>)
+    total = fmin(fmax(total, (double)::cuda::std::numeric_limits<T>::lowest()),
+                 (double)::cuda::std::numeric_limits<T>::max());
   if (threadIdx.x == 0)
     y[o] = store<T>(typename Compute<T>::type(
         op == ReduceOp::Mean ? total / count : total));

@@ -281,6 +281,33 @@ def zero_dim():
                  [vi("x", F, [2, 0])], [vi("y", F, [2, 0])])
 
 
+def zero_size():
+    """Zero-size tensors through ops that read them: a product over an
+    empty inner axis (the bias alone), softmax and layer norm of no rows,
+    an empty concat operand, and reductions of an empty set."""
+    w = numpy_helper.from_array(np.zeros((0, 3), np.float32), "w")
+    b = numpy_helper.from_array(np.array([1, 2, 3], np.float32), "b")
+    g = numpy_helper.from_array(np.ones(3, np.float32), "g")
+    ax = numpy_helper.from_array(np.array([1], np.int64), "ax")
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["xw"], name="mm"),
+        helper.make_node("Add", ["xw", "b"], ["z"], name="bias"),
+        helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0], name="t"),
+        helper.make_node("Softmax", ["xt"], ["s"], name="softmax"),
+        helper.make_node("Concat", ["x", "z"], ["c"], axis=1, name="cat"),
+        helper.make_node("Slice", ["c", "ax", "ax"], ["e"], name="slice"),
+        helper.make_node("LayerNormalization", ["e", "g"], ["n"],
+                         name="norm"),
+        helper.make_node("ReduceSum", ["x", "ax"], ["rs"], name="rsum"),
+        helper.make_node("ReduceMax", ["x", "ax"], ["rm"], keepdims=0,
+                         name="rmax"),
+    ]
+    return model(nodes, [vi("x", F, [2, 0])],
+                 [vi("z", F, [2, 3]), vi("s", F, [0, 2]), vi("c", F, [2, 3]),
+                  vi("n", F, [0, 3]), vi("rs", F, [2, 1]), vi("rm", F, [2])],
+                 [w, b, g, ax], opset=18)
+
+
 def negative_dim():
     return model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
                  [vi("x", F, [2, -3])], [vi("y", F, [2, -3])])
@@ -444,7 +471,7 @@ def dropout_train_ratio():
 BUILDERS = {f.__name__: f for f in [
     seq_first, fixed_batch, batch_names,
     mlp, shape_chain, constants, softmax_opset11, conv_same, split, symbolic,
-    unsupported_op, opset_24, opset_6, missing_initializer, zero_dim,
+    unsupported_op, opset_24, opset_6, missing_initializer, zero_dim, zero_size,
     negative_dim, overflow, bad_reshape, runtime_shape, reduce_axes_18,
     reduce_axes_attr_18, split_18, split_none_18, pad_19, pad_wrap_wide_19, pad_wrap_18,
     resize_18, resize_antialias_18, gelu_20, group_norm_18, group_norm_21,
