@@ -10,9 +10,9 @@ torch.amp.GradScaler("cpu", init_scale=2**24, growth_interval=3), same
 weights and data:
 - the scale of every step and the steps skipped are identical;
 - the losses within 1e-3 relative;
-- 1 stage, 4 stages and 2 stages x 2 replicas (-data-parallel=2, MPI-free
-  threads) give the same scales and skips, and the same losses bitwise
-  (1 and 4 stages);
+- 1 stage, 4 stages, 2 stages x 2 replicas (-data-parallel=2, threads)
+  and the same with -zero=1 as MPI processes give the same scales and
+  skips, and the same losses bitwise (1 and 4 stages);
 - resume: 8 steps, a checkpoint, and 8 more in a new process give the 16
   steps' scales and losses (the scale and growth tracker are in the
   checkpoint).
@@ -20,6 +20,7 @@ Exits 77 (skipped) without build/venv's torch 2.x.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -71,7 +72,9 @@ def reference(work):
 
 def main():
     ppc, pprun, work = sys.argv[1:4]
-    os.makedirs(work, exist_ok=True)
+    # A fresh folder: a checkpoint left by an earlier run would be resumed.
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
     venv_python = os.path.join(os.path.dirname(os.path.dirname(ppc)),
                                "venv", "bin", "python")
     if not os.path.exists(venv_python):
@@ -101,7 +104,7 @@ def main():
         sys.exit(1)
     ref = json.load(open(os.path.join(work, "ref.json")))
 
-    def run(tag, stages, steps, *extra, resume=False, dp=1):
+    def run(tag, stages, steps, *extra, resume=False, dp=1, flags=()):
         out = os.path.join(work, tag)
         if not resume:
             c = subprocess.run(
@@ -112,7 +115,7 @@ def main():
                  f"-loss-scale={int(INIT)}",
                  f"-loss-scale-growth-interval={INTERVAL}",
                  "-optimizer=adamw", f"-lr={LR}", "-weight-decay=0.01",
-                 "-o", out], capture_output=True, text=True)
+                 *flags, "-o", out], capture_output=True, text=True)
             if c.returncode:
                 return None, c.stderr.strip()
         metrics = os.path.join(out, "metrics.jsonl")
@@ -127,8 +130,11 @@ def main():
         return [json.loads(line) for line in open(metrics)], ""
 
     runs = {}
-    for tag, stages, dp in [("1", 1, 1), ("4", 4, 1), ("2x2", 2, 2)]:
-        got, err = run("fp16-" + tag, stages, STEPS, dp=dp)
+    for tag, stages, dp, flags, extra in [
+            ("1", 1, 1, [], []), ("4", 4, 1, [], []), ("2x2", 2, 2, [], []),
+            ("2x2 -zero=1 over MPI", 2, 2, ["-zero=1"], ["--transport=mpi"])]:
+        got, err = run("fp16-" + tag.split()[0] + ("z" if flags else ""),
+                       stages, STEPS, *extra, dp=dp, flags=flags)
         if got is None:
             check(False, f"fp16 {tag}: {err}")
             continue
