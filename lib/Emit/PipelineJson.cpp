@@ -182,6 +182,8 @@ std::string ppc::pipelineJson(const PipelineSummary &s, ModuleOp module) {
             for (NamedAttribute a : opt) {
               if (auto f = dyn_cast<FloatAttr>(a.getValue()))
                 j.attribute(a.getName().getValue(), f.getValueAsDouble());
+              else if (auto i = dyn_cast<IntegerAttr>(a.getValue()))
+                j.attribute(a.getName().getValue(), i.getInt());
               else if (auto str = dyn_cast<StringAttr>(a.getValue()))
                 j.attribute(a.getName().getValue(), str.getValue());
             }

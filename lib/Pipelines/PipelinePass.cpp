@@ -103,6 +103,15 @@ struct PipelinePass : PassWrapper<PipelinePass, OperationPass<ModuleOp>> {
   Option<std::string> precision{*this, "precision",
                                 llvm::cl::desc("fp32, bf16 or fp16 products"),
                                 llvm::cl::init("fp32")};
+  Option<double> lossScale{
+      *this, "loss-scale",
+      llvm::cl::desc("Initial loss scale (below 0: 65536 for fp16 "
+                     "training, else off; 0: off)"),
+      llvm::cl::init(-1)};
+  Option<int64_t> lossScaleGrowthInterval{
+      *this, "loss-scale-growth-interval",
+      llvm::cl::desc("Good steps before the loss scale doubles"),
+      llvm::cl::init(2000)};
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -127,6 +136,8 @@ struct PipelinePass : PassWrapper<PipelinePass, OperationPass<ModuleOp>> {
     o.recompute = recompute;
     o.promoteHalf = promoteHalf;
     o.precision = precision;
+    o.lossScale = lossScale;
+    o.lossScaleGrowthInterval = lossScaleGrowthInterval;
 
     std::string error;
     std::string name = schedule.empty() ? (train ? "1f1b" : "inference")

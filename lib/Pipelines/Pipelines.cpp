@@ -25,6 +25,7 @@ void ppc::buildPreparePassPipeline(OpPassManager &pm,
     ad.labels = options.labels;
     ad.microbatches = microbatches;
     ad.dataParallel = dataParallel;
+    ad.lossScale = options.effectiveLossScale();
     pm.addPass(pp::createPPAutodiffPass(ad));
   }
   // After autodiff, so that the gradients' products are lowered too; before
@@ -59,6 +60,17 @@ static DictionaryAttr optimizerAttr(MLIRContext &context,
     opt.push_back(b.getNamedAttr("beta1", b.getF64FloatAttr(o.beta1)));
     opt.push_back(b.getNamedAttr("beta2", b.getF64FloatAttr(o.beta2)));
     opt.push_back(b.getNamedAttr("eps", b.getF64FloatAttr(o.eps)));
+  }
+  // torch.amp.GradScaler's growth and backoff factors, which ppc keeps.
+  if (double scale = o.effectiveLossScale(); scale > 0) {
+    opt.push_back(b.getNamedAttr("loss_scale", b.getF64FloatAttr(scale)));
+    opt.push_back(b.getNamedAttr("loss_scale_growth_factor",
+                                 b.getF64FloatAttr(2.0)));
+    opt.push_back(b.getNamedAttr("loss_scale_backoff_factor",
+                                 b.getF64FloatAttr(0.5)));
+    opt.push_back(b.getNamedAttr(
+        "loss_scale_growth_interval",
+        b.getI64IntegerAttr(o.lossScaleGrowthInterval)));
   }
   return b.getDictionaryAttr(opt);
 }

@@ -119,12 +119,21 @@ Status linkCopy(const std::string &from, const std::string &to) {
 } // namespace
 
 std::string checkpointJson(const Checkpoint &c) {
-  // One line, keys in this order: what pprun has always written.
+  // One line, keys in this order: what pprun has always written, then the
+  // loss scaler's state where there is one.
+  std::string scaler;
+  if (c.lossScale > 0) {
+    char scale[64];
+    std::snprintf(scale, sizeof scale, "%.9g", c.lossScale);
+    scaler = ", \"optimizer_steps\": " + std::to_string(c.optimizerSteps) +
+             ", \"loss_scale\": " + scale + ", \"growth_tracker\": " +
+             std::to_string(c.growthTracker);
+  }
   return "{\"step\": " + std::to_string(c.step) +
          ", \"data_position\": " + std::to_string(c.position) +
          ", \"schedule\": " + nlohmann::json(c.schedule).dump(
              -1, ' ', false, nlohmann::json::error_handler_t::replace) +
-         ", \"stages\": " + std::to_string(c.stages) + "}\n";
+         ", \"stages\": " + std::to_string(c.stages) + scaler + "}\n";
 }
 
 StatusOr<Checkpoint> findCheckpoint(const std::string &path,
@@ -165,6 +174,14 @@ StatusOr<Checkpoint> findCheckpoint(const std::string &path,
   c.position = reader.integer(j, "data_position", 0, 0, most, "the checkpoint");
   c.schedule = reader.string(j, "schedule", "", "the checkpoint");
   c.stages = reader.integer(j, "stages", 0, 0, kMaxStages, "the checkpoint");
+  c.optimizerSteps = reader.integer(j, "optimizer_steps", c.step, 0, c.step,
+                                    "the checkpoint");
+  c.lossScale = reader.number(j, "loss_scale", 0.0, "the checkpoint");
+  c.growthTracker = reader.integer(j, "growth_tracker", 0, 0, most,
+                                   "the checkpoint");
+  if (reader.ok() && !(c.lossScale >= 0 && c.lossScale <= 3.4e38))
+    return dataLoss(dir + "/checkpoint.json: 'loss_scale' must be in [0, "
+                    "3.4e38]");
   if (!reader.ok())
     return reader.status();
   return c;

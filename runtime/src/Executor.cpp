@@ -132,6 +132,9 @@ Executor::Executor(const Plan &plan, int rank, Backend &backend,
       lastBackward[actions[i].stage] = i;
   if (plan.training)
     layOutBuckets();
+  scaling_ = plan.training && plan.optimizer.lossScale > 0;
+  if (scaling_)
+    scaler_.scale = float(plan.optimizer.lossScale);
 }
 
 Executor::~Executor() = default;
@@ -401,6 +404,8 @@ Status Executor::runBatch(BatchIO &io, std::vector<TraceEvent> *trace,
            timeOrigin;
   };
   bool backward = plan.training && !evalMode;
+  if (backward && scaling_)
+    PPRT_RETURN_IF_ERROR(writeLossScale());
   const std::vector<Action> &actions = plan.actions.at(pipeRank_);
   for (size_t i = 0; i < actions.size(); ++i) {
     const Action &a = actions[i];

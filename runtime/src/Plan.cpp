@@ -10,6 +10,7 @@
 
 #include <climits>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 namespace pprt {
@@ -184,8 +185,24 @@ StatusOr<Plan> Plan::parse(const std::string &text, const std::string &dir,
       p.optimizer.beta1 = r.number(*o, "beta1", 0.9, where);
       p.optimizer.beta2 = r.number(*o, "beta2", 0.999, where);
       p.optimizer.eps = r.number(*o, "eps", 1e-8, where);
+      p.optimizer.lossScale = r.number(*o, "loss_scale", 0.0, where);
+      p.optimizer.lossScaleGrowth =
+          r.number(*o, "loss_scale_growth_factor", 2.0, where);
+      p.optimizer.lossScaleBackoff =
+          r.number(*o, "loss_scale_backoff_factor", 0.5, where);
+      p.optimizer.lossScaleGrowthInterval =
+          r.integer(*o, "loss_scale_growth_interval", 2000, 1,
+                    std::numeric_limits<int32_t>::max(), where);
     }
     PPRT_RETURN_IF_ERROR(r.status());
+    const Plan::Optimizer &opt = p.optimizer;
+    if (!(opt.lossScale >= 0 && opt.lossScale <= 3.4e38) ||
+        !(opt.lossScaleGrowth >= 1) ||
+        !(opt.lossScaleBackoff > 0 && opt.lossScaleBackoff < 1))
+      return invalidArgument(path + ": the loss scaling of the optimizer "
+                             "needs a scale in [0, 3.4e38] (0: off), a "
+                             "growth factor of 1 or more and a backoff "
+                             "factor in (0, 1)");
     if (p.optimizer.kind != "sgd" && p.optimizer.kind != "adamw")
       return invalidArgument(path + ": unknown optimizer '" +
                              p.optimizer.kind + "'");

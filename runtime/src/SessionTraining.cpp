@@ -13,6 +13,7 @@
 #include "SessionInternal.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 
 namespace pprt {
@@ -22,8 +23,14 @@ StatusOr<Checkpoint> resume(Session::State &s) {
   auto ck = findCheckpoint(s.o.resume, "--resume ");
   if (!ck)
     return ck.status();
-  for (auto &e : s.executors)
+  for (auto &e : s.executors) {
     PPRT_RETURN_IF_ERROR(e->loadCheckpoint(ck->dir, ck->step));
+    // A checkpoint without the scaler's state (from a run without loss
+    // scaling) starts the scaler afresh.
+    if (e->lossScaling() && ck->lossScale > 0)
+      e->resumeScaler(LossScaler{float(ck->lossScale), ck->growthTracker},
+                      ck->optimizerSteps < 0 ? ck->step : ck->optimizerSteps);
+  }
   return *ck;
 }
 
@@ -49,6 +56,12 @@ Status saveCheckpoint(Session::State &s, int64_t step, int64_t position) {
   meta.position = position;
   meta.schedule = s.plan->schedule;
   meta.stages = s.plan->stages.size();
+  const Executor &e = *s.executors[0];
+  if (e.lossScaling()) {
+    meta.lossScale = e.lossScaler().scale;
+    meta.growthTracker = e.lossScaler().growthTracker;
+    meta.optimizerSteps = e.optimizerSteps();
+  }
   return commitCheckpoint(root, step, checkpointJson(meta))
       .withContext("--checkpoint-dir " + root);
 }
@@ -135,13 +148,32 @@ Status runTraining(Session::State &s) {
     if (step == startStep + 1)
       firstLoss = loss;
     s.summary.losses.push_back(loss);
-    s.summary.gradNorms.push_back(executors[0]->lastGradNorm());
+    double norm = executors[0]->lastGradNorm();
+    s.summary.gradNorms.push_back(norm);
+    bool scaling = executors[0]->lossScaling();
+    if (scaling) {
+      s.summary.lossScales.push_back(executors[0]->lastLossScale());
+      s.summary.skipped.push_back(executors[0]->lastSkipped());
+    }
     if (metrics.f) {
+      // A skipped step's norm is inf or NaN: JSON has no such number.
+      char normText[32] = "null";
+      if (std::isfinite(norm))
+        std::snprintf(normText, sizeof normText, "%.9g", norm);
+      std::string scaler;
+      if (scaling) {
+        char text[96];
+        std::snprintf(text, sizeof text,
+                      ", \"loss_scale\": %.9g, \"skipped\": %s",
+                      executors[0]->lastLossScale(),
+                      executors[0]->lastSkipped() ? "true" : "false");
+        scaler = text;
+      }
       std::fprintf(metrics.f,
-                   "{\"step\": %lld, \"loss\": %.9g, \"grad_norm\": %.9g, "
-                   "\"step_time\": %.6f, \"samples_per_s\": %.3f}\n",
-                   (long long)step, loss, executors[0]->lastGradNorm(), took,
-                   batch / took);
+                   "{\"step\": %lld, \"loss\": %.9g, \"grad_norm\": %s, "
+                   "\"step_time\": %.6f, \"samples_per_s\": %.3f%s}\n",
+                   (long long)step, loss, normText, took, batch / took,
+                   scaler.c_str());
       std::fflush(metrics.f);
     }
     if (progress) {

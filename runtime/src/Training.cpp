@@ -277,7 +277,7 @@ Status Executor::exchangeGradients() {
   return Status::ok();
 }
 
-Status Executor::syncStep(BatchIO &io) {
+Status Executor::syncStep(BatchIO &io, bool scaled) {
   int d = plan.replicas;
   // Each chunk's squared sum is computed by the lowest pipeline rank
   // holding its parameter, on the replica whose shard holds it (replica 0
@@ -385,7 +385,9 @@ Status Executor::syncStep(BatchIO &io) {
     return invalidArgument("the loss is " + text(total) + where +
                            ": stopped before the update; the last checkpoint "
                            "is kept");
-  if (!std::isfinite(lastGradNorm_))
+  // Under loss scaling an inf or NaN gradient skips the step (finishStep);
+  // a loss that is not finite is no matter of scale and stops the run.
+  if (!std::isfinite(lastGradNorm_) && !scaled)
     return invalidArgument("the gradient norm is " + text(lastGradNorm_) +
                            " (loss " + text(total) +
                            "): stopped before the update; the last "
@@ -395,7 +397,9 @@ Status Executor::syncStep(BatchIO &io) {
 
 Status Executor::applyOptimizer(float coefficient) {
   const Plan::Optimizer &o = plan.optimizer;
-  int64_t t = step_ + 1;
+  // The optimizer's own count: steps skipped by the loss scaler leave it,
+  // as they leave torch's optimizer.step uncalled.
+  int64_t t = updates_ + 1;
   OptimizerStep step;
   step.adamw = o.kind != "sgd";
   step.lr = o.lr;
@@ -527,15 +531,36 @@ Status Executor::finishStep(BatchIO &io) {
   bool sharded = plan.zero && plan.replicas > 1;
   if (plan.replicas > 1 && buckets.count(-1))
     PPRT_RETURN_IF_ERROR(reduceBucket(-1));
-  PPRT_RETURN_IF_ERROR(syncStep(io));
+  PPRT_RETURN_IF_ERROR(syncStep(io, scaling_));
+  // Loss scaling, in torch.amp.GradScaler's order: the gradients (of the
+  // scaled loss) are unscaled (scaler.unscale_: x 1/scale) before the norm
+  // and clipping see them; an inf or NaN among them skips the update
+  // (scaler.step). The norm is the world's, so every rank and replica
+  // decides alike.
+  float unscale = 1;
+  bool skip = false;
+  if (scaling_) {
+    lastScale_ = scaler_.scale;
+    unscale = scaler_.inverse();
+    skip = !std::isfinite(lastGradNorm_);
+    // Exact for a power-of-two scale: the squares' sum is in double.
+    lastGradNorm_ *= unscale;
+  }
+  lastSkipped_ = skip;
   float coefficient = 1;
   // torch.nn.utils.clip_grad_norm_: scale by max / (norm + 1e-6), at most 1.
-  if (plan.optimizer.gradClip > 0)
+  if (plan.optimizer.gradClip > 0 && !skip)
     coefficient = (float)std::min(
         1.0, plan.optimizer.gradClip / (lastGradNorm_ + 1e-6));
-  PPRT_RETURN_IF_ERROR(applyOptimizer(coefficient));
-  if (sharded)
-    PPRT_RETURN_IF_ERROR(gatherParameters());
+  // One product: (g x 1/scale) x clip rounds as g x (1/scale x clip) when
+  // the scale is a power of two.
+  coefficient *= unscale;
+  if (!skip) {
+    PPRT_RETURN_IF_ERROR(applyOptimizer(coefficient));
+    ++updates_;
+    if (sharded)
+      PPRT_RETURN_IF_ERROR(gatherParameters());
+  }
   if (plan.replicas > 1)
     PPRT_RETURN_IF_ERROR(shareStateUpdates());
   if (keepGradients_) {
@@ -553,12 +578,36 @@ Status Executor::finishStep(BatchIO &io) {
         std::vector<float> &g = lastGradients_[name];
         g.resize(total->size());
         PPRT_RETURN_IF_ERROR(backend.toHost(*total, 0, g.size(), g.data()));
+        if (unscale != 1)
+          for (float &x : g)
+            x *= unscale;
       }
   }
   // The optimizer wrote the backend's copies of the parameters (in place on
   // the CPU): whatever kernels derived from them is stale.
   parametersChanged();
+  if (scaling_)
+    scaler_.update(skip, float(plan.optimizer.lossScaleGrowth),
+                   float(plan.optimizer.lossScaleBackoff),
+                   plan.optimizer.lossScaleGrowthInterval);
   ++step_;
+  return Status::ok();
+}
+
+Status Executor::writeLossScale() {
+  for (auto &[stage, l] : stages) {
+    const Weights::Entry *e = l.weights->find(kLossScaleParam);
+    if (!e)
+      continue;
+    if (e->desc.dtype != DType::F32 || e->bytes != sizeof(float))
+      return dataLoss("stage " + std::to_string(stage) + ": parameter '" +
+                      kLossScaleParam + "' is " + e->desc.toString() +
+                      ", expected one f32");
+    std::memcpy(e->data, &scaler_.scale, sizeof(float));
+    for (auto &p : l.prepared)
+      if (p)
+        PPRT_RETURN_IF_ERROR(p->parameterWritten(e->data));
+  }
   return Status::ok();
 }
 
@@ -633,8 +682,10 @@ Status Executor::saveCheckpoint(const std::string &dir) {
     return Status::ok();
   for (auto &[stage, l] : stages) {
     std::vector<NamedTensor> tensors;
+    // The loss scale is the scaler's (checkpoint.json), not the model's.
     for (auto &[name, e] : l.weights->entries())
-      tensors.push_back({name, e.desc, e.data});
+      if (name != kLossScaleParam)
+        tensors.push_back({name, e.desc, e.data});
     auto state = [&](const auto &table, const char *suffix) {
       for (auto &[key, values] : table)
         if (key.first == stage && !values.empty())
@@ -674,7 +725,8 @@ Status Executor::loadCheckpoint(const std::string &dir, int64_t step) {
   moment2.clear();
   for (auto &[stage, l] : stages) {
     for (auto &[name, e] : l.weights->entries())
-      PPRT_RETURN_IF_ERROR(restore(name, e.desc, e.data));
+      if (name != kLossScaleParam)
+        PPRT_RETURN_IF_ERROR(restore(name, e.desc, e.data));
     for (const Plan::Param &p : plan.params) {
       if (!l.weights->find(p.name))
         continue;
@@ -715,6 +767,7 @@ Status Executor::loadCheckpoint(const std::string &dir, int64_t step) {
   for (auto &[key, sum] : gradAcc)
     sum.step = -1;
   step_ = step;
+  updates_ = step;
   return Status::ok();
 }
 

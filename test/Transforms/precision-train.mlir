@@ -2,6 +2,7 @@
 // RUN: ppc-opt %s -pp-autodiff="microbatches=2" -pp-precision -pp-annotate-cost -pp-partition="stages=2 method=uniform schedule=1f1b microbatches=2" -pp-split-stages | FileCheck %s --check-prefix=SPLIT
 // RUN: not ppc-opt %s -pp-autodiff -pp-precision="precision=fp16" 2>&1 | FileCheck %s --check-prefix=FP16
 // RUN: not ppc-opt %s -pp-precision="precision=int8" 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: ppc-opt %s -pp-autodiff="microbatches=2 loss-scale=1024" -pp-precision="precision=fp16" | FileCheck %s --check-prefix=F16
 
 // A training graph: the forward and backward products (gemms) read bf16
 // copies and return f32; the master weights, their gradients, the loss and
@@ -61,5 +62,25 @@ module {
   }
 }
 
-// FP16: error: precision fp16 for training needs loss scaling, which ppc does not have yet; use bf16
+// FP16: error: precision fp16 for training needs loss scaling (-pp-autodiff's loss-scale, ppc -loss-scale)
+
+// fp16 training with loss scaling: the loss's gradient times the scale
+// parameter (the runtime's), every product's result rounded to fp16 as
+// autocast returns it, and read back widened.
+// F16: pp.param constant @pp.loss_scale : tensor<f32>
+// F16-LABEL: func.func @main
+// F16: %[[H:.*]] = pp.gemm %{{.*}}, %{{.*}} {trans_b} : (tensor<4x8xf16>, tensor<16x8xf16>) -> tensor<4x16xf32>
+// F16-NEXT: %[[HL:.*]] = pp.cast %[[H]] : tensor<4x16xf32> to tensor<4x16xf16>
+// F16-NEXT: %[[HW:.*]] = pp.cast %[[HL]] : tensor<4x16xf16> to tensor<4x16xf32>
+// F16: pp.relu %[[HW]]
+// F16: %[[LOSS:.*]] = pp.cross_entropy
+// F16-NEXT: %[[S:.*]] = pp.get_param @pp.loss_scale {{.*}} : tensor<f32>
+// F16: %[[DY:.*]] = pp.cross_entropy_grad
+// F16-NEXT: %[[SDY:.*]] = pp.mul %[[DY]], %[[S]] {{.*}} : (tensor<4x4xf32>, tensor<f32>) -> tensor<4x4xf32>
+// F16-NEXT: pp.cast %[[SDY]] {{.*}} : tensor<4x4xf32> to tensor<4x4xf16>
+// The weight gradients are rounded too (autocast's are the fp16 copies').
+// F16: %[[DW1:.*]] = pp.gemm {{.*}} -> tensor<16x8xf32>
+// F16-NEXT: %[[DW1L:.*]] = pp.cast %[[DW1]] {{.*}} to tensor<16x8xf16>
+// F16-NEXT: %[[DW1W:.*]] = pp.cast %[[DW1L]] {{.*}} to tensor<16x8xf32>
+// F16-NEXT: return %[[LOSS]], %{{.*}}, %{{.*}}, %[[DW1W]]
 // BAD: error: unknown precision 'int8' (fp32, bf16 or fp16)

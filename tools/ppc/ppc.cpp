@@ -173,6 +173,19 @@ static cl::opt<double>
                       "NORM (default: off)"),
              cl::value_desc("NORM"), cl::init(0), cl::cat(trainCategory));
 
+static cl::opt<double> lossScale(
+    "loss-scale",
+    cl::desc("Dynamic loss scaling as torch.amp.GradScaler's: the initial "
+             "scale, halved (and the step skipped) when a gradient is inf or "
+             "NaN, doubled after -loss-scale-growth-interval good steps "
+             "(default 65536 with -precision=fp16, else off; 0: off)"),
+    cl::value_desc("SCALE"), cl::init(-1), cl::cat(trainCategory));
+static cl::opt<int64_t> lossScaleGrowthInterval(
+    "loss-scale-growth-interval",
+    cl::desc("Good steps in a row before the loss scale doubles (default "
+             "2000)"),
+    cl::value_desc("N"), cl::init(2000), cl::cat(trainCategory));
+
 static cl::opt<int64_t>
     zero("zero",
          cl::desc("1: ZeRO-1, shard the optimizer state over the "
@@ -444,6 +457,8 @@ static ppc::CompileOptions compileOptions(double limit) {
   o.recompute = recompute;
   o.promoteHalf = promoteHalf;
   o.precision = precision;
+  o.lossScale = lossScale;
+  o.lossScaleGrowthInterval = lossScaleGrowthInterval;
   return o;
 }
 
@@ -515,9 +530,20 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
                 scheduleName + " runs two stages per rank, in a V");
   if (precision != "fp32" && precision != "bf16" && precision != "fp16")
     return fail("-precision=" + precision + ": expected fp32, bf16 or fp16");
-  if (train && precision == "fp16")
-    return fail("-precision=fp16 with -train needs loss scaling, which ppc "
-                "does not have yet: use -precision=bf16");
+  if (lossScale.getNumOccurrences() ||
+      lossScaleGrowthInterval.getNumOccurrences()) {
+    if (!train)
+      return fail("-loss-scale and -loss-scale-growth-interval need -train");
+    if ((lossScale.getNumOccurrences() &&
+         !(lossScale >= 0 && lossScale <= 3.4e38)) ||
+        lossScaleGrowthInterval < 1 || lossScaleGrowthInterval > INT32_MAX)
+      return fail("-loss-scale must be in [0, 3.4e38] (0: off) and "
+                  "-loss-scale-growth-interval at least 1");
+  }
+  if (train && precision == "fp16" && lossScale.getNumOccurrences() &&
+      lossScale == 0)
+    return fail("-precision=fp16 with -train needs loss scaling: "
+                "-loss-scale=0 turns it off (use -precision=bf16)");
   if (virtualStages.getNumOccurrences() &&
       (virtualStages < 1 ||
        (virtualStages > 1 && !(kind && (ppc::sched::takesVirtualStages(*kind) ||

@@ -45,6 +45,17 @@ struct CompileOptions {
   bool promoteHalf = false;
   /// Products in fp32, bf16 or fp16 (-pp-precision).
   std::string precision = "fp32";
+  /// Training: dynamic loss scaling (torch.amp.GradScaler's), its initial
+  /// scale (below 0: 2^16 under fp16, off otherwise; 0: off) and growth
+  /// interval.
+  double lossScale = -1;
+  int64_t lossScaleGrowthInterval = 2000;
+  /// The initial loss scale training starts from (0: no loss scaling).
+  double effectiveLossScale() const {
+    if (!train)
+      return 0;
+    return lossScale >= 0 ? lossScale : precision == "fp16" ? 65536.0 : 0.0;
+  }
 };
 
 /// -pp-promote-half when training or asked, -pp-canonicalize, when training

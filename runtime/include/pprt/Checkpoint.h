@@ -3,7 +3,7 @@
 // A checkpoint is a folder, ROOT/step-N, holding stage<k>.safetensors (the
 // parameters and optimizer state under the ONNX names, written by each
 // rank's Executor) and checkpoint.json (step, data position, schedule and
-// stage count: written by checkpointJson and read by findCheckpoint, here
+// stage count, and the loss scaler's state: written by checkpointJson and read by findCheckpoint, here
 // alone), with ROOT/latest naming the last complete one.
 //
 // A checkpoint of step N is written into a staging folder, ROOT/.step-N.tmp,
@@ -36,6 +36,12 @@ struct Checkpoint {
   /// partition and schedule); "" and 0 in an older checkpoint.json.
   std::string schedule;
   int64_t stages = 0;
+  /// Loss scaling (fp16 training): the scale and growth tracker for the
+  /// next step, and the optimizer steps taken (fewer than `step` when
+  /// steps were skipped); lossScale 0 and optimizerSteps -1 (= step) in a
+  /// run without.
+  double lossScale = 0;
+  int64_t growthTracker = 0, optimizerSteps = -1;
 };
 
 /// The text of checkpoint.json for `c` (its dir is not part of it).

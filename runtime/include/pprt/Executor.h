@@ -6,6 +6,7 @@
 #include "pprt/Backend.h"
 #include "pprt/Comm.h"
 #include "pprt/Files.h"
+#include "pprt/LossScaler.h"
 #include "pprt/Plan.h"
 #include "pprt/Transport.h"
 
@@ -67,6 +68,20 @@ public:
   double lastLoss() const { return lastLoss_; }
   double lastGradNorm() const { return lastGradNorm_; }
   int64_t stepsDone() const { return step_; }
+  /// Loss scaling (ppc -loss-scale): the scale the last step's backward
+  /// ran with, and whether that step was skipped (a gradient was inf or
+  /// NaN on some rank: no update anywhere, the scale backed off).
+  bool lossScaling() const { return scaling_; }
+  double lastLossScale() const { return lastScale_; }
+  bool lastSkipped() const { return lastSkipped_; }
+  /// The scaler's state for the next step, and the optimizer steps taken
+  /// (the steps not skipped): a checkpoint's, and resumed from one.
+  const LossScaler &lossScaler() const { return scaler_; }
+  int64_t optimizerSteps() const { return updates_; }
+  void resumeScaler(const LossScaler &s, int64_t optimizerSteps) {
+    scaler_ = s;
+    updates_ = optimizerSteps;
+  }
   /// Peak bytes, and micro-batches, that a stage of this rank kept for its
   /// backward at once (the activation memory the schedule implies).
   struct StashPeak {
@@ -83,7 +98,8 @@ public:
   Status saveCheckpoint(const std::string &dir);
   /// Loads every parameter this rank holds (and its optimizer state) from
   /// the stage<k>.safetensors files of DIR, whatever their partition;
-  /// `step` continues the optimizer's count.
+  /// `step` continues the step count and (until resumeScaler says
+  /// otherwise) the optimizer's.
   Status loadCheckpoint(const std::string &dir, int64_t step);
   /// Data parallel, one process per rank: each replica computed its own
   /// rows of the model outputs of this rank's stages; this gives every
@@ -140,7 +156,13 @@ private:
   /// Data parallelism: the gradients of bucket `b` summed over the
   /// replica group (under -zero=1 only this replica's shard).
   Status reduceBucket(int b);
-  Status syncStep(BatchIO &io);
+  /// Shares the loss and the gradient norm. `scaled`: the gradients are
+  /// multiplied by the loss scale, and an inf or NaN among them skips the
+  /// step rather than stopping the run.
+  Status syncStep(BatchIO &io, bool scaled);
+  /// Loss scaling: the scale into the loss-scale parameter of this rank's
+  /// stages, before a step's backward reads it.
+  Status writeLossScale();
   Status applyOptimizer(float coefficient);
   /// -zero=1: every replica's updated shard of the parameters to all.
   Status gatherParameters();
@@ -212,6 +234,13 @@ private:
   std::map<std::string, std::vector<float>> lastGradients_;
   int64_t step_ = 0;
   double lastLoss_ = 0, lastGradNorm_ = 0;
+  // Loss scaling: on or not, the scaler, the optimizer steps taken (AdamW's
+  // count: a skipped step leaves it), the last step's scale and skip.
+  bool scaling_ = false;
+  LossScaler scaler_;
+  int64_t updates_ = 0;
+  double lastScale_ = 0;
+  bool lastSkipped_ = false;
 };
 
 /// The shape of a whole batch (what pprun reads and writes) of a model input

@@ -40,6 +40,11 @@ struct Plan {
     std::string kind = "sgd"; // sgd | adamw
     double lr = 0.01, momentum = 0, weightDecay = 0, gradClip = 0;
     double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+    /// Dynamic loss scaling (ppc -loss-scale, fp16 training): the initial
+    /// scale (0: off) and torch.amp.GradScaler's growth and backoff
+    /// factors and growth interval.
+    double lossScale = 0, lossScaleGrowth = 2, lossScaleBackoff = 0.5;
+    int64_t lossScaleGrowthInterval = 2000;
   };
   struct Param {
     std::string name;

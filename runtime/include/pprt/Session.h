@@ -71,6 +71,10 @@ struct SessionSummary {
   // each step's loss and gradient norm, in order.
   int64_t startStep = 0;
   std::vector<double> losses, gradNorms;
+  // Loss scaling (ppc -loss-scale): each step's scale, and whether the
+  // step was skipped (inf or NaN gradients).
+  std::vector<double> lossScales;
+  std::vector<bool> skipped;
   // Inference: the FNV-1a checksum of the outputs this process wrote, and
   // the mean time of a timed batch.
   uint64_t checksum = 0;

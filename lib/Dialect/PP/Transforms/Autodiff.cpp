@@ -16,7 +16,10 @@
 
 #include "ppc/Dialect/PP/IR/PPOps.h"
 #include "ppc/Dialect/PP/Transforms/Passes.h"
+#include "ppc/Dialect/PP/IR/PPDialect.h"
+#include "ppc/Dialect/PP/IR/WeightStore.h"
 #include "ppc/Partition/PipelineIR.h"
+#include "pprt/LossScaler.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseSet.h"
@@ -54,6 +57,27 @@ struct Autodiff : ppc::pp::impl::PPAutodiffPassBase<Autodiff> {
   using PPAutodiffPassBase::PPAutodiffPassBase;
   void runOnOperation() override;
 };
+
+/// Declares `pp.param constant @"pp.loss_scale" : tensor<f32>` before
+/// @main, its bytes (`value`) in the weight store.
+LogicalResult declareLossScale(ModuleOp module, func::FuncOp main,
+                               double value) {
+  if (module.lookupSymbol(pprt::kLossScaleParam))
+    return main.emitError() << "the model already has a parameter '"
+                            << pprt::kLossScaleParam << "'";
+  WeightStore &store =
+      module.getContext()->getLoadedDialect<PPDialect>()->getWeightStore();
+  float scale = float(value);
+  std::string bytes(reinterpret_cast<const char *>(&scale), sizeof scale);
+  if (!store.addOwned(pprt::kLossScaleParam, std::move(bytes)))
+    return main.emitError() << "the weight store holds '"
+                            << pprt::kLossScaleParam << "' already";
+  OpBuilder b(main);
+  ParamOp::create(b, main.getLoc(), pprt::kLossScaleParam,
+                  RankedTensorType::get({}, b.getF32Type()),
+                  /*constant=*/true);
+  return success();
+}
 
 void Autodiff::runOnOperation() {
   ModuleOp module = getOperation();
@@ -279,13 +303,45 @@ void Autodiff::runOnOperation() {
     if (&op != ret.getOperation())
       forward.push_back(&op);
 
+  // Loss scaling: the seed times the loss scale, a parameter the runtime
+  // writes every step (pprt/LossScaler.h).
+  Value lossScaleValue;
+  if (lossScale > 0) {
+    if (mlir::failed(declareLossScale(module, main, lossScale)))
+      return signalPassFailure();
+    tagger.current = lossOp;
+    lossScaleValue = GetParamOp::create(
+        b, loc, RankedTensorType::get({}, f32),
+        FlatSymbolRefAttr::get(module.getContext(), pprt::kLossScaleParam));
+  }
+  auto scaled = [&](Value g) -> Value {
+    if (!lossScaleValue)
+      return g;
+    if (cast<RankedTensorType>(g.getType()).getElementType() != f32) {
+      emitError(loc) << "loss scaling needs an f32 gradient of the loss; it is "
+                     << g.getType();
+      failed = true;
+      return g;
+    }
+    return MulOp::create(b, loc, TypeRange{g.getType()},
+                         ValueRange{g, lossScaleValue},
+                         ArrayRef<NamedAttribute>{})
+        ->getResult(0);
+  };
   if (seedValue) {
     tagger.current = lossOp;
-    grads[seedValue] = seed;
+    grads[seedValue] = scaled(seed);
     // The seed constant and the scaling belong to the loss, not the backward.
   } else {
-    SmallVector<Value> dy(1);
-    differentiate(lossOp, dy);
+    // differentiate(lossOp), with the gradients it delivers scaled.
+    tagger.current = lossOp;
+    auto rule = cast<GradientOpInterface>(lossOp);
+    SmallVector<Value> dy(1), dx(lossOp->getNumOperands());
+    if (mlir::failed(rule.buildGradient(b, dy, dx)))
+      failed = true;
+    for (auto [operand, d] : llvm::zip(lossOp->getOperands(), dx))
+      if (d && !failed)
+        deliver(operand, scaled(d));
   }
   for (auto it = forward.rbegin(); it != forward.rend() && !failed; ++it) {
     Operation *op = *it;

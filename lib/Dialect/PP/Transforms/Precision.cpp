@@ -11,10 +11,12 @@
 #include "ppc/Dialect/PP/Transforms/Passes.h"
 #include "ppc/Partition/Partition.h"
 #include "ppc/Partition/PipelineIR.h"
+#include "pprt/LossScaler.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringSet.h"
 
 namespace ppc::pp {
 #define GEN_PASS_DEF_PPPRECISIONPASS
@@ -40,16 +42,49 @@ bool isF32Tensor(Value v) {
   return t && t.getElementType().isF32();
 }
 
+/// The parameters autocast would cast to the low precision as a product's
+/// bias: gemm's C and conv's bias, and a parameter added to a product's
+/// result (a linear exported as MatMul + Add).
+llvm::StringSet<> biasParameters(func::FuncOp func) {
+  llvm::StringSet<> names;
+  auto param = [](Value v) -> StringRef {
+    if (auto get = v.getDefiningOp<GetParamOp>())
+      return get.getName();
+    return "";
+  };
+  auto isProduct = [](Value v) {
+    Operation *def = v.getDefiningOp();
+    return def && !factorOperands(def).empty();
+  };
+  func.walk([&](Operation *op) {
+    if (isa<GemmOp, ConvOp>(op) && op->getNumOperands() > 2)
+      if (StringRef name = param(op->getOperand(2)); !name.empty())
+        names.insert(name);
+    if (auto add = dyn_cast<AddOp>(op))
+      for (auto [x, y] : {std::pair{add->getOperand(0), add->getOperand(1)},
+                          std::pair{add->getOperand(1), add->getOperand(0)}})
+        if (StringRef name = param(x); !name.empty() && isProduct(y))
+          names.insert(name);
+  });
+  return names;
+}
+
 /// Rewrites one function. `low` is bf16 or f16.
 class Lowering {
 public:
-  Lowering(func::FuncOp func, Type low) : func(func), low(low) {}
+  /// `roundResults`: every product's result is rounded to `low` (and
+  /// widened for its f32 readers), as autocast returns products in the
+  /// low type: fp16 training, whose loss scaler must see what overflows
+  /// fp16's range where torch's does.
+  Lowering(func::FuncOp func, Type low, bool roundResults)
+      : func(func), low(low), roundResults(roundResults) {}
 
   void run();
 
 private:
   func::FuncOp func;
   Type low;
+  bool roundResults;
   DenseMap<Value, Value> lowered;              // f32 value -> its low copy
   DenseMap<Operation *, Operation *> replaced; // erased fwd op -> its copy
 
@@ -122,9 +157,48 @@ void Lowering::run() {
       continue;
     products.push_back(&op);
   }
+  llvm::StringSet<> biases;
+  if (roundResults)
+    biases = biasParameters(func);
+  if (roundResults)
+    for (Operation *op : products) {
+      // r -> cast to low -> cast back: the readers of r read the widened
+      // copy, and a product reading it reads the low copy (lower()).
+      Value r = op->getResult(0);
+      OpBuilder b(op->getContext());
+      b.setInsertionPointAfter(op);
+      Operation *narrow = CastOp::create(
+          b, op->getLoc(), cast<RankedTensorType>(r.getType()).clone(low), r);
+      copyPhase(op, narrow);
+      Operation *widen =
+          CastOp::create(b, op->getLoc(), r.getType(), narrow->getResult(0));
+      copyPhase(op, widen);
+      r.replaceAllUsesExcept(widen->getResult(0), narrow);
+    }
   for (Operation *op : products)
     for (unsigned i : factorOperands(op))
       op->setOperand(i, lower(op->getOperand(i)));
+
+  // Autocast computes a bias's gradient in the low precision too (the
+  // gradient of its low copy): each micro-batch's is rounded.
+  if (roundResults) {
+    Operation *ret = body.getTerminator();
+    for (unsigned i = 0; i < ret->getNumOperands(); ++i) {
+      auto name = func.getResultAttrOfType<StringAttr>(i, "pp.grad");
+      Value g = ret->getOperand(i);
+      if (!name || !biases.contains(name.getValue()) || !isF32Tensor(g))
+        continue;
+      OpBuilder b(ret);
+      Operation *def = g.getDefiningOp();
+      Operation *narrow = CastOp::create(
+          b, g.getLoc(), cast<RankedTensorType>(g.getType()).clone(low), g);
+      copyPhase(def, narrow);
+      Operation *widen =
+          CastOp::create(b, g.getLoc(), g.getType(), narrow->getResult(0));
+      copyPhase(def, widen);
+      ret->setOperand(i, widen->getResult(0));
+    }
+  }
 
   // What the backward reads of the forward is kept in the low precision
   // too: each backward reader of an f32 forward activation reads its low
@@ -215,15 +289,19 @@ struct PrecisionPass : ppc::pp::impl::PPPrecisionPassBase<PrecisionPass> {
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal())
         continue;
-      if (low.isF16())
-        for (unsigned i = 0; i < func.getNumResults(); ++i)
-          if (func.getResultAttr(i, "pp.grad")) {
-            func.emitError() << "precision fp16 for training needs loss "
-                                "scaling, which ppc does not have yet; use "
-                                "bf16";
-            return signalPassFailure();
-          }
-      Lowering(func, low).run();
+      // fp16's range: gradients below 6e-8 vanish and the products'
+      // factors overflow past 65504, so training needs the loss scaler
+      // (-pp-autodiff's loss-scale; pprt/LossScaler.h).
+      bool training = false;
+      for (unsigned i = 0; i < func.getNumResults(); ++i)
+        training |= bool(func.getResultAttr(i, "pp.grad"));
+      if (low.isF16() && training &&
+          !module.lookupSymbol(pprt::kLossScaleParam)) {
+        func.emitError() << "precision fp16 for training needs loss scaling "
+                            "(-pp-autodiff's loss-scale, ppc -loss-scale)";
+        return signalPassFailure();
+      }
+      Lowering(func, low, low.isF16() && training).run();
     }
   }
 };

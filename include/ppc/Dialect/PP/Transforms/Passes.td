@@ -47,6 +47,11 @@ def PPAutodiffPass : Pass<"pp-autodiff", "mlir::ModuleOp"> {
     `pp.use = N`): uses are never summed in the graph, so that the runtime
     sums them in one order however the model is partitioned.
 
+    With `loss-scale`, the loss's gradient (the backward's seed) is
+    multiplied by `pp.param constant @"pp.loss_scale" : tensor<f32>`, which
+    the runtime's loss scaler (torch.amp.GradScaler's) writes before every
+    step; the loss itself is not scaled.
+
     Backward ops carry `pp.phase = "bwd"` and `pp.fwd_index`, the forward op
     (numbered in order, among the ops without `pp.phase`) whose stage they
     take. -pp-split-stages splits each stage's backward into B (what the
@@ -64,6 +69,10 @@ def PPAutodiffPass : Pass<"pp-autodiff", "mlir::ModuleOp"> {
            "Micro-batches per step: the loss is a mean over all of them">,
     Option<"dataParallel", "data-parallel", "int64_t", "1",
            "Data-parallel replicas, each running `microbatches` micro-batches">,
+    Option<"lossScale", "loss-scale", "double", "0",
+           "Loss scaling: the gradient of the loss is multiplied by the "
+           "parameter pp.loss_scale (this initial value; the runtime sets it "
+           "every step). 0: off">,
   ];
   let dependentDialects = ["ppc::pp::PPDialect"];
 }
