@@ -6,6 +6,8 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <set>
+
 using namespace ppc;
 
 namespace {
@@ -95,7 +97,7 @@ std::string ppc::reportText(const PipelineSummary &s) {
     os << "devices " << s.devices
        << ": every stages x data-parallel split and schedule, partition "
        << s.candidates.front().alternative.method << ":\n";
-    os << llvm::format("  %6s %9s %14s %-15s %10s %12s %14s %11s  %s\n",
+    os << llvm::format("  %6s %9s %14s %-17s %10s %12s %14s %11s  %s\n",
                        "stages", "replicas", "micro-batches", "schedule",
                        "step", "memory/rank", "without ZeRO-1", "all-reduce",
                        "fits");
@@ -107,7 +109,7 @@ std::string ppc::reportText(const PipelineSummary &s) {
                                           : std::string("?"));
       bool simulated = e.stepTime > 0;
       os << llvm::format(
-          "  %6d %9d %14s %-15s %10s %12s %14s %11s  ", c.stages,
+          "  %6d %9d %14s %-17s %10s %12s %14s %11s  ", c.stages,
           c.dataParallel, mbs.c_str(), alt.schedule.c_str(),
           simulated ? seconds(e.stepTime).c_str() : "-",
           simulated ? bytes(e.peakMemory).c_str() : "-",
@@ -120,24 +122,49 @@ std::string ppc::reportText(const PipelineSummary &s) {
   }
   if (!s.alternatives.empty()) {
     os << "partition methods and schedules compared:\n";
-    os << llvm::format("  %-24s %-12s %12s %12s %12s %8s %11s %11s\n", "method",
+    os << llvm::format("  %-24s %-17s %12s %12s %12s %8s %11s %11s\n", "method",
                        "schedule", "step", "slowest", "total/K", "bubble",
                        "peak memory", "crossing");
     for (const auto &alt : s.alternatives) {
       const Evaluation &e = alt.evaluation;
       if (!alt.error.empty()) {
-        os << llvm::format("  %-24s %-12s ", alt.method.c_str(),
+        os << llvm::format("  %-24s %-17s ", alt.method.c_str(),
                            alt.schedule.c_str())
            << alt.error << "\n";
         continue;
       }
       os << llvm::format(
-          "  %-24s %-12s %12s %12s %12s %7.1f%% %11s %11s%s\n",
+          "  %-24s %-17s %12s %12s %12s %7.1f%% %11s %11s%s\n",
           alt.method.c_str(), alt.schedule.c_str(),
           seconds(e.stepTime).c_str(), seconds(e.slowestStage()).c_str(),
           seconds(e.totalStageTime() / e.stages.size()).c_str(),
           100 * e.bubble, bytes(e.peakMemory).c_str(),
           bytes(e.crossingBytes).c_str(), alt.chosen ? "  <- chosen" : "");
+    }
+    // -schedule=auto: the best few of the chosen method side by side.
+    std::set<std::string> schedules;
+    for (const auto &alt : s.alternatives)
+      schedules.insert(alt.schedule);
+    ChoiceExplanation choice = explainChoice(s.alternatives);
+    if (schedules.size() > 1 && !choice.ranked.empty()) {
+      size_t shown = std::min<size_t>(choice.ranked.size(), 5);
+      os << "\nschedule=auto: the best " << shown << " of "
+         << choice.ranked.size() << " simulated ("
+         << s.alternatives[choice.ranked.front()].method
+         << " partition), fastest that fits first:\n";
+      os << llvm::format("  %-18s %12s %8s %12s %12s  %s\n", "schedule",
+                         "step", "bubble", "peak memory", "sent/mb", "fits");
+      for (size_t i = 0; i < shown; ++i) {
+        const Alternative &alt = s.alternatives[choice.ranked[i]];
+        const Evaluation &e = alt.evaluation;
+        os << llvm::format("  %-18s %12s %7.1f%% %12s %12s  ",
+                           alt.schedule.c_str(), seconds(e.stepTime).c_str(),
+                           100 * e.bubble, bytes(e.peakMemory).c_str(),
+                           bytes(e.crossingBytes).c_str())
+           << (alt.error.empty() ? "yes" : "no: " + alt.error)
+           << (alt.chosen ? "  <- chosen" : "") << "\n";
+      }
+      os << "  why: " << choice.why << "\n";
     }
   }
   return out;
@@ -256,6 +283,9 @@ std::string ppc::reportJson(const PipelineSummary &s) {
           });
         });
     });
+    ChoiceExplanation choice = explainChoice(s.alternatives);
+    if (!choice.why.empty())
+      j.attribute("choice", choice.why);
   });
   os << "\n";
   return out;

@@ -194,6 +194,84 @@ std::string ppc::scheduleLabel(sched::Kind kind, int virtualStages) {
   return name;
 }
 
+ChoiceExplanation ppc::explainChoice(llvm::ArrayRef<Alternative> alts) {
+  ChoiceExplanation out;
+  int chosen = -1;
+  for (auto [i, a] : llvm::enumerate(alts))
+    if (a.chosen)
+      chosen = i;
+  if (chosen < 0)
+    return out;
+  const Alternative &w = alts[chosen];
+  for (auto [i, a] : llvm::enumerate(alts))
+    if (a.method == w.method && a.evaluation.stepTime > 0)
+      out.ranked.push_back(i);
+  std::stable_sort(out.ranked.begin(), out.ranked.end(), [&](int a, int b) {
+    bool fa = alts[a].error.empty(), fb = alts[b].error.empty();
+    if (fa != fb)
+      return fa;
+    return alts[a].evaluation.stepTime < alts[b].evaluation.stepTime;
+  });
+  auto ms = [](double t) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.4g ms", t * 1e3);
+    return std::string(buf);
+  };
+  auto pct = [](double f) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.1f%%", 100 * f);
+    return std::string(buf);
+  };
+  const Evaluation &we = w.evaluation;
+  std::string why = w.schedule + " wins at " + ms(we.stepTime);
+  const Alternative *runnerUp = nullptr, *overMemory = nullptr;
+  for (int i : out.ranked) {
+    const Alternative &a = alts[i];
+    if (i == chosen)
+      continue;
+    if (a.error.empty() && !runnerUp)
+      runnerUp = &a;
+    if (a.error == "does not fit the memory limit" &&
+        a.evaluation.stepTime < we.stepTime &&
+        (!overMemory || a.evaluation.stepTime < overMemory->evaluation.stepTime))
+      overMemory = &a;
+  }
+  if (runnerUp) {
+    const Evaluation &re = runnerUp->evaluation;
+    // The step is each rank's compute plus its idle time (the bubble, which
+    // includes waiting on transfers): name the larger of the two gains.
+    double idleGain = re.bubble * re.stepTime - we.bubble * we.stepTime;
+    double busyGain = (1 - re.bubble) * re.stepTime -
+                      (1 - we.bubble) * we.stepTime;
+    if (re.stepTime - we.stepTime <= 1e-3 * re.stepTime) {
+      why += ", within 0.1% of " + runnerUp->schedule +
+             ": a tie in the cost model";
+    } else {
+      why += ", " + pct(1 - we.stepTime / re.stepTime) + " under " +
+             runnerUp->schedule + " (" + ms(re.stepTime) + "): ";
+      if (idleGain >= busyGain)
+        why += "less idle time (bubble " + pct(we.bubble) + " against " +
+               pct(re.bubble) + ", waits on transfers included)";
+      else
+        why += "less compute on its ranks (bubble " + pct(we.bubble) +
+               " against " + pct(re.bubble) + ")";
+    }
+    why += "; peak memory " + formatBytes(we.peakMemory) + " against " +
+           formatBytes(re.peakMemory) + "; sends " +
+           formatBytes(we.crossingBytes) + " against " +
+           formatBytes(re.crossingBytes) + " a micro-batch";
+  } else {
+    why += ", the only candidate that fits";
+  }
+  if (overMemory)
+    why += "; " + overMemory->schedule + " would take " +
+           ms(overMemory->evaluation.stepTime) + " but needs " +
+           formatBytes(overMemory->evaluation.peakMemory) +
+           ", more than the memory limit";
+  out.why = why;
+  return out;
+}
+
 Alternative ppc::evaluateAlternative(const OpGraph &graph,
                                      llvm::StringRef method,
                                      const PartitionOptions &options) {

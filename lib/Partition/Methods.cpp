@@ -115,6 +115,9 @@ public:
     // backward, r+1 of the second chunk (stage 2K-1-r).
     case sched::Kind::DualPipeV:
       return std::min(stage < k ? 2 * (k - stage) - 1 : 2 * k - stage, m);
+    // Counted on its order (Generators.cpp), whose chunks' warm-ups differ
+    // by round and by rank.
+    case sched::Kind::InterleavedZB: return generatedPeak();
     case sched::Kind::Interleaved: {
       int r = stage % k;
       int warm = std::min((k - r - 1) * 2 + (opts.virtualStages - 1) * k,
@@ -123,6 +126,32 @@ public:
     }
     }
     return m;
+  }
+
+  /// The most micro-batches this stage holds between F and B in the order
+  /// the generator writes (the order is fixed by K, V and M; unit costs).
+  int generatedPeak() const {
+    if (peaks.empty()) {
+      int k = opts.ranks, stages = k * opts.virtualStages;
+      std::string error;
+      auto s = sched::generate(opts.schedule, sched::Topology::chain(stages, k),
+                               opts.microbatches, error);
+      // One that cannot be generated is rejected by the evaluation; until
+      // then it counts as holding every micro-batch.
+      peaks.assign(stages, opts.microbatches);
+      if (s) {
+        std::vector<int> held(stages, 0);
+        std::fill(peaks.begin(), peaks.end(), 0);
+        for (auto &list : s->ranks)
+          for (const sched::Action &a : list) {
+            if (a.op == sched::Op::Fwd)
+              peaks[a.stage] = std::max(peaks[a.stage], ++held[a.stage]);
+            else if (a.op == sched::Op::Bwd || a.op == sched::Op::BwdB)
+              --held[a.stage];
+          }
+      }
+    }
+    return peaks[stage % peaks.size()];
   }
 
   double paramState() const { return stateBytes(params, opts); }
@@ -181,6 +210,7 @@ private:
   const std::vector<char> *matches;
   std::vector<int> paramStamp, edgeStamp;
   int stamp = 0, begin = 0, stage = 0;
+  mutable std::vector<int> peaks; // per stage, generatedPeak()
   int64_t count = 0, matched = 0;
   double time = 0;
   int64_t params = 0, act = 0, in = 0, out = 0;

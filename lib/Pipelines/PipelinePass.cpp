@@ -49,7 +49,7 @@ struct PipelinePass : PassWrapper<PipelinePass, OperationPass<ModuleOp>> {
                                llvm::cl::init(1)};
   Option<std::string> schedule{
       *this, "schedule",
-      llvm::cl::desc("inference, gpipe, 1f1b, interleaved, zb-h1 or auto "
+      llvm::cl::desc("a schedule of -pp-build-schedule, or auto "
                      "(default: inference, 1f1b with train)"),
       llvm::cl::init("")};
   Option<int64_t> virtualStages{*this, "virtual-stages",

@@ -134,9 +134,14 @@ SmallVector<ScheduleChoice> ppc::scheduleChoices(StringRef name,
                                                  int64_t virtualStages,
                                                  std::string &error) {
   using sched::Kind;
+  // Every training schedule; the round-robin ones with two stages a rank,
+  // the V ones with their two.
   if (name == "auto")
-    return {{Kind::GPipe, 1}, {Kind::OneFOneB, 1}, {Kind::ZBH1, 1},
-            {Kind::Interleaved, 2}};
+    return {{Kind::GPipe, 1},       {Kind::OneFOneB, 1},
+            {Kind::ZBH1, 1},        {Kind::ZBH2, 1},
+            {Kind::Interleaved, 2}, {Kind::InterleavedZB, 2},
+            {Kind::LoopedBFS, 2},   {Kind::ZBV, 2},
+            {Kind::VHalf, 2},       {Kind::DualPipeV, 2}};
   std::optional<Kind> kind = sched::parseKind(name);
   if (!kind) {
     error = "-schedule=" + name.str() + ": expected " + sched::kindNames() +

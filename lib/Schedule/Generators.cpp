@@ -31,6 +31,7 @@ llvm::StringRef ppc::sched::kindName(Kind kind) {
   case Kind::VHalf: return "v-half";
   case Kind::LoopedBFS: return "looped-bfs";
   case Kind::DualPipeV: return "dualpipe-v";
+  case Kind::InterleavedZB: return "interleaved-zb";
   }
   return "?";
 }
@@ -47,6 +48,7 @@ std::optional<Kind> ppc::sched::parseKind(llvm::StringRef name) {
       .Case("v-half", Kind::VHalf)
       .Case("looped-bfs", Kind::LoopedBFS)
       .Case("dualpipe-v", Kind::DualPipeV)
+      .Case("interleaved-zb", Kind::InterleavedZB)
       .Default(std::nullopt);
 }
 
@@ -54,7 +56,8 @@ std::string ppc::sched::kindNames() {
   std::string names;
   for (Kind k : {Kind::Inference, Kind::GPipe, Kind::OneFOneB,
                  Kind::Interleaved, Kind::ZBH1, Kind::ZBH2, Kind::ZBV,
-                 Kind::VHalf, Kind::LoopedBFS, Kind::DualPipeV})
+                 Kind::VHalf, Kind::LoopedBFS, Kind::DualPipeV,
+                 Kind::InterleavedZB})
     names += (names.empty() ? "" : ", ") + kindName(k).str();
   return names;
 }
@@ -64,7 +67,8 @@ bool ppc::sched::isVShaped(Kind kind) {
 }
 
 bool ppc::sched::takesVirtualStages(Kind kind) {
-  return kind == Kind::Interleaved || kind == Kind::LoopedBFS;
+  return kind == Kind::Interleaved || kind == Kind::LoopedBFS ||
+         kind == Kind::InterleavedZB;
 }
 
 int ppc::sched::stageRankOf(Kind kind, int stage, int stages, int ranks) {
@@ -579,6 +583,62 @@ Order interleavedOrder(const Topology &topo, int m) {
   return order;
 }
 
+/// Interleaved zero bubble (torch.distributed.pipelining's
+/// ScheduleInterleavedZeroBubble, whose order this is; it is the ZB paper's
+/// ZB-H1 idea, Qi et al., ICLR 2024, arXiv 2401.10241, on Megatron's
+/// interleaved placement): rank r holds stages r, r+K, ..., and the M
+/// micro-batches go through its V chunks in rounds of P = M / max(1, M / K)
+/// (M a multiple of the round count). Warm-up: (V-1)P + K-1-r forwards, one
+/// hop fewer than interleaved 1F1B's two a hop, since B alone is what the
+/// rank upstream waits for; then one F and one B in turn, chunk by chunk
+/// round by round (backwards from the last chunk), then the remaining B's.
+/// The W's are held back: rank r runs its first r F B pairs without one,
+/// then one W (the oldest held) after every B, and the rest at the end.
+/// torch pads the lists with idle steps (its _add_bubbles_to_actions) so
+/// that a fixed-step runtime waits; the blocking receives here wait by
+/// themselves, so the order alone is kept.
+Order interleavedZBOrder(const Topology &topo, int m) {
+  int k = topo.numRanks(), stages = topo.numStages();
+  int v = stages / k;
+  int perRound = m / std::max(1, m / k);
+  int total = m * v;
+  Order order(k);
+  for (int r = 0; r < k; ++r) {
+    auto &list = order[r];
+    int warm = std::min((v - 1) * perRound + k - 1 - r, total);
+    auto fwdStage = [&](int i) { return ((i / perRound) % v) * k + r; };
+    auto bwdStage = [&](int i) {
+      return (v - 1 - ((i - warm) / perRound) % v) * k + r;
+    };
+    std::vector<int> nextF(stages, 0), nextB(stages, 0), nextW(stages, 0);
+    std::deque<int> heldW; // stages of the B's whose W waits, oldest first
+    auto fwd = [&](int s) { list.push_back(compute(Op::Fwd, s, nextF[s]++)); };
+    auto bwd = [&](int s) {
+      list.push_back(compute(Op::BwdB, s, nextB[s]++));
+      heldW.push_back(s);
+    };
+    auto weight = [&] {
+      int s = heldW.front();
+      heldW.pop_front();
+      list.push_back(compute(Op::BwdW, s, nextW[s]++));
+    };
+    for (int i = 0; i < total + warm; ++i) {
+      if (i < warm) {
+        fwd(fwdStage(i));
+        continue;
+      }
+      if (i < total)
+        fwd(fwdStage(i));
+      bwd(bwdStage(i));
+      if (i - warm >= r)
+        weight();
+    }
+    while (!heldW.empty())
+      weight();
+  }
+  return order;
+}
+
 /// Places the transfers around the compute actions: a send right after the
 /// compute that produced it; a receive right before the compute that needs
 /// it, preceded by the receives of any message its sender put on the same
@@ -767,6 +827,24 @@ std::optional<Schedule> ppc::sched::generate(Kind kind, const Topology &topo,
     }
     order = interleavedOrder(topo, m);
     break;
+  case Kind::InterleavedZB: {
+    if (stages % ranks != 0) {
+      error = "interleaved-zb needs the same number of virtual stages on "
+              "every rank";
+      return std::nullopt;
+    }
+    // torch's rounds: max(1, M / K) of M / rounds micro-batches each.
+    int rounds = std::max(1, m / ranks);
+    if (m % rounds != 0) {
+      error = "interleaved-zb sends micro-batches through each rank's stages "
+              "in " + std::to_string(rounds) + " rounds of equal size: use "
+              "-microbatches a multiple of " + std::to_string(rounds) +
+              " (have " + std::to_string(m) + ")";
+      return std::nullopt;
+    }
+    order = interleavedZBOrder(topo, m);
+    break;
+  }
   }
   return withTransfers(kind, m, topo, order);
 }

@@ -1,6 +1,7 @@
 // RUN: ppc-opt %s -pp-build-schedule="schedule=gpipe microbatches=2" -pp-verify-schedule | FileCheck %s --check-prefix=GPIPE
 // RUN: ppc-opt %s -pp-build-schedule="schedule=1f1b microbatches=3" -pp-verify-schedule | FileCheck %s --check-prefix=ONEF
 // RUN: ppc-opt %s -pp-build-schedule="schedule=zb-h1 microbatches=2" -pp-verify-schedule | FileCheck %s --check-prefix=ZB
+// RUN: ppc-opt %s -pp-build-schedule="schedule=interleaved-zb microbatches=2" -pp-verify-schedule | FileCheck %s --check-prefix=IZB
 // RUN: ppc-opt %s -pp-build-schedule -pp-verify-schedule | FileCheck %s --check-prefix=INFER
 // RUN: not ppc-opt %s -pp-build-schedule="schedule=1f1b microbatches=1" 2>&1 | FileCheck %s --check-prefix=FEW
 
@@ -46,6 +47,21 @@ func.func @stage1_fwd() -> (tensor<4xf32> {pp.name = "y"}) attributes {pp.rank =
 // ONEF-NEXT: pp.action recv_grad 0 mb 0 peer 1
 // ONEF-NEXT: pp.action bwd 0 mb 0
 // ONEF-NEXT: pp.action fwd 0 mb 2
+
+// Interleaved ZB (torch's order) on one stage a rank: rank r runs its
+// first r F B pairs without a W, then one held-back W after each B.
+// IZB: pp.schedule interleaved_zb attributes {microbatches = 2 : i64
+// IZB: pp.rank 1 {
+// IZB-NEXT: pp.action recv_act 1 mb 0 peer 0
+// IZB-NEXT: pp.action fwd 1 mb 0
+// IZB-NEXT: pp.action bwd_b 1 mb 0
+// IZB-NEXT: pp.action send_grad 1 mb 0 peer 0
+// IZB-NEXT: pp.action recv_act 1 mb 1 peer 0
+// IZB-NEXT: pp.action fwd 1 mb 1
+// IZB-NEXT: pp.action bwd_b 1 mb 1
+// IZB-NEXT: pp.action send_grad 1 mb 1 peer 0
+// IZB-NEXT: pp.action bwd_w 1 mb 0
+// IZB-NEXT: pp.action bwd_w 1 mb 1
 
 // ZB-H1 splits backward into B and W.
 // ZB: pp.schedule zb_h1

@@ -25,9 +25,9 @@ train_check.py PPC PPRUN WORKDIR
    M under GPipe.
 5. Bad input: one clear line each.
 6. Schedules against 1F1B: GPT and resnet18 on 2 and 4 ranks under zb-h2,
-   zb-v, v-half, looped-bfs and dualpipe-v: one step's gradients and 20
-   steps of AdamW losses bitwise equal to 1F1B's at the same ranks and
-   micro-batches
+   zb-v, v-half, looped-bfs, dualpipe-v and interleaved-zb: one step's
+   gradients and 20 steps of AdamW losses bitwise equal to 1F1B's at the
+   same ranks and micro-batches
    (every schedule sums a stage's micro-batch gradients in micro-batch
    order, and a stage's ops compute the same wherever the cuts fall).
 """
@@ -486,7 +486,8 @@ check(held.get("1f1b", 99) <= 4 and held.get("gpipe") == 8,
 
 # 6. Schedules against 1F1B, bitwise. dualpipe-v needs 2K micro-batches:
 # it is compared with 1F1B at as many (and micro-batches of the same size).
-NEW_SCHEDULES = ("zb-h2", "zb-v", "v-half", "looped-bfs", "dualpipe-v")
+NEW_SCHEDULES = ("zb-h2", "zb-v", "v-half", "looped-bfs", "dualpipe-v",
+                 "interleaved-zb")
 
 
 def schedule_run(name, ranks, schedule, micro):

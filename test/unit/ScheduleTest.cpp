@@ -431,3 +431,93 @@ TEST(Schedule, DualPipeVVerifies) {
   EXPECT_NE(error.find("use -microbatches=8 or more"), std::string::npos)
       << error;
 }
+
+TEST(Schedule, InterleavedZBVerifiesAndMatchesTheory) {
+  // torch's order for every K, V and M its rounds allow (M a multiple of
+  // max(1, M / K)), under uneven costs too.
+  for (int k : {2, 3, 4, 8})
+    for (int v : {1, 2, 3, 4})
+      for (int m = 1; m <= 4 * k + 1; ++m) {
+        if (m % std::max(1, m / k) != 0)
+          continue;
+        for (auto [f, b, w] : {std::tuple{1.0, 1.0, 1.0}, {1.0, 2.0, 1.0},
+                               {1.0, 1.5, 0.5}}) {
+          Topology topo = Topology::chain(k * v, k);
+          RunResult r = simulate(Kind::InterleavedZB, topo, m,
+                                 uniformCosts(k * v, f / v, b / v, w / v));
+          EXPECT_TRUE(r.ok) << "K=" << k << " V=" << v << " M=" << m;
+        }
+      }
+  // With a rank's share costing F, B, W (1/V of it a stage) and M a
+  // multiple of K: ZB-H1's idle (K-1)(F+B-W), cut V-fold by the
+  // interleaving, over the ideal M(F+B+W); the W's held back fill the rest.
+  // Every rank holds at most K micro-batches of its share (V*K stage
+  // activations), 1F1B's peak on stage 0, against interleaved 1F1B's more.
+  for (int k : {2, 4, 8})
+    for (int v : {1, 2, 4})
+      for (int m : {k, 2 * k, 4 * k})
+        for (double w : {1.0, 0.5}) {
+          Topology topo = Topology::chain(k * v, k);
+          Costs c = uniformCosts(k * v, 1.0 / v, 1.0 / v, w / v);
+          RunResult r = simulate(Kind::InterleavedZB, topo, m, c);
+          EXPECT_NEAR(r.stepTime, m * (2 + w) + (k - 1) * (2 - w) / v, 1e-9)
+              << "K=" << k << " V=" << v << " M=" << m << " W=" << w;
+          for (int rank = 0; rank < k; ++rank)
+            EXPECT_LE(r.peakStashBytes[rank], 100 * v * k)
+                << "K=" << k << " V=" << v << " M=" << m << " rank " << rank;
+          EXPECT_EQ(r.peakStashBytes[0], 100 * v * k);
+          if (v > 1 && m > k) {
+            RunResult i = simulate(Kind::Interleaved, topo, m, c);
+            EXPECT_LT(r.stepTime, i.stepTime) << "K=" << k << " V=" << v;
+            EXPECT_LT(r.peakStashBytes[0], i.peakStashBytes[0])
+                << "K=" << k << " V=" << v << " M=" << m;
+          }
+        }
+  std::string error;
+  EXPECT_FALSE(generate(Kind::InterleavedZB, Topology::chain(8, 4), 9, error));
+  EXPECT_NE(error.find("multiple of 2 (have 9)"), std::string::npos) << error;
+  EXPECT_FALSE(generate(Kind::InterleavedZB, Topology::chain(6, 4), 4, error));
+  EXPECT_NE(error.find("same number of virtual stages"), std::string::npos)
+      << error;
+}
+
+TEST(ScheduleVerify, BrokenInterleavedZBIsRejected) {
+  std::string error;
+  Topology topo = Topology::chain(8, 4);
+  // A W moved before its B.
+  Schedule s = *generate(Kind::InterleavedZB, topo, 8, error);
+  auto &r3 = s.ranks[3];
+  size_t b = find(r3, {Op::BwdB, 7, 0, -1});
+  size_t w = find(r3, {Op::BwdW, 7, 0, -1});
+  ASSERT_LT(b, w);
+  std::swap(r3[b], r3[w]);
+  RunResult r = run(s, topo);
+  ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.rank, 3);
+  EXPECT_EQ(r.step, (int)b);
+  EXPECT_NE(r.message.find("before its input gradient"), std::string::npos)
+      << r.message;
+  EXPECT_NE(r.table.find("[w7.0]"), std::string::npos) << r.table;
+  // The wrap from the last rank's first chunk to rank 0's second (stage 3
+  // -> 4) left unsent: rank 0 waits forever.
+  s = *generate(Kind::InterleavedZB, topo, 8, error);
+  auto &last = s.ranks[3];
+  last.erase(last.begin() + find(last, {Op::SendAct, 3, 1, 4}));
+  r = run(s, topo);
+  ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.rank, 0);
+  EXPECT_NE(r.message.find("recv_act stage 4 mb 1 from stage 3"),
+            std::string::npos) << r.message;
+  EXPECT_NE(r.table.find("rank 3"), std::string::npos) << r.table;
+  // Two gradients taken off one channel in the wrong order.
+  s = *generate(Kind::InterleavedZB, topo, 8, error);
+  auto &r1 = s.ranks[1];
+  size_t g0 = find(r1, {Op::RecvGrad, 5, 0, 6});
+  size_t g1 = find(r1, {Op::RecvGrad, 5, 1, 6});
+  ASSERT_LT(g1, r1.size());
+  std::swap(r1[g0], r1[g1]);
+  r = run(s, topo);
+  ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.rank, 1);
+  EXPECT_NE(r.message.find("out of order"), std::string::npos) << r.message;
+}

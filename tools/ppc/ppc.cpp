@@ -105,13 +105,15 @@ static cl::opt<int64_t>
 static cl::opt<std::string>
     scheduleName("schedule",
                  cl::desc("inference (default), gpipe, 1f1b, interleaved, "
-                          "zb-h1, zb-h2, zb-v, v-half, looped-bfs, dualpipe-v, or auto (the best predicted "
+                          "zb-h1, zb-h2, zb-v, v-half, looped-bfs, dualpipe-v, "
+                          "interleaved-zb, or auto (the best predicted "
                           "that fits; docs/partitioning.md)"),
                  cl::init("inference"), cl::cat(pipelineCategory));
 static cl::opt<int64_t>
     virtualStages("virtual-stages",
                   cl::desc("Stages per rank for interleaved (default 2; "
-                           "looped-bfs takes V too; zb-v, v-half and dualpipe-v exactly 2)"),
+                           "looped-bfs and interleaved-zb take V too; zb-v, v-half and "
+                           "dualpipe-v exactly 2)"),
                   cl::value_desc("V"), cl::init(0), cl::cat(pipelineCategory));
 static cl::opt<std::string>
     partitionMethod("partition",

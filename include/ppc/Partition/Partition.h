@@ -200,6 +200,17 @@ struct Alternative {
 /// memory limit": the limit, or the device's memory without one).
 Alternative evaluateAlternative(const OpGraph &graph, llvm::StringRef method,
                                 const PartitionOptions &options);
+/// -schedule=auto's choice side by side: the alternatives of the chosen
+/// one's partition method that were simulated, fastest first (those that
+/// fit before those that do not), and one line on why the chosen one won
+/// against the next fastest that fits: its bubble, its ranks' compute, the
+/// bytes it sends, and any faster candidate the memory limit ruled out.
+struct ChoiceExplanation {
+  std::vector<int> ranked; // indices into the alternatives
+  std::string why;
+};
+ChoiceExplanation explainChoice(llvm::ArrayRef<Alternative> alternatives);
+
 /// "1f1b", "interleaved v2".
 std::string scheduleLabel(sched::Kind kind, int virtualStages);
 

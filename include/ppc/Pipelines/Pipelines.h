@@ -90,8 +90,9 @@ PartitionOptions partitionOptions(mlir::ModuleOp prepared,
                                   int64_t microbatches, int64_t dataParallel,
                                   bool updateInStep);
 
-/// The schedules `-schedule=NAME` compares: auto's four (gpipe, 1f1b,
-/// zb-h1, interleaved v2), or NAME's alone with `virtualStages` (0: 2 for
+/// The schedules `-schedule=NAME` compares: auto's every training schedule
+/// (gpipe, 1f1b, zb-h1, zb-h2, interleaved v2, interleaved-zb v2,
+/// looped-bfs v2, zb-v, v-half, dualpipe-v), or NAME's alone with `virtualStages` (0: 2 for
 /// interleaved, 1 otherwise). Empty, with `error`, for an unknown name.
 llvm::SmallVector<ScheduleChoice>
 scheduleChoices(llvm::StringRef name, int64_t virtualStages,

@@ -37,7 +37,8 @@ enum class Kind {
   ZBV,
   VHalf,
   LoopedBFS,
-  DualPipeV
+  DualPipeV,
+  InterleavedZB
 };
 enum class Op { Fwd, Bwd, BwdB, BwdW, SendAct, RecvAct, SendGrad, RecvGrad };
 

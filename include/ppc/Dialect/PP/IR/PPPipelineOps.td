@@ -54,7 +54,8 @@ def PP_ScheduleKind : I32EnumAttr<"ScheduleKind", "pipeline schedule", [
     I32EnumAttrCase<"ZBV", 6, "zb_v">,
     I32EnumAttrCase<"VHalf", 7, "v_half">,
     I32EnumAttrCase<"LoopedBFS", 8, "looped_bfs">,
-    I32EnumAttrCase<"DualPipeV", 9, "dualpipe_v">]> {
+    I32EnumAttrCase<"DualPipeV", 9, "dualpipe_v">,
+    I32EnumAttrCase<"InterleavedZB", 10, "interleaved_zb">]> {
   let cppNamespace = "::ppc::pp";
   let genSpecializedAttr = 0;
 }

@@ -192,7 +192,7 @@ def PPBuildSchedulePass : Pass<"pp-build-schedule", "mlir::ModuleOp"> {
   let summary = "Build the per-rank action lists of a pipeline schedule";
   let options = [
     Option<"schedule", "schedule", "std::string", "\"inference\"",
-           "inference, gpipe, 1f1b, interleaved, zb-h1, zb-h2, zb-v, v-half, looped-bfs, dualpipe-v">,
+           "inference, gpipe, 1f1b, interleaved, zb-h1, zb-h2, zb-v, v-half, looped-bfs, dualpipe-v, interleaved-zb">,
     Option<"microbatches", "microbatches", "int64_t", "0",
            "Micro-batches per step (0: one per rank)">,
   ];
