@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pprt {
@@ -219,6 +220,24 @@ inline StatusOr<AttentionGeometry> attentionGeometry(const TensorDesc &q,
     }
   }
   return g;
+}
+
+/// rms_norm: rows of the normalised axes (from `axis` on) and their
+/// length, with a scale of their exact shape.
+inline StatusOr<std::pair<int64_t, int64_t>>
+rmsRows(const TensorDesc &x, const TensorDesc &scale, const Attrs &a,
+        const char *kernel) {
+  int64_t rank = x.shape.size(), axis = a.i("axis", -1);
+  if (axis < 0)
+    axis += rank;
+  int64_t inner = productOf(x.shape, axis, rank);
+  int64_t all = productOf(x.shape, 0, rank);
+  if (productOf(scale.shape, 0, scale.shape.size()) != inner)
+    return invalidArgument(std::string(kernel) + ": scale " +
+                           scale.toString() +
+                           " does not cover the normalised axes of " +
+                           x.toString());
+  return std::make_pair(inner ? all / inner : 0, inner);
 }
 
 } // namespace pprt

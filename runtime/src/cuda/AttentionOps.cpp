@@ -21,22 +21,12 @@ Status needF32(const TensorRef &t, const char *kernel) {
   return Status::ok();
 }
 
-/// Rows of the normalised axes, with a scale of their exact shape.
+/// rmsRows (../OpGeometry.h) of f32 operands.
 StatusOr<std::pair<int64_t, int64_t>> rmsRows(Tensors &in, const Attrs &a,
                                               const char *kernel) {
-  const TensorRef &x = *in[0];
-  PPRT_RETURN_IF_ERROR(needF32(x, kernel));
+  PPRT_RETURN_IF_ERROR(needF32(*in[0], kernel));
   PPRT_RETURN_IF_ERROR(needF32(*in[1], kernel));
-  int64_t rank = x.desc.shape.size(), axis = a.i("axis", -1);
-  if (axis < 0)
-    axis += rank;
-  int64_t inner = productOf(x.desc.shape, axis, rank);
-  if (in[1]->numel != inner)
-    return invalidArgument(std::string(kernel) + ": scale " +
-                           in[1]->desc.toString() +
-                           " does not cover the normalised axes of " +
-                           x.desc.toString());
-  return std::make_pair(inner ? x.numel / inner : 0, inner);
+  return pprt::rmsRows(in[0]->desc, in[1]->desc, a, kernel);
 }
 
 Status rmsNormKernel(Tensors &in, Tensors &out, const Attrs &a, Ctx &c) {
