@@ -332,6 +332,20 @@ LogicalResult importWhere(NodeContext &ctx) {
   return success();
 }
 
+/// Output 0 is input 0 cast to `element` (itself when it has that type).
+LogicalResult castInputTo(NodeContext &ctx, Type element) {
+  FailureOr<Value> x = ctx.input(0);
+  if (failed(x))
+    return failure();
+  auto type = RankedTensorType::get(ctx.inputShape(0), element);
+  if (type == x->getType()) {
+    ctx.setOutput(0, *x);
+    return success();
+  }
+  ctx.setOutput(0, pp::CastOp::create(ctx.b, ctx.loc, type, *x));
+  return success();
+}
+
 /// Cast. Opset 19's `saturate` applies to float8 targets only, which ppc
 /// does not have (nor int4, uint4 or float4e2m1 of 21 and 23): those are
 /// refused by name.
@@ -345,16 +359,7 @@ LogicalResult importCast(NodeContext &ctx) {
     ctx.setConstant(0, ctx.constant(0)->castTo(to));
     return success();
   }
-  FailureOr<Value> x = ctx.input(0);
-  if (failed(x))
-    return failure();
-  auto type = RankedTensorType::get(ctx.inputShape(0), element);
-  if (type == x->getType()) {
-    ctx.setOutput(0, *x);
-    return success();
-  }
-  ctx.setOutput(0, pp::CastOp::create(ctx.b, ctx.loc, type, *x));
-  return success();
+  return castInputTo(ctx, element);
 }
 
 /// CastLike (opset 15; `saturate` at 19 as Cast's): a Cast to input 1's
@@ -368,16 +373,7 @@ LogicalResult importCastLike(NodeContext &ctx) {
     ctx.setConstant(0, ctx.constant(0)->castTo(onnxTypeFor(element)));
     return success();
   }
-  FailureOr<Value> x = ctx.input(0);
-  if (failed(x))
-    return failure();
-  auto type = RankedTensorType::get(ctx.inputShape(0), element);
-  if (type == x->getType()) {
-    ctx.setOutput(0, *x);
-    return success();
-  }
-  ctx.setOutput(0, pp::CastOp::create(ctx.b, ctx.loc, type, *x));
-  return success();
+  return castInputTo(ctx, element);
 }
 
 /// IsNaN and IsInf, written as comparisons that are exact in IEEE
