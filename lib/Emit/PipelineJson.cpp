@@ -9,6 +9,8 @@
 #include "ppc/Emit/Emit.h"
 #include "ppc/Dialect/PP/IR/PPOps.h"
 
+#include "pprt/Vocabulary.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include "mlir/IR/BuiltinTypes.h"
@@ -110,7 +112,8 @@ std::string ppc::pipelineJson(const PipelineSummary &s, ModuleOp module) {
           j.attribute("program", stageProgramFile(index, ""));
           if (training)
             j.attributeObject("programs", [&] {
-              for (const char *phase : {"fwd", "bwd_b", "bwd_w"})
+              for (const char *phase :
+                   {pprt::kPhaseFwd, pprt::kPhaseBwdB, pprt::kPhaseBwdW})
                 j.attribute(phase, stageProgramFile(index, phase));
             });
           j.attribute("weights",

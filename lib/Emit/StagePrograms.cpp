@@ -11,6 +11,7 @@
 #include "ppc/Emit/Emit.h"
 
 #include "pprt/Format.h"
+#include "pprt/Vocabulary.h"
 #include "pprt/stage_generated.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -396,7 +397,7 @@ void writeWeights(llvm::raw_ostream &os,
 
 std::string ppc::stageProgramFile(int64_t stage, llvm::StringRef phase) {
   std::string base = "stage" + std::to_string(stage);
-  return phase.empty() || phase == "fwd" ? base + ".ppx"
+  return phase.empty() || phase == pprt::kPhaseFwd ? base + ".ppx"
                                          : base + "." + phase.str() + ".ppx";
 }
 

@@ -3,6 +3,8 @@
 #include "ppc/Partition/PipelineIR.h"
 #include "ppc/Partition/Partition.h"
 
+#include "pprt/Vocabulary.h"
+
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 using namespace mlir;
@@ -59,7 +61,7 @@ std::optional<StagePipeline> ppc::readStages(ModuleOp module) {
   for (auto func : module.getOps<func::FuncOp>())
     if (auto stage = func->getAttrOfType<IntegerAttr>("pp.stage")) {
       auto phase = func->getAttrOfType<StringAttr>("pp.phase");
-      if (!phase || phase.getValue() == "fwd")
+      if (!phase || phase.getValue() == pprt::kPhaseFwd)
         byStage[stage.getInt()] = func;
       else
         backward[{stage.getInt(), phase.str()}] = func;
@@ -109,13 +111,14 @@ std::optional<StagePipeline> ppc::readStages(ModuleOp module) {
       });
       return t;
     };
-    p.costs.bwdB.push_back(costOf("bwd_b"));
-    p.costs.bwdW.push_back(costOf("bwd_w"));
+    p.costs.bwdB.push_back(costOf(pprt::kPhaseBwdB));
+    p.costs.bwdW.push_back(costOf(pprt::kPhaseBwdW));
     // A training stage keeps, per micro-batch in flight, exactly what its
     // forward returns for its backward (pp.stash), in the types it has
     // (-pp-precision keeps bf16 copies); without a backward, the forward's
     // results are the estimate.
-    if (backward.count({stage, "bwd_b"}) || backward.count({stage, "bwd_w"})) {
+    if (backward.count({stage, pprt::kPhaseBwdB}) ||
+        backward.count({stage, pprt::kPhaseBwdW})) {
       act = 0;
       for (unsigned i = 0; i < func.getNumResults(); ++i)
         if (func.getResultAttr(i, "pp.stash"))

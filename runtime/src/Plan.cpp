@@ -14,12 +14,6 @@
 
 namespace pprt {
 
-const char *actionName(ActionOp op) {
-  static const char *names[] = {"fwd",      "bwd",      "bwd_b",     "bwd_w",
-                                "send_act", "recv_act", "send_grad", "recv_grad"};
-  return names[static_cast<int>(op)];
-}
-
 namespace {
 /// A tensor entry {"dtype", "shape"} of pipeline.json; errors go to `r`.
 TensorDesc descOf(JsonReader &r, const nlohmann::json &t,
@@ -142,8 +136,8 @@ StatusOr<Plan> Plan::parse(const std::string &text, const std::string &dir,
     std::string weights = r.string(s, "weights", "", where, true);
     std::string programB, programW;
     if (const auto *programs = r.member(s, "programs", where)) {
-      programB = r.string(*programs, "bwd_b", "", where + " programs");
-      programW = r.string(*programs, "bwd_w", "", where + " programs");
+      programB = r.string(*programs, kPhaseBwdB, "", where + " programs");
+      programW = r.string(*programs, kPhaseBwdW, "", where + " programs");
     }
     st.inputs = iosOf(r, s, "inputs", where);
     st.outputs = iosOf(r, s, "outputs", where);
@@ -206,11 +200,6 @@ StatusOr<Plan> Plan::parse(const std::string &text, const std::string &dir,
   }
   PPRT_RETURN_IF_ERROR(r.status());
   p.schedule = r.string(*sched, "kind", "", "schedule");
-  static const std::pair<const char *, ActionOp> ops[] = {
-      {"fwd", ActionOp::Fwd},           {"bwd", ActionOp::Bwd},
-      {"bwd_b", ActionOp::BwdB},        {"bwd_w", ActionOp::BwdW},
-      {"send_act", ActionOp::SendAct},  {"recv_act", ActionOp::RecvAct},
-      {"send_grad", ActionOp::SendGrad}, {"recv_grad", ActionOp::RecvGrad}};
   const auto &ranks = r.array(*sched, "ranks", "schedule", true);
   PPRT_RETURN_IF_ERROR(r.status());
   if (ranks.size() != (size_t)p.ranks)
@@ -227,15 +216,12 @@ StatusOr<Plan> Plan::parse(const std::string &text, const std::string &dir,
       std::string at = where + "[" + std::to_string(i) + "]";
       std::string op = r.string(a, "op", "", at, true);
       Action action{ActionOp::Fwd, 0, 0, -1};
-      bool known = false;
-      for (auto &[name, o] : ops)
-        if (op == name) {
-          action.op = o;
-          known = true;
-        }
-      if (r.ok() && !known)
+      std::optional<ActionOp> kind = parseActionKind(op);
+      if (r.ok() && !kind)
         return dataLoss(path + ": unknown action '" + op + "'");
-      bool transfer = action.op >= ActionOp::SendAct;
+      if (kind)
+        action.op = *kind;
+      bool transfer = isTransfer(action.op);
       action.stage = r.integer(a, "stage", 0, 0, numStages - 1, at, true);
       action.mb = r.integer(a, "mb", 0, 0, p.microbatches - 1, at, true);
       action.peer = transfer ? r.integer(a, "peer", 0, 0, numStages - 1, at, true)

@@ -14,6 +14,7 @@
 #include "OpGeometry.h"
 #include "pprt/Files.h"
 #include "pprt/Format.h"
+#include "pprt/Vocabulary.h"
 
 #include "pprt/stage_generated.h"
 
@@ -1054,7 +1055,7 @@ Status verifyPlan(const Plan &plan, const std::string &path) {
   for (const Plan::Stage &s : plan.stages) {
     std::string where = path + ": stage " + std::to_string(s.stage);
     const std::string *paths[3] = {&s.program, &s.programB, &s.programW};
-    const char *phases[3] = {"fwd", "bwd_b", "bwd_w"};
+    const char *phases[3] = {kPhaseFwd, kPhaseBwdB, kPhaseBwdW};
     for (int phase = 0; phase < (plan.training ? 3 : 1); ++phase) {
       if (paths[phase]->empty())
         return dataLoss(where + " has no " + phases[phase] + " program");
@@ -1070,7 +1071,7 @@ Status verifyPlan(const Plan &plan, const std::string &path) {
                         std::to_string(s.stage) + " on rank " +
                         std::to_string(s.rank));
       if (plan.training ? phase_ != phases[phase]
-                        : !(phase_.empty() || phase_ == "fwd"))
+                        : !(phase_.empty() || phase_ == kPhaseFwd))
         return dataLoss(where + ": " + *paths[phase] + " is a '" + phase_ +
                         "' program, the plan needs " + phases[phase]);
       programs[s.stage].push_back(std::move(*c));

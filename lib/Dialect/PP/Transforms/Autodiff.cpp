@@ -18,6 +18,8 @@
 #include "ppc/Dialect/PP/Transforms/Passes.h"
 #include "ppc/Partition/PipelineIR.h"
 
+#include "pprt/Vocabulary.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
@@ -376,7 +378,7 @@ void Autodiff::runOnOperation() {
     if (!backward.contains(&op))
       continue;
     Operation *fwd = tagger.forwardOf.lookup(&op);
-    op.setAttr("pp.phase", b.getStringAttr("bwd"));
+    op.setAttr("pp.phase", b.getStringAttr(pprt::kPhaseBwd));
     op.setAttr("pp.fwd_index", b.getI64IntegerAttr(index.lookup(fwd)));
   }
 }

@@ -5,6 +5,8 @@
 #include "ppc/Partition/Partition.h"
 #include "ppc/Partition/PipelineIR.h"
 
+#include "pprt/Vocabulary.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/MapVector.h"
@@ -29,7 +31,7 @@ struct SplitStages : ppc::pp::impl::PPSplitStagesPassBase<SplitStages> {
 
 enum Phase { Fwd = 0, BwdB = 1, BwdW = 2 };
 const char *phaseName(int p) {
-  return p == Fwd ? "fwd" : p == BwdB ? "bwd_b" : "bwd_w";
+  return p == Fwd ? pprt::kPhaseFwd : p == BwdB ? pprt::kPhaseBwdB : pprt::kPhaseBwdW;
 }
 /// A stage function: (stage, phase).
 using Group = std::pair<int, int>;
@@ -102,7 +104,7 @@ void SplitStages::runOnOperation() {
       for (Value operand : def->getOperands())
         map.map(operand, recomputed(operand, stage));
       Operation *clone = b.clone(*def, map);
-      clone->setAttr(kPhaseAttr, b.getStringAttr("bwd"));
+      clone->setAttr(kPhaseAttr, b.getStringAttr(pprt::kPhaseBwd));
       clone->setAttr("pp.recompute", b.getUnitAttr());
       groupOf[clone] = {stage, BwdW};
       for (auto [from, to] : llvm::zip(def->getResults(), clone->getResults()))
