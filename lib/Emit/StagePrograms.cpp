@@ -10,6 +10,7 @@
 #include "ppc/Dialect/PP/IR/PPOps.h"
 #include "ppc/Emit/Emit.h"
 
+#include "pprt/DTypeSchema.h"
 #include "pprt/Format.h"
 #include "pprt/Vocabulary.h"
 #include "pprt/stage_generated.h"
@@ -290,22 +291,7 @@ llvm::Expected<std::string> ProgramWriter::write() {
 }
 
 const char *safetensorsDType(Type type) {
-  switch (*dtypeOf(type)) {
-  case pprt::fb::DType::F32: return "F32";
-  case pprt::fb::DType::F64: return "F64";
-  case pprt::fb::DType::F16: return "F16";
-  case pprt::fb::DType::BF16: return "BF16";
-  case pprt::fb::DType::I64: return "I64";
-  case pprt::fb::DType::I32: return "I32";
-  case pprt::fb::DType::I16: return "I16";
-  case pprt::fb::DType::I8: return "I8";
-  case pprt::fb::DType::U8: return "U8";
-  case pprt::fb::DType::Bool: return "BOOL";
-  case pprt::fb::DType::U16: return "U16";
-  case pprt::fb::DType::U32: return "U32";
-  case pprt::fb::DType::U64: return "U64";
-  }
-  return "F32";
+  return pprt::dtypeInfo(pprt::fromSchema(*dtypeOf(type))).name;
 }
 
 /// safetensors: u64 header length, a JSON header (name -> dtype, shape,

@@ -22,19 +22,8 @@ TensorDesc descOf(JsonReader &r, const nlohmann::json &t,
   std::vector<int64_t> shape =
       r.integers(t, "shape", 0, INT64_MAX, where, /*required=*/true);
   // pipeline.json spells MLIR element types.
-  static const std::pair<const char *, DType> types[] = {
-      {"f32", DType::F32}, {"f64", DType::F64}, {"f16", DType::F16},
-      {"bf16", DType::BF16}, {"i64", DType::I64}, {"i32", DType::I32},
-      {"i16", DType::I16}, {"i8", DType::I8}, {"ui8", DType::U8},
-      {"i1", DType::Bool}, {"ui16", DType::U16}, {"ui32", DType::U32},
-      {"ui64", DType::U64}};
-  TensorDesc desc{DType::F32, shape};
-  bool known = false;
-  for (auto &[name, d] : types)
-    if (dtype == name) {
-      desc.dtype = d;
-      known = true;
-    }
+  std::optional<DType> known = parseMlirDType(dtype);
+  TensorDesc desc{known ? *known : DType::F32, shape};
   if (!known && r.ok())
     r.fail(where + ": unsupported element type '" + dtype + "'");
   if (r.ok() && !desc.byteSize())

@@ -16,6 +16,7 @@
 #include "pprt/Format.h"
 #include "pprt/Vocabulary.h"
 
+#include "pprt/DTypeSchema.h"
 #include "pprt/stage_generated.h"
 
 #include <algorithm>
@@ -872,7 +873,7 @@ Status verifyProgram(const fb::StageProgram &prog, const std::string &path) {
     if (b->dtype() < fb::DType::MIN || b->dtype() > fb::DType::MAX)
       return bad(which + " has an unknown element type " +
                  std::to_string((int)b->dtype()));
-    TensorDesc d{static_cast<DType>(b->dtype()), {}};
+    TensorDesc d{fromSchema(b->dtype()), {}};
     if (b->shape())
       d.shape.assign(b->shape()->begin(), b->shape()->end());
     auto bytes = d.byteSize();
@@ -1013,7 +1014,7 @@ struct Checked {
   std::string path;
   TensorDesc desc(int buffer) const {
     const fb::Buffer *b = prog->buffers()->Get(buffer);
-    TensorDesc d{static_cast<DType>(b->dtype()), {}};
+    TensorDesc d{fromSchema(b->dtype()), {}};
     if (b->shape())
       d.shape.assign(b->shape()->begin(), b->shape()->end());
     return d;

@@ -1,7 +1,8 @@
 //===- VocabularyTest.cpp - ODS's enums spell pprt/Vocabulary.h's names ---===//
 //
 // PPPipelineOps.cpp checks the values at compile time; ODS's stringify and
-// symbolize are not constexpr, so the names are checked here.
+// symbolize are not constexpr, so the names are checked here, and the
+// element types' MLIR spellings against MLIR's printer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -9,6 +10,10 @@
 #include "ppc/Schedule/Schedule.h"
 
 #include "pprt/Vocabulary.h"
+
+#include "mlir/AsmParser/AsmParser.h"
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <gtest/gtest.h>
 
@@ -46,4 +51,22 @@ TEST(Vocabulary, PhasesAreTheActionsThatRunThem) {
   EXPECT_STREQ(pprt::kPhaseBwd, "bwd");
   EXPECT_STREQ(pprt::kPhaseBwdB, "bwd_b");
   EXPECT_STREQ(pprt::kPhaseBwdW, "bwd_w");
+}
+
+TEST(Vocabulary, ElementTypesSpellMLIRsTypes) {
+  // pipeline.json's dtype is the MLIR element type as printed
+  // (PipelineJson.cpp); the runtime parses it with kDTypes' mlirName.
+  mlir::MLIRContext ctx;
+  for (const pprt::DTypeInfo &d : pprt::kDTypes) {
+    mlir::Type type = mlir::parseType(d.mlirName, &ctx);
+    ASSERT_TRUE(type) << d.mlirName;
+    std::string printed;
+    llvm::raw_string_ostream os(printed);
+    os << type;
+    EXPECT_EQ(printed, d.mlirName);
+    unsigned bits = type.getIntOrFloatBitWidth();
+    EXPECT_EQ(bits == 1 ? 1u : bits / 8, d.size) << d.mlirName;
+    EXPECT_EQ(pprt::parseMlirDType(d.mlirName), d.value) << d.mlirName;
+  }
+  EXPECT_FALSE(pprt::parseMlirDType("F32"));
 }

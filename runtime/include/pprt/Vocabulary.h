@@ -141,6 +141,56 @@ constexpr std::optional<ScheduleKind> parseScheduleKind(std::string_view name) {
   return detail::find(kScheduleKinds, name, &ScheduleKindInfo::name);
 }
 
+//===--- Element types ----------------------------------------------------===//
+
+/// The values are those of stage.fbs's DType (checked in DTypeSchema.h).
+enum class DType {
+  F32 = 0,
+  F64 = 1,
+  F16 = 2,
+  BF16 = 3,
+  I64 = 4,
+  I32 = 5,
+  I16 = 6,
+  I8 = 7,
+  U8 = 8,
+  Bool = 9,
+  U16 = 10,
+  U32 = 11,
+  U64 = 12,
+};
+
+struct DTypeInfo {
+  DType value;
+  /// safetensors' spelling ("F32", "BOOL"), also pprun's messages'.
+  const char *name;
+  /// MLIR's spelling of the element type, as pipeline.json writes it.
+  const char *mlirName;
+  /// Bytes per element (one byte per bool).
+  size_t size;
+};
+inline constexpr DTypeInfo kDTypes[] = {
+    {DType::F32, "F32", "f32", 4},    {DType::F64, "F64", "f64", 8},
+    {DType::F16, "F16", "f16", 2},    {DType::BF16, "BF16", "bf16", 2},
+    {DType::I64, "I64", "i64", 8},    {DType::I32, "I32", "i32", 4},
+    {DType::I16, "I16", "i16", 2},    {DType::I8, "I8", "i8", 1},
+    {DType::U8, "U8", "ui8", 1},      {DType::Bool, "BOOL", "i1", 1},
+    {DType::U16, "U16", "ui16", 2},   {DType::U32, "U32", "ui32", 4},
+    {DType::U64, "U64", "ui64", 8},
+};
+inline constexpr int kNumDTypes =
+    static_cast<int>(sizeof(kDTypes) / sizeof(kDTypes[0]));
+static_assert(detail::indexedByValue(kDTypes),
+              "kDTypes lists the element types in value order");
+
+constexpr const DTypeInfo &dtypeInfo(DType dtype) {
+  return kDTypes[static_cast<int>(dtype)];
+}
+/// Parses pipeline.json's (MLIR's) spelling.
+constexpr std::optional<DType> parseMlirDType(std::string_view name) {
+  return detail::find(kDTypes, name, &DTypeInfo::mlirName);
+}
+
 } // namespace pprt
 
 #endif // PPRT_VOCABULARY_H
