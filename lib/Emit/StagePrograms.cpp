@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ppc/Dialect/PP/IR/PPAttrNames.h"
 #include "ppc/Dialect/PP/IR/PPOps.h"
 #include "ppc/Emit/Emit.h"
 
@@ -114,10 +115,10 @@ int ProgramWriter::buffer(Value v) {
     int64_t offset = -1;
     if (auto arg = dyn_cast<BlockArgument>(v)) {
       if (auto o = func.getArgAttrOfType<IntegerAttr>(arg.getArgNumber(),
-                                                      "pp.offset"))
+                                                      kOffsetAttr))
         offset = o.getInt();
     } else if (auto offsets =
-                   def->getAttrOfType<DenseI64ArrayAttr>("pp.offsets")) {
+                   def->getAttrOfType<DenseI64ArrayAttr>(kOffsetsAttr)) {
       offset = offsets[cast<OpResult>(v).getResultNumber()];
     }
     b = pprt::fb::CreateBuffer(fbb, pprt::fb::BufferKind::Arena, dtype, shape,
@@ -189,12 +190,12 @@ llvm::Expected<std::string> ProgramWriter::write() {
     if (!dtypeOf(arg.getType()))
       return fail(func, "unsupported element type");
     if (auto slot = func.getArgAttrOfType<IntegerAttr>(arg.getArgNumber(),
-                                                       "pp.stash")) {
+                                                       kStashAttr)) {
       stashIn.push_back(
           pprt::fb::CreateSlot(fbb, slot.getInt(), buffer(arg)));
       continue;
     }
-    auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "pp.name");
+    auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), kNameAttr);
     inputs.push_back(pprt::fb::CreateBinding(
         fbb, fbb.CreateString(name ? name.str() : ""), buffer(arg)));
   }
@@ -222,24 +223,24 @@ llvm::Expected<std::string> ProgramWriter::write() {
     }
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
-        if (auto slot = func.getResultAttrOfType<IntegerAttr>(i, "pp.stash")) {
+        if (auto slot = func.getResultAttrOfType<IntegerAttr>(i, kStashAttr)) {
           stashOut.push_back(
               pprt::fb::CreateSlot(fbb, slot.getInt(), buffer(v)));
           continue;
         }
-        if (auto param = func.getResultAttrOfType<StringAttr>(i, "pp.grad")) {
-          auto use = func.getResultAttrOfType<IntegerAttr>(i, "pp.use");
+        if (auto param = func.getResultAttrOfType<StringAttr>(i, kGradAttr)) {
+          auto use = func.getResultAttrOfType<IntegerAttr>(i, kUseAttr);
           grads.push_back(pprt::fb::CreateGrad(
               fbb, fbb.CreateString(param.str()), use ? use.getInt() : 0,
               buffer(v)));
           continue;
         }
-        if (auto param = func.getResultAttrOfType<StringAttr>(i, "pp.state")) {
+        if (auto param = func.getResultAttrOfType<StringAttr>(i, kStateAttr)) {
           states.push_back(pprt::fb::CreateBinding(
               fbb, fbb.CreateString(param.str()), buffer(v)));
           continue;
         }
-        auto name = func.getResultAttrOfType<StringAttr>(i, "pp.name");
+        auto name = func.getResultAttrOfType<StringAttr>(i, kNameAttr);
         outputs.push_back(pprt::fb::CreateBinding(
             fbb, fbb.CreateString(name ? name.str() : ""), buffer(v)));
       }
@@ -271,10 +272,10 @@ llvm::Expected<std::string> ProgramWriter::write() {
         fbb.CreateVector(results), fbb.CreateVector(attrs),
         fbb.CreateString(nodeName(&op))));
   }
-  auto stage = func->getAttrOfType<IntegerAttr>("pp.stage");
-  auto rank = func->getAttrOfType<IntegerAttr>("pp.rank");
-  auto arena = func->getAttrOfType<IntegerAttr>("pp.arena_bytes");
-  auto phase = func->getAttrOfType<StringAttr>("pp.phase");
+  auto stage = func->getAttrOfType<IntegerAttr>(kStageAttr);
+  auto rank = func->getAttrOfType<IntegerAttr>(kRankAttr);
+  auto arena = func->getAttrOfType<IntegerAttr>(kArenaBytesAttr);
+  auto phase = func->getAttrOfType<StringAttr>(kPhaseAttr);
   if (!arena)
     return fail(func, "has no memory plan: run -pp-plan-memory first");
   auto root = pprt::fb::CreateStageProgram(
@@ -393,14 +394,14 @@ llvm::Error ppc::writeStagePrograms(ModuleOp module, const WeightStore &store,
   // one weights file: the union of the parameters they read.
   std::map<int64_t, std::vector<std::string>> paramsOf;
   for (auto func : module.getOps<func::FuncOp>()) {
-    auto stage = func->getAttrOfType<IntegerAttr>("pp.stage");
+    auto stage = func->getAttrOfType<IntegerAttr>(kStageAttr);
     if (!stage)
       continue;
     ProgramWriter writer(func, store);
     auto program = writer.write();
     if (!program)
       return program.takeError();
-    auto phase = func->getAttrOfType<StringAttr>("pp.phase");
+    auto phase = func->getAttrOfType<StringAttr>(kPhaseAttr);
     std::vector<std::string> &params = paramsOf[stage.getInt()];
     for (const std::string &name : writer.params())
       if (!llvm::is_contained(params, name))

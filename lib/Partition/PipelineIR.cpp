@@ -1,6 +1,7 @@
 //===- PipelineIR.cpp - stage functions and pp.schedule <-> sched:: -------===//
 
 #include "ppc/Partition/PipelineIR.h"
+#include "ppc/Dialect/PP/IR/PPAttrNames.h"
 #include "ppc/Partition/Partition.h"
 
 #include "pprt/Vocabulary.h"
@@ -59,8 +60,8 @@ std::optional<StagePipeline> ppc::readStages(ModuleOp module) {
   std::map<int64_t, func::FuncOp> byStage;
   std::map<std::pair<int64_t, std::string>, func::FuncOp> backward;
   for (auto func : module.getOps<func::FuncOp>())
-    if (auto stage = func->getAttrOfType<IntegerAttr>("pp.stage")) {
-      auto phase = func->getAttrOfType<StringAttr>("pp.phase");
+    if (auto stage = func->getAttrOfType<IntegerAttr>(kStageAttr)) {
+      auto phase = func->getAttrOfType<StringAttr>(kPhaseAttr);
       if (!phase || phase.getValue() == pprt::kPhaseFwd)
         byStage[stage.getInt()] = func;
       else
@@ -82,7 +83,7 @@ std::optional<StagePipeline> ppc::readStages(ModuleOp module) {
   p.topology.consumers.resize(n);
   for (auto &[stage, func] : byStage) {
     p.stages.push_back(func);
-    auto rank = func->getAttrOfType<IntegerAttr>("pp.rank");
+    auto rank = func->getAttrOfType<IntegerAttr>(kRankAttr);
     p.topology.stageRank.push_back(rank ? rank.getInt() : stage);
     double time = 0;
     int64_t act = 0;
@@ -121,7 +122,7 @@ std::optional<StagePipeline> ppc::readStages(ModuleOp module) {
         backward.count({stage, pprt::kPhaseBwdW})) {
       act = 0;
       for (unsigned i = 0; i < func.getNumResults(); ++i)
-        if (func.getResultAttr(i, "pp.stash"))
+        if (func.getResultAttr(i, kStashAttr))
           act += tensorBytes(func.getResultTypes()[i]);
     }
     p.costs.stashBytes.push_back(act);

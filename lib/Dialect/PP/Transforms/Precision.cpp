@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ppc/Dialect/PP/IR/PPAttrNames.h"
 #include "ppc/Dialect/PP/IR/PPDialect.h"
 #include "ppc/Dialect/PP/IR/PPOps.h"
 #include "ppc/Dialect/PP/Transforms/Passes.h"
@@ -217,7 +218,7 @@ struct PrecisionPass : ppc::pp::impl::PPPrecisionPassBase<PrecisionPass> {
         continue;
       if (low.isF16())
         for (unsigned i = 0; i < func.getNumResults(); ++i)
-          if (func.getResultAttr(i, "pp.grad")) {
+          if (func.getResultAttr(i, kGradAttr)) {
             func.emitError() << "precision fp16 for training needs loss "
                                 "scaling, which ppc does not have yet; use "
                                 "bf16";
