@@ -7,7 +7,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "ppc/Emit/Emit.h"
+#include "ppc/Dialect/PP/IR/PPAttrNames.h"
 #include "ppc/Dialect/PP/IR/PPOps.h"
+
+#include "pprt/Vocabulary.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
@@ -51,7 +54,7 @@ void modelTensor(llvm::json::OStream &j, ModuleOp module, llvm::StringRef name,
                  Type type) {
   j.object([&] {
     tensorFields(j, name, type);
-    if (auto axes = module->getAttrOfType<DictionaryAttr>("pp.batch_axes"))
+    if (auto axes = module->getAttrOfType<DictionaryAttr>(kBatchAxesAttr))
       if (auto axis = axes.getAs<IntegerAttr>(name))
         j.attribute("batch_axis", axis.getInt());
   });
@@ -75,9 +78,9 @@ std::string ppc::pipelineJson(const PipelineSummary &s, ModuleOp module) {
   std::map<int64_t, SmallVector<func::FuncOp>> functionsOf;
   bool training = false;
   for (auto f : module.getOps<func::FuncOp>())
-    if (auto stage = f->getAttrOfType<IntegerAttr>("pp.stage")) {
+    if (auto stage = f->getAttrOfType<IntegerAttr>(kStageAttr)) {
       functionsOf[stage.getInt()].push_back(f);
-      training |= f->hasAttr("pp.phase");
+      training |= f->hasAttr(kPhaseAttr);
     }
   j.object([&] {
     j.attribute("format", "ppc-pipeline");
@@ -95,7 +98,7 @@ std::string ppc::pipelineJson(const PipelineSummary &s, ModuleOp module) {
     j.attribute("virtual_stages", s.virtualStages);
     j.attribute("partition", s.method);
     j.attributeArray("inputs", [&] {
-      if (auto list = module->getAttrOfType<ArrayAttr>("pp.model_inputs"))
+      if (auto list = module->getAttrOfType<ArrayAttr>(kModelInputsAttr))
         for (auto entry : list.getAsRange<DictionaryAttr>())
           modelTensor(j, module, entry.getAs<StringAttr>("name").getValue(),
                       entry.getAs<TypeAttr>("type").getValue());
@@ -110,7 +113,8 @@ std::string ppc::pipelineJson(const PipelineSummary &s, ModuleOp module) {
           j.attribute("program", stageProgramFile(index, ""));
           if (training)
             j.attributeObject("programs", [&] {
-              for (const char *phase : {"fwd", "bwd_b", "bwd_w"})
+              for (const char *phase :
+                   {pprt::kPhaseFwd, pprt::kPhaseBwdB, pprt::kPhaseBwdW})
                 j.attribute(phase, stageProgramFile(index, phase));
             });
           j.attribute("weights",
@@ -122,7 +126,7 @@ std::string ppc::pipelineJson(const PipelineSummary &s, ModuleOp module) {
             llvm::StringSet<> seen;
             for (func::FuncOp f : functionsOf[index])
               for (unsigned i = 0; i < f.getNumArguments(); ++i)
-                if (auto name = f.getArgAttrOfType<StringAttr>(i, "pp.name"))
+                if (auto name = f.getArgAttrOfType<StringAttr>(i, kNameAttr))
                   if (seen.insert(name.getValue()).second)
                     modelTensor(j, module, name.getValue(),
                                 f.getArgument(i).getType());
@@ -132,11 +136,11 @@ std::string ppc::pipelineJson(const PipelineSummary &s, ModuleOp module) {
           j.attributeArray("outputs", [&] {
             for (func::FuncOp f : functionsOf[index])
               for (unsigned i = 0; i < f.getNumResults(); ++i) {
-                if (f.getResultAttr(i, "pp.stash") ||
-                    f.getResultAttr(i, "pp.grad") ||
-                    f.getResultAttr(i, "pp.state"))
+                if (f.getResultAttr(i, kStashAttr) ||
+                    f.getResultAttr(i, kGradAttr) ||
+                    f.getResultAttr(i, kStateAttr))
                   continue;
-                auto name = f.getResultAttrOfType<StringAttr>(i, "pp.name");
+                auto name = f.getResultAttrOfType<StringAttr>(i, kNameAttr);
                 modelTensor(j, module, name ? name.getValue() : "",
                             f.getFunctionType().getResult(i));
               }
@@ -198,8 +202,8 @@ std::string ppc::pipelineJson(const PipelineSummary &s, ModuleOp module) {
               holders[get.getName().str()].insert(stage);
             });
             for (unsigned i = 0; i < f.getNumResults(); ++i)
-              if (auto p = f.getResultAttrOfType<StringAttr>(i, "pp.grad")) {
-                auto use = f.getResultAttrOfType<IntegerAttr>(i, "pp.use");
+              if (auto p = f.getResultAttrOfType<StringAttr>(i, kGradAttr)) {
+                auto use = f.getResultAttrOfType<IntegerAttr>(i, kUseAttr);
                 uses[p.str()][use ? use.getInt() : 0] = stage;
               }
           }

@@ -7,10 +7,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ppc/Dialect/PP/IR/PPAttrNames.h"
 #include "ppc/Dialect/PP/IR/PPOps.h"
 #include "ppc/Emit/Emit.h"
 
+#include "pprt/DTypeSchema.h"
 #include "pprt/Format.h"
+#include "pprt/Vocabulary.h"
 #include "pprt/stage_generated.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -112,10 +115,10 @@ int ProgramWriter::buffer(Value v) {
     int64_t offset = -1;
     if (auto arg = dyn_cast<BlockArgument>(v)) {
       if (auto o = func.getArgAttrOfType<IntegerAttr>(arg.getArgNumber(),
-                                                      "pp.offset"))
+                                                      kOffsetAttr))
         offset = o.getInt();
     } else if (auto offsets =
-                   def->getAttrOfType<DenseI64ArrayAttr>("pp.offsets")) {
+                   def->getAttrOfType<DenseI64ArrayAttr>(kOffsetsAttr)) {
       offset = offsets[cast<OpResult>(v).getResultNumber()];
     }
     b = pprt::fb::CreateBuffer(fbb, pprt::fb::BufferKind::Arena, dtype, shape,
@@ -187,12 +190,12 @@ llvm::Expected<std::string> ProgramWriter::write() {
     if (!dtypeOf(arg.getType()))
       return fail(func, "unsupported element type");
     if (auto slot = func.getArgAttrOfType<IntegerAttr>(arg.getArgNumber(),
-                                                       "pp.stash")) {
+                                                       kStashAttr)) {
       stashIn.push_back(
           pprt::fb::CreateSlot(fbb, slot.getInt(), buffer(arg)));
       continue;
     }
-    auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "pp.name");
+    auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), kNameAttr);
     inputs.push_back(pprt::fb::CreateBinding(
         fbb, fbb.CreateString(name ? name.str() : ""), buffer(arg)));
   }
@@ -220,24 +223,24 @@ llvm::Expected<std::string> ProgramWriter::write() {
     }
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
-        if (auto slot = func.getResultAttrOfType<IntegerAttr>(i, "pp.stash")) {
+        if (auto slot = func.getResultAttrOfType<IntegerAttr>(i, kStashAttr)) {
           stashOut.push_back(
               pprt::fb::CreateSlot(fbb, slot.getInt(), buffer(v)));
           continue;
         }
-        if (auto param = func.getResultAttrOfType<StringAttr>(i, "pp.grad")) {
-          auto use = func.getResultAttrOfType<IntegerAttr>(i, "pp.use");
+        if (auto param = func.getResultAttrOfType<StringAttr>(i, kGradAttr)) {
+          auto use = func.getResultAttrOfType<IntegerAttr>(i, kUseAttr);
           grads.push_back(pprt::fb::CreateGrad(
               fbb, fbb.CreateString(param.str()), use ? use.getInt() : 0,
               buffer(v)));
           continue;
         }
-        if (auto param = func.getResultAttrOfType<StringAttr>(i, "pp.state")) {
+        if (auto param = func.getResultAttrOfType<StringAttr>(i, kStateAttr)) {
           states.push_back(pprt::fb::CreateBinding(
               fbb, fbb.CreateString(param.str()), buffer(v)));
           continue;
         }
-        auto name = func.getResultAttrOfType<StringAttr>(i, "pp.name");
+        auto name = func.getResultAttrOfType<StringAttr>(i, kNameAttr);
         outputs.push_back(pprt::fb::CreateBinding(
             fbb, fbb.CreateString(name ? name.str() : ""), buffer(v)));
       }
@@ -269,10 +272,10 @@ llvm::Expected<std::string> ProgramWriter::write() {
         fbb.CreateVector(results), fbb.CreateVector(attrs),
         fbb.CreateString(nodeName(&op))));
   }
-  auto stage = func->getAttrOfType<IntegerAttr>("pp.stage");
-  auto rank = func->getAttrOfType<IntegerAttr>("pp.rank");
-  auto arena = func->getAttrOfType<IntegerAttr>("pp.arena_bytes");
-  auto phase = func->getAttrOfType<StringAttr>("pp.phase");
+  auto stage = func->getAttrOfType<IntegerAttr>(kStageAttr);
+  auto rank = func->getAttrOfType<IntegerAttr>(kRankAttr);
+  auto arena = func->getAttrOfType<IntegerAttr>(kArenaBytesAttr);
+  auto phase = func->getAttrOfType<StringAttr>(kPhaseAttr);
   if (!arena)
     return fail(func, "has no memory plan: run -pp-plan-memory first");
   auto root = pprt::fb::CreateStageProgram(
@@ -289,22 +292,7 @@ llvm::Expected<std::string> ProgramWriter::write() {
 }
 
 const char *safetensorsDType(Type type) {
-  switch (*dtypeOf(type)) {
-  case pprt::fb::DType::F32: return "F32";
-  case pprt::fb::DType::F64: return "F64";
-  case pprt::fb::DType::F16: return "F16";
-  case pprt::fb::DType::BF16: return "BF16";
-  case pprt::fb::DType::I64: return "I64";
-  case pprt::fb::DType::I32: return "I32";
-  case pprt::fb::DType::I16: return "I16";
-  case pprt::fb::DType::I8: return "I8";
-  case pprt::fb::DType::U8: return "U8";
-  case pprt::fb::DType::Bool: return "BOOL";
-  case pprt::fb::DType::U16: return "U16";
-  case pprt::fb::DType::U32: return "U32";
-  case pprt::fb::DType::U64: return "U64";
-  }
-  return "F32";
+  return pprt::dtypeInfo(pprt::fromSchema(*dtypeOf(type))).name;
 }
 
 /// safetensors: u64 header length, a JSON header (name -> dtype, shape,
@@ -396,7 +384,7 @@ void writeWeights(llvm::raw_ostream &os,
 
 std::string ppc::stageProgramFile(int64_t stage, llvm::StringRef phase) {
   std::string base = "stage" + std::to_string(stage);
-  return phase.empty() || phase == "fwd" ? base + ".ppx"
+  return phase.empty() || phase == pprt::kPhaseFwd ? base + ".ppx"
                                          : base + "." + phase.str() + ".ppx";
 }
 
@@ -406,14 +394,14 @@ llvm::Error ppc::writeStagePrograms(ModuleOp module, const WeightStore &store,
   // one weights file: the union of the parameters they read.
   std::map<int64_t, std::vector<std::string>> paramsOf;
   for (auto func : module.getOps<func::FuncOp>()) {
-    auto stage = func->getAttrOfType<IntegerAttr>("pp.stage");
+    auto stage = func->getAttrOfType<IntegerAttr>(kStageAttr);
     if (!stage)
       continue;
     ProgramWriter writer(func, store);
     auto program = writer.write();
     if (!program)
       return program.takeError();
-    auto phase = func->getAttrOfType<StringAttr>("pp.phase");
+    auto phase = func->getAttrOfType<StringAttr>(kPhaseAttr);
     std::vector<std::string> &params = paramsOf[stage.getInt()];
     for (const std::string &name : writer.params())
       if (!llvm::is_contained(params, name))

@@ -1,7 +1,10 @@
 //===- PipelineIR.cpp - stage functions and pp.schedule <-> sched:: -------===//
 
 #include "ppc/Partition/PipelineIR.h"
+#include "ppc/Dialect/PP/IR/PPAttrNames.h"
 #include "ppc/Partition/Partition.h"
+
+#include "pprt/Vocabulary.h"
 
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
@@ -57,9 +60,9 @@ std::optional<StagePipeline> ppc::readStages(ModuleOp module) {
   std::map<int64_t, func::FuncOp> byStage;
   std::map<std::pair<int64_t, std::string>, func::FuncOp> backward;
   for (auto func : module.getOps<func::FuncOp>())
-    if (auto stage = func->getAttrOfType<IntegerAttr>("pp.stage")) {
-      auto phase = func->getAttrOfType<StringAttr>("pp.phase");
-      if (!phase || phase.getValue() == "fwd")
+    if (auto stage = func->getAttrOfType<IntegerAttr>(kStageAttr)) {
+      auto phase = func->getAttrOfType<StringAttr>(kPhaseAttr);
+      if (!phase || phase.getValue() == pprt::kPhaseFwd)
         byStage[stage.getInt()] = func;
       else
         backward[{stage.getInt(), phase.str()}] = func;
@@ -80,7 +83,7 @@ std::optional<StagePipeline> ppc::readStages(ModuleOp module) {
   p.topology.consumers.resize(n);
   for (auto &[stage, func] : byStage) {
     p.stages.push_back(func);
-    auto rank = func->getAttrOfType<IntegerAttr>("pp.rank");
+    auto rank = func->getAttrOfType<IntegerAttr>(kRankAttr);
     p.topology.stageRank.push_back(rank ? rank.getInt() : stage);
     double time = 0;
     int64_t act = 0;
@@ -109,16 +112,17 @@ std::optional<StagePipeline> ppc::readStages(ModuleOp module) {
       });
       return t;
     };
-    p.costs.bwdB.push_back(costOf("bwd_b"));
-    p.costs.bwdW.push_back(costOf("bwd_w"));
+    p.costs.bwdB.push_back(costOf(pprt::kPhaseBwdB));
+    p.costs.bwdW.push_back(costOf(pprt::kPhaseBwdW));
     // A training stage keeps, per micro-batch in flight, exactly what its
     // forward returns for its backward (pp.stash), in the types it has
     // (-pp-precision keeps bf16 copies); without a backward, the forward's
     // results are the estimate.
-    if (backward.count({stage, "bwd_b"}) || backward.count({stage, "bwd_w"})) {
+    if (backward.count({stage, pprt::kPhaseBwdB}) ||
+        backward.count({stage, pprt::kPhaseBwdW})) {
       act = 0;
       for (unsigned i = 0; i < func.getNumResults(); ++i)
-        if (func.getResultAttr(i, "pp.stash"))
+        if (func.getResultAttr(i, kStashAttr))
           act += tensorBytes(func.getResultTypes()[i]);
     }
     p.costs.stashBytes.push_back(act);

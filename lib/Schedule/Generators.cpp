@@ -9,8 +9,6 @@
 
 #include "ppc/Schedule/Schedule.h"
 
-#include "llvm/ADT/StringSwitch.h"
-
 #include <algorithm>
 #include <deque>
 #include <map>
@@ -19,46 +17,10 @@
 
 using namespace ppc::sched;
 
-llvm::StringRef ppc::sched::kindName(Kind kind) {
-  switch (kind) {
-  case Kind::Inference: return "inference";
-  case Kind::GPipe: return "gpipe";
-  case Kind::OneFOneB: return "1f1b";
-  case Kind::Interleaved: return "interleaved";
-  case Kind::ZBH1: return "zb-h1";
-  case Kind::ZBH2: return "zb-h2";
-  case Kind::ZBV: return "zb-v";
-  case Kind::VHalf: return "v-half";
-  case Kind::LoopedBFS: return "looped-bfs";
-  case Kind::DualPipeV: return "dualpipe-v";
-  case Kind::InterleavedZB: return "interleaved-zb";
-  }
-  return "?";
-}
-
-std::optional<Kind> ppc::sched::parseKind(llvm::StringRef name) {
-  return llvm::StringSwitch<std::optional<Kind>>(name)
-      .Case("inference", Kind::Inference)
-      .Case("gpipe", Kind::GPipe)
-      .Case("1f1b", Kind::OneFOneB)
-      .Case("interleaved", Kind::Interleaved)
-      .Case("zb-h1", Kind::ZBH1)
-      .Case("zb-h2", Kind::ZBH2)
-      .Case("zb-v", Kind::ZBV)
-      .Case("v-half", Kind::VHalf)
-      .Case("looped-bfs", Kind::LoopedBFS)
-      .Case("dualpipe-v", Kind::DualPipeV)
-      .Case("interleaved-zb", Kind::InterleavedZB)
-      .Default(std::nullopt);
-}
-
 std::string ppc::sched::kindNames() {
   std::string names;
-  for (Kind k : {Kind::Inference, Kind::GPipe, Kind::OneFOneB,
-                 Kind::Interleaved, Kind::ZBH1, Kind::ZBH2, Kind::ZBV,
-                 Kind::VHalf, Kind::LoopedBFS, Kind::DualPipeV,
-                 Kind::InterleavedZB})
-    names += (names.empty() ? "" : ", ") + kindName(k).str();
+  for (const pprt::ScheduleKindInfo &k : pprt::kScheduleKinds)
+    names += (names.empty() ? "" : ", ") + std::string(k.name);
   return names;
 }
 
@@ -75,20 +37,6 @@ int ppc::sched::stageRankOf(Kind kind, int stage, int stages, int ranks) {
   if (isVShaped(kind) && stages == 2 * ranks)
     return stage < ranks ? stage : stages - 1 - stage;
   return stage % ranks;
-}
-
-llvm::StringRef ppc::sched::opName(Op op) {
-  switch (op) {
-  case Op::Fwd: return "fwd";
-  case Op::Bwd: return "bwd";
-  case Op::BwdB: return "bwd_b";
-  case Op::BwdW: return "bwd_w";
-  case Op::SendAct: return "send_act";
-  case Op::RecvAct: return "recv_act";
-  case Op::SendGrad: return "send_grad";
-  case Op::RecvGrad: return "recv_grad";
-  }
-  return "?";
 }
 
 bool ppc::sched::isTraining(Kind kind) { return kind != Kind::Inference; }

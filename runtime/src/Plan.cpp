@@ -15,12 +15,6 @@
 
 namespace pprt {
 
-const char *actionName(ActionOp op) {
-  static const char *names[] = {"fwd",      "bwd",      "bwd_b",     "bwd_w",
-                                "send_act", "recv_act", "send_grad", "recv_grad"};
-  return names[static_cast<int>(op)];
-}
-
 namespace {
 /// A tensor entry {"dtype", "shape"} of pipeline.json; errors go to `r`.
 TensorDesc descOf(JsonReader &r, const nlohmann::json &t,
@@ -29,19 +23,8 @@ TensorDesc descOf(JsonReader &r, const nlohmann::json &t,
   std::vector<int64_t> shape =
       r.integers(t, "shape", 0, INT64_MAX, where, /*required=*/true);
   // pipeline.json spells MLIR element types.
-  static const std::pair<const char *, DType> types[] = {
-      {"f32", DType::F32}, {"f64", DType::F64}, {"f16", DType::F16},
-      {"bf16", DType::BF16}, {"i64", DType::I64}, {"i32", DType::I32},
-      {"i16", DType::I16}, {"i8", DType::I8}, {"ui8", DType::U8},
-      {"i1", DType::Bool}, {"ui16", DType::U16}, {"ui32", DType::U32},
-      {"ui64", DType::U64}};
-  TensorDesc desc{DType::F32, shape};
-  bool known = false;
-  for (auto &[name, d] : types)
-    if (dtype == name) {
-      desc.dtype = d;
-      known = true;
-    }
+  std::optional<DType> known = parseMlirDType(dtype);
+  TensorDesc desc{known ? *known : DType::F32, shape};
   if (!known && r.ok())
     r.fail(where + ": unsupported element type '" + dtype + "'");
   if (r.ok() && !desc.byteSize())
@@ -143,8 +126,8 @@ StatusOr<Plan> Plan::parse(const std::string &text, const std::string &dir,
     std::string weights = r.string(s, "weights", "", where, true);
     std::string programB, programW;
     if (const auto *programs = r.member(s, "programs", where)) {
-      programB = r.string(*programs, "bwd_b", "", where + " programs");
-      programW = r.string(*programs, "bwd_w", "", where + " programs");
+      programB = r.string(*programs, kPhaseBwdB, "", where + " programs");
+      programW = r.string(*programs, kPhaseBwdW, "", where + " programs");
     }
     st.inputs = iosOf(r, s, "inputs", where);
     st.outputs = iosOf(r, s, "outputs", where);
@@ -223,11 +206,6 @@ StatusOr<Plan> Plan::parse(const std::string &text, const std::string &dir,
   }
   PPRT_RETURN_IF_ERROR(r.status());
   p.schedule = r.string(*sched, "kind", "", "schedule");
-  static const std::pair<const char *, ActionOp> ops[] = {
-      {"fwd", ActionOp::Fwd},           {"bwd", ActionOp::Bwd},
-      {"bwd_b", ActionOp::BwdB},        {"bwd_w", ActionOp::BwdW},
-      {"send_act", ActionOp::SendAct},  {"recv_act", ActionOp::RecvAct},
-      {"send_grad", ActionOp::SendGrad}, {"recv_grad", ActionOp::RecvGrad}};
   const auto &ranks = r.array(*sched, "ranks", "schedule", true);
   PPRT_RETURN_IF_ERROR(r.status());
   if (ranks.size() != (size_t)p.ranks)
@@ -244,15 +222,12 @@ StatusOr<Plan> Plan::parse(const std::string &text, const std::string &dir,
       std::string at = where + "[" + std::to_string(i) + "]";
       std::string op = r.string(a, "op", "", at, true);
       Action action{ActionOp::Fwd, 0, 0, -1};
-      bool known = false;
-      for (auto &[name, o] : ops)
-        if (op == name) {
-          action.op = o;
-          known = true;
-        }
-      if (r.ok() && !known)
+      std::optional<ActionOp> kind = parseActionKind(op);
+      if (r.ok() && !kind)
         return dataLoss(path + ": unknown action '" + op + "'");
-      bool transfer = action.op >= ActionOp::SendAct;
+      if (kind)
+        action.op = *kind;
+      bool transfer = isTransfer(action.op);
       action.stage = r.integer(a, "stage", 0, 0, numStages - 1, at, true);
       action.mb = r.integer(a, "mb", 0, 0, p.microbatches - 1, at, true);
       action.peer = transfer ? r.integer(a, "peer", 0, 0, numStages - 1, at, true)

@@ -4,6 +4,7 @@
 
 #include "Verify.h"
 
+#include "pprt/DTypeSchema.h"
 #include "pprt/stage_generated.h"
 
 #include <cstring>
@@ -59,7 +60,7 @@ StageProgram::load(const std::string &ppxPath,
     return dataLoss(ppxPath + ": no buffers");
   for (const fb::Buffer *b : *prog.buffers()) {
     TensorRef t;
-    t.desc.dtype = static_cast<DType>(b->dtype());
+    t.desc.dtype = fromSchema(b->dtype());
     if (b->shape())
       t.desc.shape.assign(b->shape()->begin(), b->shape()->end());
     auto n = t.desc.numElements();

@@ -4,34 +4,13 @@
 
 namespace pprt {
 
-namespace {
-struct DTypeInfo {
-  DType dtype;
-  const char *name;
-  size_t size;
-};
-constexpr DTypeInfo kDTypes[] = {
-    {DType::F32, "F32", 4},  {DType::F64, "F64", 8},   {DType::F16, "F16", 2},
-    {DType::BF16, "BF16", 2}, {DType::I64, "I64", 8},  {DType::I32, "I32", 4},
-    {DType::I16, "I16", 2},  {DType::I8, "I8", 1},     {DType::U8, "U8", 1},
-    {DType::Bool, "BOOL", 1}, {DType::U16, "U16", 2},  {DType::U32, "U32", 4},
-    {DType::U64, "U64", 8},
-};
-const DTypeInfo &info(DType d) {
-  for (const DTypeInfo &i : kDTypes)
-    if (i.dtype == d)
-      return i;
-  return kDTypes[0];
-}
-} // namespace
-
-size_t dtypeSize(DType dtype) { return info(dtype).size; }
-const char *dtypeName(DType dtype) { return info(dtype).name; }
+size_t dtypeSize(DType dtype) { return dtypeInfo(dtype).size; }
+const char *dtypeName(DType dtype) { return dtypeInfo(dtype).name; }
 
 StatusOr<DType> parseDType(const std::string &name) {
   for (const DTypeInfo &i : kDTypes)
     if (name == i.name)
-      return i.dtype;
+      return i.value;
   return invalidArgument("unknown element type '" + name + "'");
 }
 

@@ -14,7 +14,9 @@
 #include "OpGeometry.h"
 #include "pprt/Files.h"
 #include "pprt/Format.h"
+#include "pprt/Vocabulary.h"
 
+#include "pprt/DTypeSchema.h"
 #include "pprt/stage_generated.h"
 
 #include <algorithm>
@@ -878,7 +880,7 @@ Status verifyProgram(const fb::StageProgram &prog, const std::string &path) {
     if (b->dtype() < fb::DType::MIN || b->dtype() > fb::DType::MAX)
       return bad(which + " has an unknown element type " +
                  std::to_string((int)b->dtype()));
-    TensorDesc d{static_cast<DType>(b->dtype()), {}};
+    TensorDesc d{fromSchema(b->dtype()), {}};
     if (b->shape())
       d.shape.assign(b->shape()->begin(), b->shape()->end());
     auto bytes = d.byteSize();
@@ -1019,7 +1021,7 @@ struct Checked {
   std::string path;
   TensorDesc desc(int buffer) const {
     const fb::Buffer *b = prog->buffers()->Get(buffer);
-    TensorDesc d{static_cast<DType>(b->dtype()), {}};
+    TensorDesc d{fromSchema(b->dtype()), {}};
     if (b->shape())
       d.shape.assign(b->shape()->begin(), b->shape()->end());
     return d;
@@ -1061,7 +1063,7 @@ Status verifyPlan(const Plan &plan, const std::string &path) {
   for (const Plan::Stage &s : plan.stages) {
     std::string where = path + ": stage " + std::to_string(s.stage);
     const std::string *paths[3] = {&s.program, &s.programB, &s.programW};
-    const char *phases[3] = {"fwd", "bwd_b", "bwd_w"};
+    const char *phases[3] = {kPhaseFwd, kPhaseBwdB, kPhaseBwdW};
     for (int phase = 0; phase < (plan.training ? 3 : 1); ++phase) {
       if (paths[phase]->empty())
         return dataLoss(where + " has no " + phases[phase] + " program");
@@ -1077,7 +1079,7 @@ Status verifyPlan(const Plan &plan, const std::string &path) {
                         std::to_string(s.stage) + " on rank " +
                         std::to_string(s.rank));
       if (plan.training ? phase_ != phases[phase]
-                        : !(phase_.empty() || phase_ == "fwd"))
+                        : !(phase_.empty() || phase_ == kPhaseFwd))
         return dataLoss(where + ": " + *paths[phase] + " is a '" + phase_ +
                         "' program, the plan needs " + phases[phase]);
       programs[s.stage].push_back(std::move(*c));

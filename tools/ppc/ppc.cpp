@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ppc/Dialect/PP/IR/PPAttrNames.h"
 #include "ppc/Dialect/PP/IR/PPOps.h"
 #include "ppc/Emit/Emit.h"
 #include "ppc/Dialect/PP/Transforms/Passes.h"
@@ -372,9 +373,9 @@ static void printSummary(ModuleOp module, ppc::WeightStore &store,
     }
   };
   printValues("input", func.getArgumentTypes(),
-              [&](unsigned i) { return func.getArgAttr(i, "pp.name"); });
+              [&](unsigned i) { return func.getArgAttr(i, ppc::kNameAttr); });
   printValues("output", func.getResultTypes(),
-              [&](unsigned i) { return func.getResultAttr(i, "pp.name"); });
+              [&](unsigned i) { return func.getResultAttr(i, ppc::kNameAttr); });
   int64_t params = 0, paramElements = 0, constants = 0;
   for (auto p : module.getOps<ppc::pp::ParamOp>()) {
     if (p.getConstant()) {
@@ -614,11 +615,11 @@ static int compilePipeline(MLIRContext &context, ppc::ImportOptions options) {
   auto main = module->lookupSymbol<func::FuncOp>("main");
   if (!batchSize) {
     // The model's own batch: of its first input that has one, on its axis.
-    auto axes = (*module)->getAttrOfType<DictionaryAttr>("pp.batch_axes");
+    auto axes = (*module)->getAttrOfType<DictionaryAttr>(ppc::kBatchAxesAttr);
     int64_t size = 1;
     for (unsigned i = 0; i < main.getNumArguments(); ++i) {
       auto t = dyn_cast<RankedTensorType>(main.getArgumentTypes()[i]);
-      auto name = main.getArgAttrOfType<StringAttr>(i, "pp.name");
+      auto name = main.getArgAttrOfType<StringAttr>(i, ppc::kNameAttr);
       int64_t axis = 0;
       if (axes && name)
         if (auto a = axes.getAs<IntegerAttr>(name.getValue()))

@@ -11,6 +11,7 @@
 #ifndef PPC_PARTITION_PARTITION_H
 #define PPC_PARTITION_PARTITION_H
 
+#include "ppc/Dialect/PP/IR/PPAttrNames.h"
 #include "ppc/Partition/Device.h"
 #include "ppc/Schedule/Schedule.h"
 
@@ -25,23 +26,7 @@
 
 namespace ppc {
 
-/// The cost annotation -pp-annotate-cost puts on each op.
-constexpr llvm::StringLiteral kCostAttr = "pp.cost";
-/// The stage -pp-partition gives each op.
-constexpr llvm::StringLiteral kStageAttr = "pp.stage";
-/// On a pp.param used on several stages: those stages.
-constexpr llvm::StringLiteral kTiedAttr = "pp.tied";
-/// On backward ops: "bwd" (-pp-autodiff), then "bwd_b" or "bwd_w"
-/// (-pp-split-stages); with kFwdIndexAttr, the forward op (numbered among
-/// the ops without a phase) whose stage they take.
-constexpr llvm::StringLiteral kPhaseAttr = "pp.phase";
-constexpr llvm::StringLiteral kFwdIndexAttr = "pp.fwd_index";
-/// On the module: the device profile the costs were computed for.
-constexpr llvm::StringLiteral kDeviceAttr = "pp.device";
-/// On the module: the partition's options and predicted figures.
-constexpr llvm::StringLiteral kPartitionAttr = "pp.partition";
-/// On the module: the optimizer a training pipeline runs (ppc -train).
-constexpr llvm::StringLiteral kOptimizerAttr = "pp.optimizer";
+// The pp.* attribute names (kCostAttr, kStageAttr, ...): PPAttrNames.h.
 
 struct OpNode {
   mlir::Operation *op;

@@ -15,6 +15,8 @@
 #ifndef PPC_SCHEDULE_SCHEDULE_H
 #define PPC_SCHEDULE_SCHEDULE_H
 
+#include "pprt/Vocabulary.h"
+
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
 
@@ -26,25 +28,19 @@
 
 namespace ppc::sched {
 
-// The values are those of pp::ScheduleKind (PPPipelineOps.td).
-enum class Kind {
-  Inference,
-  GPipe,
-  OneFOneB,
-  Interleaved,
-  ZBH1,
-  ZBH2,
-  ZBV,
-  VHalf,
-  LoopedBFS,
-  DualPipeV,
-  InterleavedZB
-};
-enum class Op { Fwd, Bwd, BwdB, BwdW, SendAct, RecvAct, SendGrad, RecvGrad };
+// The schedule and action kinds are the runtime's (pprt/Vocabulary.h, the
+// one definition both sides read); pp::ScheduleKind and pp::ActionKind
+// (PPPipelineOps.td) are checked against them.
+using Kind = pprt::ScheduleKind;
+using Op = pprt::ActionKind;
 
-llvm::StringRef kindName(Kind kind);
-std::optional<Kind> parseKind(llvm::StringRef name);
-llvm::StringRef opName(Op op);
+inline llvm::StringRef kindName(Kind kind) {
+  return pprt::scheduleKindName(kind);
+}
+inline std::optional<Kind> parseKind(llvm::StringRef name) {
+  return pprt::parseScheduleKind(std::string_view(name.data(), name.size()));
+}
+inline llvm::StringRef opName(Op op) { return pprt::actionKindName(op); }
 /// Whether the schedule runs backward passes (everything but inference).
 bool isTraining(Kind kind);
 /// The schedule names -schedule= takes, in the order docs list them.

@@ -2,6 +2,8 @@
 
 #include "BatchAxis.h"
 
+#include "ppc/Dialect/PP/IR/PPAttrNames.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/STLExtras.h"
@@ -163,7 +165,7 @@ LogicalResult recordBatchAxes(ModuleOp module, const onnx::GraphProto &graph,
         entries.push_back(
             b.getNamedAttr(e.getKey(), b.getI64IntegerAttr(e.getValue())));
   if (!entries.empty())
-    module->setAttr("pp.batch_axes", b.getDictionaryAttr(entries));
+    module->setAttr(kBatchAxesAttr, b.getDictionaryAttr(entries));
   return success();
 }
 

@@ -3,6 +3,7 @@
 #include "GraphImporter.h"
 #include "ExternalData.h"
 
+#include "ppc/Dialect/PP/IR/PPAttrNames.h"
 #include "ppc/Import/ONNX/Importer.h"
 
 #include "llvm/Support/MemoryBuffer.h"
@@ -587,7 +588,7 @@ LogicalResult GraphImporter::import(onnx::GraphProto &graph,
   Block *entry = func.addEntryBlock();
   bodyBuilder.setInsertionPointToEnd(entry);
   for (auto [i, name] : llvm::enumerate(argNames)) {
-    func.setArgAttr(i, "pp.name", StringAttr::get(ctx, name));
+    func.setArgAttr(i, kNameAttr, StringAttr::get(ctx, name));
     Slot slot;
     slot.type = cast<RankedTensorType>(argTypes[i]);
     slot.value = entry->getArgument(i);
@@ -642,7 +643,7 @@ LogicalResult GraphImporter::import(onnx::GraphProto &graph,
   func::ReturnOp::create(bodyBuilder, fileLocation, results);
   func.setFunctionType(FunctionType::get(ctx, argTypes, resultTypes));
   for (auto [i, vi] : llvm::enumerate(graph.output()))
-    func.setResultAttr(i, "pp.name", StringAttr::get(ctx, vi.name()));
+    func.setResultAttr(i, kNameAttr, StringAttr::get(ctx, vi.name()));
   return success();
 }
 

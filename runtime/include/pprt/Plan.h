@@ -5,13 +5,15 @@
 
 #include "pprt/Status.h"
 #include "pprt/Tensor.h"
+#include "pprt/Vocabulary.h"
 
 #include <string>
 #include <vector>
 
 namespace pprt {
 
-enum class ActionOp { Fwd, Bwd, BwdB, BwdW, SendAct, RecvAct, SendGrad, RecvGrad };
+/// The action kinds are Vocabulary.h's, shared with the compiler.
+using ActionOp = ActionKind;
 
 struct Action {
   ActionOp op;
@@ -86,7 +88,7 @@ struct Plan {
   std::vector<Io> modelOutputs() const;
 };
 
-const char *actionName(ActionOp op);
+inline const char *actionName(ActionOp op) { return actionKindName(op); }
 
 /// Caps on what a plan may ask for, so that a hostile pipeline.json cannot
 /// make pprun allocate ranks^2 queues or stages x micro-batches tables.

@@ -4,6 +4,7 @@
 #define PPRT_TENSOR_H
 
 #include "pprt/Status.h"
+#include "pprt/Vocabulary.h"
 
 #include <cstdint>
 #include <string>
@@ -11,8 +12,7 @@
 
 namespace pprt {
 
-/// Element types, named as safetensors and numpy name them.
-enum class DType { F32, F64, F16, BF16, I64, I32, I16, I8, U8, Bool, U16, U32, U64 };
+// The element types (DType) are Vocabulary.h's, shared with the compiler.
 
 /// Bytes per element.
 size_t dtypeSize(DType dtype);

@@ -7,8 +7,46 @@
 
 #include "ppc/Dialect/PP/IR/PPOps.h"
 
+#include "pprt/Vocabulary.h"
+
 using namespace mlir;
 using namespace ppc::pp;
+
+// ODS needs its own enums; they are pprt/Vocabulary.h's, value for value
+// (the names are compared in ppc-unit-tests, VocabularyTest.cpp).
+namespace {
+constexpr bool same(ActionKind a, pprt::ActionKind b) {
+  return static_cast<int>(a) == static_cast<int>(b);
+}
+constexpr bool same(ScheduleKind a, pprt::ScheduleKind b) {
+  return static_cast<int>(a) == static_cast<int>(b);
+}
+} // namespace
+static_assert(getMaxEnumValForActionKind() + 1 == pprt::kNumActionKinds,
+              "pp::ActionKind and pprt::ActionKind differ in count");
+static_assert(same(ActionKind::Fwd, pprt::ActionKind::Fwd) &&
+                  same(ActionKind::Bwd, pprt::ActionKind::Bwd) &&
+                  same(ActionKind::BwdB, pprt::ActionKind::BwdB) &&
+                  same(ActionKind::BwdW, pprt::ActionKind::BwdW) &&
+                  same(ActionKind::SendAct, pprt::ActionKind::SendAct) &&
+                  same(ActionKind::RecvAct, pprt::ActionKind::RecvAct) &&
+                  same(ActionKind::SendGrad, pprt::ActionKind::SendGrad) &&
+                  same(ActionKind::RecvGrad, pprt::ActionKind::RecvGrad),
+              "pp::ActionKind and pprt::ActionKind differ in values");
+static_assert(getMaxEnumValForScheduleKind() + 1 == pprt::kNumScheduleKinds,
+              "pp::ScheduleKind and pprt::ScheduleKind differ in count");
+static_assert(
+    same(ScheduleKind::Inference, pprt::ScheduleKind::Inference) &&
+        same(ScheduleKind::GPipe, pprt::ScheduleKind::GPipe) &&
+        same(ScheduleKind::OneFOneB, pprt::ScheduleKind::OneFOneB) &&
+        same(ScheduleKind::Interleaved, pprt::ScheduleKind::Interleaved) &&
+        same(ScheduleKind::ZBH1, pprt::ScheduleKind::ZBH1) &&
+        same(ScheduleKind::ZBH2, pprt::ScheduleKind::ZBH2) &&
+        same(ScheduleKind::ZBV, pprt::ScheduleKind::ZBV) &&
+        same(ScheduleKind::VHalf, pprt::ScheduleKind::VHalf) &&
+        same(ScheduleKind::LoopedBFS, pprt::ScheduleKind::LoopedBFS) &&
+        same(ScheduleKind::DualPipeV, pprt::ScheduleKind::DualPipeV),
+    "pp::ScheduleKind and pprt::ScheduleKind differ in values");
 
 LogicalResult SendOp::verify() {
   if (getValues().empty())
@@ -56,8 +94,7 @@ LogicalResult ScheduleOp::verify() {
 }
 
 static bool isTransfer(ActionKind kind) {
-  return kind == ActionKind::SendAct || kind == ActionKind::RecvAct ||
-         kind == ActionKind::SendGrad || kind == ActionKind::RecvGrad;
+  return pprt::isTransfer(static_cast<pprt::ActionKind>(kind));
 }
 
 LogicalResult ActionOp::verify() {

@@ -14,12 +14,15 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ppc/Dialect/PP/IR/PPAttrNames.h"
 #include "ppc/Dialect/PP/IR/PPOps.h"
 #include "ppc/Dialect/PP/Transforms/Passes.h"
 #include "ppc/Dialect/PP/IR/PPDialect.h"
 #include "ppc/Dialect/PP/IR/WeightStore.h"
 #include "ppc/Partition/PipelineIR.h"
 #include "pprt/LossScaler.h"
+
+#include "pprt/Vocabulary.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseSet.h"
@@ -103,7 +106,7 @@ void Autodiff::runOnOperation() {
   if (!lossOn.empty()) {
     bool found = false;
     for (unsigned i = 0; i < ret.getNumOperands(); ++i) {
-      auto name = main.getResultAttrOfType<StringAttr>(i, "pp.name");
+      auto name = main.getResultAttrOfType<StringAttr>(i, kNameAttr);
       std::string n = name ? name.str() : "";
       names += (names.empty() ? "" : ", ") + n;
       if (n == lossOn) {
@@ -134,13 +137,13 @@ void Autodiff::runOnOperation() {
     if (failed(main.insertArgument(
             main.getNumArguments(), type,
             b.getDictionaryAttr(
-                {b.getNamedAttr("pp.name", b.getStringAttr(labels))}),
+                {b.getNamedAttr(kNameAttr, b.getStringAttr(labels))}),
             loc)))
       return {};
     // The labels carry the batch where the output does (the importer's
     // pp.batch_axes: axis 1 for a sequence-first model).
-    if (auto axes = module->getAttrOfType<DictionaryAttr>("pp.batch_axes"))
-      if (auto name = main.getResultAttrOfType<StringAttr>(outIndex, "pp.name"))
+    if (auto axes = module->getAttrOfType<DictionaryAttr>(kBatchAxesAttr))
+      if (auto name = main.getResultAttrOfType<StringAttr>(outIndex, kNameAttr))
         if (auto axis = axes.getAs<IntegerAttr>(name.getValue())) {
           if (axis.getInt() >= type.getRank())
             return fail(main, "the labels have no axis " +
@@ -150,12 +153,12 @@ void Autodiff::runOnOperation() {
                    Value();
           NamedAttrList entries(axes);
           entries.set(labels, axis);
-          module->setAttr("pp.batch_axes", entries.getDictionary(b.getContext()));
+          module->setAttr(kBatchAxesAttr, entries.getDictionary(b.getContext()));
         }
     return main.getArgument(main.getNumArguments() - 1);
   };
   for (unsigned i = 0; i < main.getNumArguments(); ++i)
-    if (auto name = main.getArgAttrOfType<StringAttr>(i, "pp.name"))
+    if (auto name = main.getArgAttrOfType<StringAttr>(i, kNameAttr))
       if (name.getValue() == labels)
         return fail(main, "-labels=" + labels +
                               ": the model already has an input of that name");
@@ -373,7 +376,7 @@ void Autodiff::runOnOperation() {
   SmallVector<Value> results{lossValue};
   SmallVector<DictionaryAttr> resultAttrs;
   resultAttrs.push_back(
-      b.getDictionaryAttr({b.getNamedAttr("pp.name", b.getStringAttr("loss"))}));
+      b.getDictionaryAttr({b.getNamedAttr(kNameAttr, b.getStringAttr("loss"))}));
   for (auto [i, v] : llvm::enumerate(ret.getOperands()))
     if (v != lossValue) {
       results.push_back(v);
@@ -402,11 +405,11 @@ void Autodiff::runOnOperation() {
   llvm::StringMap<int64_t> uses;
   for (ParamGrad &p : paramGrads)
     resultAttrs.push_back(b.getDictionaryAttr(
-        {b.getNamedAttr("pp.grad", b.getStringAttr(p.name)),
-         b.getNamedAttr("pp.use", b.getI64IntegerAttr(uses[p.name]++))}));
+        {b.getNamedAttr(kGradAttr, b.getStringAttr(p.name)),
+         b.getNamedAttr(kUseAttr, b.getI64IntegerAttr(uses[p.name]++))}));
   for (auto &[v, name] : states)
     resultAttrs.push_back(
-        b.getDictionaryAttr({b.getNamedAttr("pp.state", name)}));
+        b.getDictionaryAttr({b.getNamedAttr(kStateAttr, name)}));
   main.setAllResultAttrs(resultAttrs);
 
   // Dead code: unused gradient parts.
@@ -432,8 +435,8 @@ void Autodiff::runOnOperation() {
     if (!backward.contains(&op))
       continue;
     Operation *fwd = tagger.forwardOf.lookup(&op);
-    op.setAttr("pp.phase", b.getStringAttr("bwd"));
-    op.setAttr("pp.fwd_index", b.getI64IntegerAttr(index.lookup(fwd)));
+    op.setAttr(kPhaseAttr, b.getStringAttr(pprt::kPhaseBwd));
+    op.setAttr(kFwdIndexAttr, b.getI64IntegerAttr(index.lookup(fwd)));
   }
 }
 } // namespace

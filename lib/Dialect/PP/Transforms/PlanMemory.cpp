@@ -1,5 +1,6 @@
 //===- PlanMemory.cpp - -pp-plan-memory -----------------------------------===//
 
+#include "ppc/Dialect/PP/IR/PPAttrNames.h"
 #include "ppc/Dialect/PP/IR/PPOps.h"
 #include "ppc/Dialect/PP/Transforms/Passes.h"
 #include "ppc/Partition/PipelineIR.h"
@@ -99,7 +100,7 @@ struct PlanMemory : ppc::pp::impl::PPPlanMemoryPassBase<PlanMemory> {
     for (const Interval &t : tensors)
       offsetOf[t.value] = t.offset;
     for (BlockArgument arg : func.getArguments())
-      func.setArgAttr(arg.getArgNumber(), "pp.offset",
+      func.setArgAttr(arg.getArgNumber(), kOffsetAttr,
                       b.getI64IntegerAttr(offsetOf[arg]));
     for (Operation &op : body) {
       if (op.getNumResults() == 0 || isa<GetParamOp, ConstantOp>(op))
@@ -107,9 +108,9 @@ struct PlanMemory : ppc::pp::impl::PPPlanMemoryPassBase<PlanMemory> {
       SmallVector<int64_t> offsets;
       for (Value result : op.getResults())
         offsets.push_back(offsetOf[result]);
-      op.setAttr("pp.offsets", b.getDenseI64ArrayAttr(offsets));
+      op.setAttr(kOffsetsAttr, b.getDenseI64ArrayAttr(offsets));
     }
-    func->setAttr("pp.arena_bytes", b.getI64IntegerAttr(arena));
+    func->setAttr(kArenaBytesAttr, b.getI64IntegerAttr(arena));
   }
 };
 } // namespace

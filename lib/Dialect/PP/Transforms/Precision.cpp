@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ppc/Dialect/PP/IR/PPAttrNames.h"
 #include "ppc/Dialect/PP/IR/PPDialect.h"
 #include "ppc/Dialect/PP/IR/PPOps.h"
 #include "ppc/Dialect/PP/Transforms/Passes.h"
@@ -184,7 +185,7 @@ void Lowering::run() {
   if (roundResults) {
     Operation *ret = body.getTerminator();
     for (unsigned i = 0; i < ret->getNumOperands(); ++i) {
-      auto name = func.getResultAttrOfType<StringAttr>(i, "pp.grad");
+      auto name = func.getResultAttrOfType<StringAttr>(i, kGradAttr);
       Value g = ret->getOperand(i);
       if (!name || !biases.contains(name.getValue()) || !isF32Tensor(g))
         continue;
@@ -294,7 +295,7 @@ struct PrecisionPass : ppc::pp::impl::PPPrecisionPassBase<PrecisionPass> {
       // (-pp-autodiff's loss-scale; pprt/LossScaler.h).
       bool training = false;
       for (unsigned i = 0; i < func.getNumResults(); ++i)
-        training |= bool(func.getResultAttr(i, "pp.grad"));
+        training |= bool(func.getResultAttr(i, kGradAttr));
       if (low.isF16() && training &&
           !module.lookupSymbol(pprt::kLossScaleParam)) {
         func.emitError() << "precision fp16 for training needs loss scaling "

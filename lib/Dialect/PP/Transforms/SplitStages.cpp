@@ -1,9 +1,12 @@
 //===- SplitStages.cpp - -pp-split-stages ---------------------------------===//
 
+#include "ppc/Dialect/PP/IR/PPAttrNames.h"
 #include "ppc/Dialect/PP/IR/PPOps.h"
 #include "ppc/Dialect/PP/Transforms/Passes.h"
 #include "ppc/Partition/Partition.h"
 #include "ppc/Partition/PipelineIR.h"
+
+#include "pprt/Vocabulary.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/IRMapping.h"
@@ -29,7 +32,7 @@ struct SplitStages : ppc::pp::impl::PPSplitStagesPassBase<SplitStages> {
 
 enum Phase { Fwd = 0, BwdB = 1, BwdW = 2 };
 const char *phaseName(int p) {
-  return p == Fwd ? "fwd" : p == BwdB ? "bwd_b" : "bwd_w";
+  return p == Fwd ? pprt::kPhaseFwd : p == BwdB ? pprt::kPhaseBwdB : pprt::kPhaseBwdW;
 }
 /// A stage function: (stage, phase).
 using Group = std::pair<int, int>;
@@ -102,8 +105,8 @@ void SplitStages::runOnOperation() {
       for (Value operand : def->getOperands())
         map.map(operand, recomputed(operand, stage));
       Operation *clone = b.clone(*def, map);
-      clone->setAttr(kPhaseAttr, b.getStringAttr("bwd"));
-      clone->setAttr("pp.recompute", b.getUnitAttr());
+      clone->setAttr(kPhaseAttr, b.getStringAttr(pprt::kPhaseBwd));
+      clone->setAttr(kRecomputeAttr, b.getUnitAttr());
       groupOf[clone] = {stage, BwdW};
       for (auto [from, to] : llvm::zip(def->getResults(), clone->getResults()))
         again[from] = to;
@@ -241,12 +244,12 @@ void SplitStages::runOnOperation() {
   OpBuilder builder(module.getContext());
   SmallVector<Attribute> modelInputs;
   for (BlockArgument arg : main.getArguments()) {
-    auto name = main.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "pp.name");
+    auto name = main.getArgAttrOfType<StringAttr>(arg.getArgNumber(), kNameAttr);
     modelInputs.push_back(builder.getDictionaryAttr(
         {builder.getNamedAttr("name", name ? name : builder.getStringAttr("")),
          builder.getNamedAttr("type", TypeAttr::get(arg.getType()))}));
   }
-  module->setAttr("pp.model_inputs", builder.getArrayAttr(modelInputs));
+  module->setAttr(kModelInputsAttr, builder.getArrayAttr(modelInputs));
   builder.setInsertionPoint(main);
   for (Group g : groups) {
     auto [s, phase] = g;
@@ -276,17 +279,17 @@ void SplitStages::runOnOperation() {
         ("stage" + llvm::Twine(s) + "_" + phaseName(phase)).str(),
         builder.getFunctionType(argTypes, resultTypes));
     func->setAttr(kStageAttr, builder.getI64IntegerAttr(s));
-    func->setAttr("pp.rank",
+    func->setAttr(kRankAttr,
                   builder.getI64IntegerAttr(sched::stageRankOf(
                       placement, s, numStages, numRanks)));
     if (training)
       func->setAttr(kPhaseAttr, builder.getStringAttr(phaseName(phase)));
     for (auto [i, v] : llvm::enumerate(inputs))
       if (auto name = main.getArgAttr(cast<BlockArgument>(v).getArgNumber(),
-                                      "pp.name"))
-        func.setArgAttr(i, "pp.name", name);
+                                      kNameAttr))
+        func.setArgAttr(i, kNameAttr, name);
     for (auto [i, entry] : llvm::enumerate(stashIn))
-      func.setArgAttr(inputs.size() + i, "pp.stash",
+      func.setArgAttr(inputs.size() + i, kStashAttr,
                       builder.getI64IntegerAttr(entry.second));
     for (auto [i, index] : llvm::enumerate(outputs))
       for (NamedAttribute a : main.getResultAttrDict(index)
@@ -294,7 +297,7 @@ void SplitStages::runOnOperation() {
                                   : ArrayRef<NamedAttribute>{})
         func.setResultAttr(i, a.getName(), a.getValue());
     for (auto [i, entry] : llvm::enumerate(stashOut))
-      func.setResultAttr(outputs.size() + i, "pp.stash",
+      func.setResultAttr(outputs.size() + i, kStashAttr,
                          builder.getI64IntegerAttr(entry.second));
 
     OpBuilder b = OpBuilder::atBlockBegin(func.addEntryBlock());
