@@ -141,6 +141,14 @@ LogicalResult resolveInputDims(onnx::GraphProto &graph,
           return emitError(loc) << where << " is " << dim.dim_value()
                                 << "; dimensions must not be negative";
         if (isBatch && options.batch && dim.dim_value() != *options.batch) {
+          if (dim.dim_value() == 0)
+            return emitError(loc)
+                   << "input '" << vi.name() << "' has its batch (axis "
+                   << axis << ") fixed at 0 by the model, but "
+                   << onnximport::batchFlagsText(options)
+                   << " asks for micro-batches of " << *options.batch
+                   << ": an empty batch has no micro-batches; export the "
+                      "model with a dynamic batch axis";
           // Said in the user's flags: what they asked for, and what works.
           int64_t fixed = dim.dim_value(), m = options.microbatches,
                   d = options.replicas, b = options.userBatch;

@@ -281,6 +281,11 @@ def zero_dim():
                  [vi("x", F, [2, 0])], [vi("y", F, [2, 0])])
 
 
+def zero_batch():
+    return model([helper.make_node("Relu", ["x"], ["y"], name="relu")],
+                 [vi("x", F, [0, 5])], [vi("y", F, [0, 5])])
+
+
 def zero_size():
     """Zero-size tensors through ops that read them: a product over an
     empty inner axis (the bias alone), softmax and layer norm of no rows,
@@ -471,7 +476,8 @@ def dropout_train_ratio():
 BUILDERS = {f.__name__: f for f in [
     seq_first, fixed_batch, batch_names,
     mlp, shape_chain, constants, softmax_opset11, conv_same, split, symbolic,
-    unsupported_op, opset_24, opset_6, missing_initializer, zero_dim, zero_size,
+    unsupported_op, opset_24, opset_6, missing_initializer, zero_dim,
+    zero_batch, zero_size,
     negative_dim, overflow, bad_reshape, runtime_shape, reduce_axes_18,
     reduce_axes_attr_18, split_18, split_none_18, pad_19, pad_wrap_wide_19, pad_wrap_18,
     resize_18, resize_antialias_18, gelu_20, group_norm_18, group_norm_21,
