@@ -123,6 +123,8 @@ FailureOr<const HostTensor *> NodeContext::requireConstant(unsigned i,
                                                            StringRef what) {
   if (const HostTensor *c = constant(i))
     return c;
+  if (!hasInput(i))
+    return emitError() << "needs its input " << i << " (" << what << ")";
   return emitError() << what << " (input '" << node.input(i)
                      << "') must be known at compile time: ppc compiles "
                         "static shapes (freeze a graph input with "
