@@ -3,6 +3,7 @@
 #include "ppc/Dialect/PP/IR/ShapeInference.h"
 
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/CheckedArithmetic.h"
 #include "llvm/Support/MathExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -327,7 +328,12 @@ FailureOr<Shape> padShape(ArrayRef<int64_t> input, ArrayRef<int64_t> pads,
                        << " values (begins, then ends)";
   Shape out;
   for (size_t i = 0; i < input.size(); ++i) {
-    int64_t d = input[i] + pads[i] + pads[i + input.size()];
+    std::optional<int64_t> begin = llvm::checkedAdd(input[i], pads[i]);
+    std::optional<int64_t> sum =
+        begin ? llvm::checkedAdd(*begin, pads[i + input.size()]) : begin;
+    if (!sum || *sum > (int64_t(1) << 48))
+      return emitError() << "pads make axis " << i << " larger than 2^48";
+    int64_t d = *sum;
     if (d < 0)
       return emitError() << "pads crop axis " << i << " below zero";
     out.push_back(d);
