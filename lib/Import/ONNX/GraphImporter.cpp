@@ -6,6 +6,8 @@
 #include "ppc/Dialect/PP/IR/PPAttrNames.h"
 #include "ppc/Import/ONNX/Importer.h"
 
+#include "onnx/defs/schema.h"
+
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
@@ -516,6 +518,18 @@ LogicalResult GraphImporter::importNode(const onnx::NodeProto &node,
       return emitError(loc) << node.op_type() << ": input '" << in
                             << "' is a sequence; " << node.op_type()
                             << " takes tensors";
+  }
+  // The checker counts inputs but lets an empty name stand for a required
+  // one; the handlers read every required input.
+  if (const onnx::OpSchema *schema = onnx::OpSchemaRegistry::Schema(
+          node.op_type(), (int)opset, node.domain())) {
+    const auto &formals = schema->inputs();
+    for (size_t i = 0; i < formals.size(); ++i)
+      if (formals[i].GetOption() == onnx::OpSchema::Single &&
+          (i >= (size_t)node.input_size() || node.input(i).empty()))
+        return emitError(loc) << node.op_type() << ": its input " << i
+                              << " ('" << formals[i].GetName()
+                              << "') is required and missing";
   }
   NodeContext ctx(*this, node, opset, loc, bodyBuilder);
   if (failed(handler(ctx)))
